@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1
+
+# One image holds vpnflow's three programs; docker-compose.yml picks which one
+# a service runs. Building them in one step shares the module and build caches.
+FROM golang:1.26 AS build
+WORKDIR /src
+ENV CGO_ENABLED=0 GOFLAGS=-trimpath
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod \
+    go mod download
+COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    go build -ldflags="-s -w" -o /out/worker ./worker && \
+    go build -ldflags="-s -w" -o /out/bot ./bot && \
+    go build -ldflags="-s -w" -o /out/starter ./starter
+
+# Alpine rather than distroless: the compose health checks need wget.
+FROM alpine:3.22 AS runtime
+RUN apk add --no-cache ca-certificates tzdata && \
+    adduser -D -H -u 10001 -s /sbin/nologin vpnflow
+COPY --from=build /out/ /usr/local/bin/
+USER 10001:10001
+CMD ["worker"]

@@ -1,0 +1,34 @@
+# vpnflow: the two everyday commands are `make dev` and `make test`.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+
+WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
+
+.PHONY: dev test tools vet workflowcheck unit fmt build replay-record
+
+## dev: start the whole system locally (sandbox unless TELEGRAM_BOT_TOKEN is set)
+dev:
+	go run ./starter dev
+
+## test: vet, determinism check and every test against the real components
+test: tools vet workflowcheck
+	go test $(GO_TEST_FLAGS) ./...
+
+## tools: build the pinned Temporal CLI and Xray-core into the cache (first run only)
+tools:
+	go run ./starter tools
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+
+workflowcheck:
+	go run $(WORKFLOWCHECK) ./workflows/...
+
+build:
+	go build -o bin/ ./worker ./bot ./starter
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')

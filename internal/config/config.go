@@ -1,0 +1,378 @@
+// Package config reads vpnflow's configuration from environment variables.
+//
+// Every process (worker, bot, starter) loads the same Config and then checks
+// the part it needs with ForWorker, ForBot or ForStarter, so a mistake stops
+// the process at start with one line that names the variable and the problem.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Telegram update delivery modes.
+const (
+	ModePolling = "polling"
+	ModeWebhook = "webhook"
+)
+
+// Config is the whole configuration. Field tags are the contract documented
+// in the README's configuration table; a test keeps the two in step.
+type Config struct {
+	DatabaseURL string `env:"DATABASE_URL"`
+
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"vpnflow"`
+	TemporalUIURL     string `env:"TEMPORAL_UI_URL"`
+
+	XrayAPIAddr     string `env:"XRAY_API_ADDR" envDefault:"127.0.0.1:10085"`
+	XrayInboundTag  string `env:"XRAY_INBOUND_TAG" envDefault:"vless-in"`
+	XrayEmailDomain string `env:"XRAY_EMAIL_DOMAIN" envDefault:"vpnflow"`
+
+	VLESSHost            string `env:"VLESS_HOST"`
+	VLESSPort            int    `env:"VLESS_PORT" envDefault:"443"`
+	VLESSRealityPubKey   string `env:"VLESS_REALITY_PUBLIC_KEY"`
+	VLESSRealitySNI      string `env:"VLESS_REALITY_SNI"`
+	VLESSRealityShortID  string `env:"VLESS_REALITY_SHORT_ID"`
+	VLESSRealityFinger   string `env:"VLESS_REALITY_FINGERPRINT" envDefault:"chrome"`
+	VLESSFlow            string `env:"VLESS_FLOW" envDefault:"xtls-rprx-vision"`
+	VLESSLinkNamePrefix  string `env:"VLESS_LINK_NAME" envDefault:"vpnflow"`
+	TelegramBotToken     string `env:"TELEGRAM_BOT_TOKEN"`
+	TelegramAPIURL       string `env:"TELEGRAM_API_URL" envDefault:"https://api.telegram.org"`
+	TelegramMode         string `env:"TELEGRAM_MODE" envDefault:"polling"`
+	TelegramWebhookURL   string `env:"TELEGRAM_WEBHOOK_URL"`
+	TelegramWebhookToken string `env:"TELEGRAM_WEBHOOK_SECRET"`
+
+	CryptoPayToken      string        `env:"CRYPTOPAY_TOKEN"`
+	CryptoPayAPIURL     string        `env:"CRYPTOPAY_API_URL" envDefault:"https://pay.crypt.bot/api"`
+	CryptoPayInvoiceTTL time.Duration `env:"CRYPTOPAY_INVOICE_TTL" envDefault:"1h"`
+	CryptoPayPoll       time.Duration `env:"CRYPTOPAY_POLL_INTERVAL" envDefault:"30s"`
+
+	HTTPAddr          string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	WorkerMetricsAddr string `env:"WORKER_METRICS_ADDR" envDefault:"127.0.0.1:9091"`
+
+	AdminIDs []int64 `env:"ADMIN_IDS" envSeparator:","`
+
+	Currency       string        `env:"SHOP_CURRENCY" envDefault:"USD"`
+	Plans          string        `env:"PLANS" envDefault:"1m:30d:3.00:150,3m:90d:8.00:400,12m:365d:28.00:1500"`
+	TrialDuration  time.Duration `env:"TRIAL_DURATION" envDefault:"72h"`
+	ReferralBonus  string        `env:"REFERRAL_BONUS" envDefault:"1.00"`
+	RemindersPaid  string        `env:"REMINDERS_PAID" envDefault:"72h,24h,1h"`
+	RemindersTrial string        `env:"REMINDERS_TRIAL" envDefault:"24h,1h"`
+	AutoRenewLead  time.Duration `env:"AUTO_RENEW_LEAD" envDefault:"24h"`
+
+	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`
+	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+
+	// Parsed forms of the string fields above, filled by Load.
+	PlanList      []Plan          `env:"-"`
+	ReferralMinor int64           `env:"-"`
+	PaidStages    []time.Duration `env:"-"`
+	TrialStages   []time.Duration `env:"-"`
+	Level         slog.Level      `env:"-"`
+}
+
+// Load reads the process environment.
+func Load() (Config, error) {
+	return load(env.Options{})
+}
+
+// LoadFrom reads the given variables instead of the process environment; tests
+// and the dev stack use it.
+func LoadFrom(vars map[string]string) (Config, error) {
+	return load(env.Options{Environment: vars})
+}
+
+func load(opts env.Options) (Config, error) {
+	var c Config
+	if err := env.ParseWithOptions(&c, opts); err != nil {
+		return c, friendly(err)
+	}
+	var errs []error
+	add := func(name string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	var err error
+	c.PlanList, err = ParsePlans(c.Plans)
+	add("PLANS", err)
+	c.ReferralMinor, err = ParseMoney(c.ReferralBonus)
+	add("REFERRAL_BONUS", err)
+	c.PaidStages, err = parseDurations(c.RemindersPaid)
+	add("REMINDERS_PAID", err)
+	c.TrialStages, err = parseDurations(c.RemindersTrial)
+	add("REMINDERS_TRIAL", err)
+	add("LOG_LEVEL", c.Level.UnmarshalText([]byte(c.LogLevel)))
+	add("TEMPORAL_ADDRESS", hostPort(c.TemporalAddress))
+	add("XRAY_API_ADDR", hostPort(c.XrayAPIAddr))
+	add("HTTP_ADDR", hostPort(c.HTTPAddr))
+	add("WORKER_METRICS_ADDR", hostPort(c.WorkerMetricsAddr))
+	add("TELEGRAM_API_URL", httpURL(c.TelegramAPIURL))
+	add("CRYPTOPAY_API_URL", httpURL(c.CryptoPayAPIURL))
+	if c.TemporalUIURL != "" {
+		add("TEMPORAL_UI_URL", httpURL(c.TemporalUIURL))
+	}
+	if c.VLESSPort < 1 || c.VLESSPort > 65535 {
+		add("VLESS_PORT", fmt.Errorf("must be a port number 1-65535, got %d", c.VLESSPort))
+	}
+	if c.TelegramMode != ModePolling && c.TelegramMode != ModeWebhook {
+		add("TELEGRAM_MODE", fmt.Errorf("must be %q or %q, got %q", ModePolling, ModeWebhook, c.TelegramMode))
+	}
+	if c.CryptoPayInvoiceTTL < time.Minute || c.CryptoPayInvoiceTTL > 48*time.Hour {
+		add("CRYPTOPAY_INVOICE_TTL", fmt.Errorf("must be between 1m and 48h (Crypto Pay's limit is 2678400 s, but a purchase should not wait that long), got %s", c.CryptoPayInvoiceTTL))
+	}
+	if c.CryptoPayPoll < time.Second || c.CryptoPayPoll > 10*time.Minute {
+		add("CRYPTOPAY_POLL_INTERVAL", fmt.Errorf("must be between 1s and 10m, got %s", c.CryptoPayPoll))
+	}
+	if c.TrialDuration <= 0 {
+		add("TRIAL_DURATION", errors.New("must be positive"))
+	}
+	if len(c.Currency) != 3 || strings.ToUpper(c.Currency) != c.Currency {
+		add("SHOP_CURRENCY", fmt.Errorf("must be a three-letter ISO code such as USD, got %q", c.Currency))
+	}
+	if strings.ContainsAny(c.XrayEmailDomain, "@ ") || c.XrayEmailDomain == "" {
+		add("XRAY_EMAIL_DOMAIN", fmt.Errorf("must be a bare domain such as vpnflow, got %q", c.XrayEmailDomain))
+	}
+	for _, id := range c.AdminIDs {
+		if id <= 0 {
+			add("ADMIN_IDS", fmt.Errorf("must be positive Telegram user ids, got %d", id))
+		}
+	}
+	return c, errors.Join(errs...)
+}
+
+// ForWorker checks what the worker needs on top of Load's format checks.
+func (c Config) ForWorker() error {
+	return c.require("DATABASE_URL", "XRAY_API_ADDR", "XRAY_INBOUND_TAG", "VLESS_HOST",
+		"VLESS_REALITY_PUBLIC_KEY", "VLESS_REALITY_SNI", "TELEGRAM_BOT_TOKEN", "CRYPTOPAY_TOKEN")
+}
+
+// ForBot checks what the Telegram-facing process needs.
+func (c Config) ForBot() error {
+	if err := c.require("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "CRYPTOPAY_TOKEN"); err != nil {
+		return err
+	}
+	if c.TelegramMode == ModeWebhook {
+		if err := c.require("TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_SECRET"); err != nil {
+			return fmt.Errorf("%w (required when TELEGRAM_MODE=webhook)", err)
+		}
+	}
+	return nil
+}
+
+// ForStarter checks what the operator CLI's database and Temporal commands need.
+func (c Config) ForStarter() error {
+	return c.require("DATABASE_URL")
+}
+
+func (c Config) require(names ...string) error {
+	var errs []error
+	v := reflect.ValueOf(c)
+	for _, name := range names {
+		f, ok := fieldByEnv(name)
+		if !ok {
+			panic("config: no field for " + name)
+		}
+		if v.FieldByIndex(f.Index).IsZero() {
+			errs = append(errs, fmt.Errorf("%s: required but not set", name))
+		}
+	}
+	if c.VLESSRealityShortID != "" && !isHex(c.VLESSRealityShortID) {
+		errs = append(errs, fmt.Errorf("VLESS_REALITY_SHORT_ID: must be hex (up to 16 digits), got %q", c.VLESSRealityShortID))
+	}
+	return errors.Join(errs...)
+}
+
+// Plan finds a plan by id.
+func (c Config) Plan(id string) (Plan, bool) {
+	for _, p := range c.PlanList {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Plan{}, false
+}
+
+// IsAdmin reports whether a Telegram user id is in ADMIN_IDS.
+func (c Config) IsAdmin(id int64) bool {
+	for _, a := range c.AdminIDs {
+		if a == id {
+			return true
+		}
+	}
+	return false
+}
+
+// LogValue keeps secrets out of logs: tokens are dropped and the database
+// password is masked.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("database", redactURL(c.DatabaseURL)),
+		slog.String("temporal", c.TemporalAddress+"/"+c.TemporalNamespace),
+		slog.String("task_queue", c.TaskQueue),
+		slog.String("xray", c.XrayAPIAddr+"#"+c.XrayInboundTag),
+		slog.String("telegram_api", c.TelegramAPIURL),
+		slog.String("telegram_mode", c.TelegramMode),
+		slog.Bool("telegram_token_set", c.TelegramBotToken != ""),
+		slog.String("cryptopay_api", c.CryptoPayAPIURL),
+		slog.Bool("cryptopay_token_set", c.CryptoPayToken != ""),
+		slog.String("http_addr", c.HTTPAddr),
+		slog.Int("plans", len(c.PlanList)),
+		slog.Int("admins", len(c.AdminIDs)),
+	)
+}
+
+// String is the same redacted form, so fmt never prints a token either.
+func (c Config) String() string { return c.LogValue().String() }
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || s == "" {
+		if s == "" {
+			return ""
+		}
+		return "(unparseable)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
+// friendly turns caarlos0/env's field-named errors into variable-named ones.
+func friendly(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	var out []error
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeOf(Config{}).FieldByName(pe.Name); ok {
+				name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+				out = append(out, fmt.Errorf("%s: cannot parse as %s: %w", name, kindName(pe.Type), unwrapNum(pe.Err)))
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+func kindName(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeOf(time.Duration(0)):
+		return "a duration (e.g. 90s, 1h)"
+	case t.Kind() == reflect.Slice:
+		return "a comma-separated list of integers"
+	case t.Kind() == reflect.Int, t.Kind() == reflect.Int64:
+		return "an integer"
+	}
+	return t.String()
+}
+
+func unwrapNum(err error) error {
+	var ne *strconv.NumError
+	if errors.As(err, &ne) {
+		return fmt.Errorf("%q is not a number", ne.Num)
+	}
+	return err
+}
+
+func fieldByEnv(name string) (reflect.StructField, bool) {
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if n, _, _ := strings.Cut(f.Tag.Get("env"), ","); n == name {
+			return f, true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+// Vars lists every variable Config reads, in declaration order, with its
+// default; the README table and the compose test are checked against it.
+func Vars() []Var {
+	var out []Var
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		out = append(out, Var{Name: name, Default: f.Tag.Get("envDefault")})
+	}
+	return out
+}
+
+// Var is one environment variable.
+type Var struct {
+	Name    string
+	Default string
+}
+
+func hostPort(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("must be host:port, got %q", s)
+	}
+	_ = host
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port must be 0-65535, got %q", port)
+	}
+	return nil
+}
+
+func httpURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("must be an http(s) URL, got %q", s)
+	}
+	return nil
+}
+
+func parseDurations(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		d, err := time.ParseDuration(part)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("must be comma-separated positive durations such as 72h,24h,1h; %q is not", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func isHex(s string) bool {
+	if len(s) > 16 || len(s)%2 != 0 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	return true
+}

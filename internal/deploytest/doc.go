@@ -1,0 +1,6 @@
+// Package deploytest checks vpnflow's production deployment files —
+// docker-compose.yml, the Dockerfile, deploy/ and deploy/.env.example —
+// against the configuration contract in internal/config and the search
+// attributes in internal/searchattr. There is no Docker engine where the
+// tests run, so the files are loaded and parsed, not started.
+package deploytest

@@ -1,0 +1,498 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Names the local cluster is created with.
+const (
+	PostgresUser     = "vpnflow"
+	PostgresDatabase = "vpnflow"
+	// PostgresMajor is the major version the project is developed against;
+	// newer installed majors are used when present.
+	PostgresMajor = 15
+)
+
+// How long the server gets to come up (initdb excluded) and to shut down.
+const (
+	postgresStartTimeout = time.Minute
+	postgresStopTimeout  = 30 * time.Second
+)
+
+// PostgresOptions says where and how to run a local PostgreSQL.
+type PostgresOptions struct {
+	// Dir holds the cluster (Dir/data), the socket directory (Dir/run) and
+	// Dir/postgres.log. An existing cluster is reused, so a dev state
+	// directory survives restarts.
+	Dir string
+	// Port on 127.0.0.1; 0 picks a free port.
+	Port int
+	// Fast trades durability for speed (fsync, synchronous commit and full
+	// page writes off). For tests only: a crash can corrupt the cluster.
+	Fast bool
+	// Log, if set, also receives the server's log.
+	Log io.Writer
+}
+
+// Postgres is a running local server.
+type Postgres struct {
+	URL      string // the vpnflow database as the vpnflow (superuser) role
+	AdminURL string // the postgres maintenance database, for CREATE/DROP DATABASE
+	Dir      string
+	Port     int
+
+	cmd      *exec.Cmd
+	logFile  *os.File
+	done     chan struct{}
+	waitErr  error
+	stopOnce sync.Once
+}
+
+// StartPostgres creates the cluster if Dir has none, starts the server and
+// waits until the vpnflow database accepts connections. The server dies with
+// this process.
+func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("start postgres: no state directory given")
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	data := filepath.Join(dir, "data")
+	bin, err := postgresBinDir(clusterVersion(data))
+	if err != nil {
+		return nil, err
+	}
+	owner, err := postgresOwner()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create postgres dir: %w", err)
+	}
+	if err := owner.checkReachable(dir); err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(filepath.Join(dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres log: %w", err)
+	}
+	var logw io.Writer = logFile
+	if opts.Log != nil {
+		logw = io.MultiWriter(logFile, opts.Log)
+	}
+	fail := func(err error) (*Postgres, error) {
+		logFile.Close()
+		return nil, err
+	}
+
+	if err := initCluster(ctx, bin, data, owner, opts.Fast, logw); err != nil {
+		return fail(err)
+	}
+	run := filepath.Join(dir, "run")
+	if err := owner.mkdir(run); err != nil {
+		return fail(err)
+	}
+
+	// A port picked here may be taken before the server binds it; pick again
+	// a few times rather than failing a test run on that race.
+	attempts := 1
+	if opts.Port == 0 {
+		attempts = 3
+	}
+	for i := 0; ; i++ {
+		port := opts.Port
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return fail(err)
+			}
+		}
+		p, err := startServer(ctx, bin, dir, data, run, port, owner, opts.Fast, logw, logFile)
+		if err == nil {
+			return p, nil
+		}
+		if i+1 >= attempts || !errors.Is(err, errPortInUse) {
+			return fail(err)
+		}
+	}
+}
+
+var errPortInUse = errors.New("port already in use")
+
+func startServer(ctx context.Context, bin, dir, data, run string, port int, owner osUser, fast bool, logw io.Writer, logFile *os.File) (*Postgres, error) {
+	args := []string{
+		"-D", data,
+		"-p", strconv.Itoa(port),
+		"-c", "listen_addresses=127.0.0.1",
+		"-c", "unix_socket_directories=" + run,
+		// Tests open a pool per database; the default 100 is tight for a
+		// package running several of them.
+		"-c", "max_connections=200",
+		"-c", "logging_collector=off",
+		"-c", "timezone=UTC",
+	}
+	if fast {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+			// Several test binaries run at once on small machines.
+			"-c", "shared_buffers=32MB")
+	}
+	// The server is not bound to ctx: ctx bounds the start only, and Stop
+	// shuts the server down cleanly.
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
+	cmd.Dir = dir
+	cmd.Env = owner.env()
+	cmd.SysProcAttr = owner.sysProcAttr()
+	var tail tailBuffer
+	cmd.Stdout = io.MultiWriter(logw, &tail)
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	p := &Postgres{
+		URL:      localURL(port, PostgresDatabase),
+		AdminURL: localURL(port, "postgres"),
+		Dir:      dir,
+		Port:     port,
+		cmd:      cmd,
+		logFile:  logFile,
+		done:     make(chan struct{}),
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+
+	startCtx, cancel := context.WithTimeout(ctx, postgresStartTimeout)
+	defer cancel()
+	if err := p.waitReady(startCtx); err != nil {
+		p.kill()
+		out := tail.String()
+		if strings.Contains(out, "Address already in use") || strings.Contains(out, "could not create any TCP/IP sockets") {
+			return nil, fmt.Errorf("postgres on port %d: %w", port, errPortInUse)
+		}
+		return nil, fmt.Errorf("postgres did not start: %w\n%s(full log: %s)", err, out, filepath.Join(dir, "postgres.log"))
+	}
+	if err := p.ensureDatabase(startCtx); err != nil {
+		p.kill()
+		return nil, err
+	}
+	return p, nil
+}
+
+// waitReady polls until the server accepts a connection, it exits, or ctx ends.
+func (p *Postgres) waitReady(ctx context.Context) error {
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	var last error
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 2*time.Second)
+		conn, err := pgx.Connect(attempt, p.AdminURL)
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			return nil
+		}
+		last = err
+		select {
+		case <-p.done:
+			return fmt.Errorf("server exited: %v", p.waitErr)
+		case <-ctx.Done():
+			return fmt.Errorf("not accepting connections after %s: %w", postgresStartTimeout, last)
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Postgres) ensureDatabase(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, p.AdminURL)
+	if err != nil {
+		return fmt.Errorf("connect to postgres: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", PostgresDatabase).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", PostgresDatabase, err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{PostgresDatabase}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", PostgresDatabase, err)
+	}
+	return nil
+}
+
+// Done is closed when the server process has exited, for whatever reason.
+func (p *Postgres) Done() <-chan struct{} { return p.done }
+
+// Stop shuts the server down (fast shutdown: sessions are ended, data is
+// kept) and waits for it. Safe to call more than once.
+func (p *Postgres) Stop() {
+	p.stopOnce.Do(func() {
+		if p.cmd.Process != nil {
+			_ = p.cmd.Process.Signal(syscall.SIGINT)
+			select {
+			case <-p.done:
+			case <-time.After(postgresStopTimeout):
+				_ = p.cmd.Process.Kill()
+				<-p.done
+			}
+		}
+		p.logFile.Close()
+	})
+}
+
+// kill ends a server that never became usable.
+func (p *Postgres) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+func localURL(port int, database string) string {
+	u := url.URL{
+		Scheme:   "postgres",
+		User:     url.User(PostgresUser),
+		Host:     net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
+		Path:     "/" + database,
+		RawQuery: "sslmode=disable",
+	}
+	return u.String()
+}
+
+// initCluster runs initdb unless data already holds a cluster. It builds the
+// cluster next to data and renames it into place, so an interrupted initdb
+// never leaves a half-made cluster that later runs would try to use.
+func initCluster(ctx context.Context, bin, data string, owner osUser, fast bool, logw io.Writer) error {
+	if have := clusterVersion(data); have != "" {
+		if want := filepath.Base(filepath.Dir(bin)); isNumber(want) && have != want {
+			return fmt.Errorf("the cluster in %s was made by PostgreSQL %s but the binaries in %s are %s: remove that directory to start afresh (its data is lost) or install postgresql-%s", data, have, bin, want, have)
+		}
+		return nil
+	}
+	if entries, err := os.ReadDir(data); err == nil && len(entries) > 0 {
+		return fmt.Errorf("%s is not empty but holds no PostgreSQL cluster (no PG_VERSION): move it away", data)
+	}
+	tmp := data + ".init"
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("clear %s: %w", tmp, err)
+	}
+	if err := owner.mkdir(tmp); err != nil {
+		return err
+	}
+	args := []string{
+		"-D", tmp,
+		"-U", PostgresUser,
+		"--auth=trust",
+		"--encoding=UTF8",
+		"--locale=C",
+	}
+	if fast {
+		args = append(args, "--no-sync")
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), args...)
+	cmd.Env = owner.env()
+	cmd.SysProcAttr = owner.sysProcAttr()
+	var out bytes.Buffer
+	cmd.Stdout = io.MultiWriter(logw, &out)
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("initdb %s: %w\n%s", tmp, err, out.String())
+	}
+	_ = os.Remove(data) // an empty leftover directory
+	if err := os.Rename(tmp, data); err != nil {
+		return fmt.Errorf("move new cluster into place: %w", err)
+	}
+	return nil
+}
+
+// clusterVersion is the major version of the cluster in data, or "" if there
+// is none yet.
+func clusterVersion(data string) string {
+	v, err := os.ReadFile(filepath.Join(data, "PG_VERSION"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(v))
+}
+
+// postgresBinDir finds the server binaries: those of the existing cluster's
+// major version if installed, else the newest installed.
+func postgresBinDir(clusterMajor string) (string, error) {
+	const root = "/usr/lib/postgresql"
+	var dirs []string
+	if isNumber(clusterMajor) {
+		dirs = append(dirs, filepath.Join(root, clusterMajor, "bin"))
+	}
+	if matches, _ := filepath.Glob(filepath.Join(root, "*", "bin")); len(matches) > 0 {
+		sort.Slice(matches, func(i, j int) bool { return versionOf(matches[i]) > versionOf(matches[j]) })
+		dirs = append(dirs, matches...)
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		dirs = append(dirs, strings.TrimSpace(string(out)))
+	}
+	for _, d := range dirs {
+		if isExecutable(filepath.Join(d, "postgres")) && isExecutable(filepath.Join(d, "initdb")) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("PostgreSQL %d server binaries (initdb, postgres) not found under %s or by pg_config: apt-get install postgresql-%d", PostgresMajor, root, PostgresMajor)
+}
+
+func versionOf(binDir string) int {
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return n
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// osUser is who the server runs as. PostgreSQL refuses to run as root, so a
+// root parent runs it as the postgres account; anyone else runs it as
+// themselves.
+type osUser struct {
+	switchTo bool
+	uid, gid uint32
+	home     string
+}
+
+func postgresOwner() (osUser, error) {
+	if os.Geteuid() != 0 {
+		return osUser{}, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return osUser{}, fmt.Errorf("running as root, so PostgreSQL must run as the postgres user, but it does not exist (%v): apt-get install postgresql-%d creates it, or run as an ordinary user", err, PostgresMajor)
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return osUser{}, fmt.Errorf("postgres user has non-numeric ids %s:%s", u.Uid, u.Gid)
+	}
+	return osUser{switchTo: true, uid: uint32(uid), gid: uint32(gid), home: u.HomeDir}, nil
+}
+
+func (o osUser) sysProcAttr() *syscall.SysProcAttr {
+	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if o.switchTo {
+		attr.Credential = &syscall.Credential{Uid: o.uid, Gid: o.gid}
+	}
+	return attr
+}
+
+// env keeps the server's environment minimal and predictable; locale and
+// PG* variables from the caller would otherwise leak into initdb.
+func (o osUser) env() []string {
+	home := os.Getenv("HOME")
+	if o.switchTo {
+		home = o.home
+	}
+	return []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LC_ALL=C", "LANG=C"}
+}
+
+// mkdir creates a directory the server account owns.
+func (o osUser) mkdir(path string) error {
+	if err := os.MkdirAll(path, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	if o.switchTo {
+		if err := os.Chown(path, int(o.uid), int(o.gid)); err != nil {
+			return fmt.Errorf("give %s to the postgres user: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// checkReachable fails early, with the fix, when the postgres account cannot
+// enter dir (typically a state dir under /root).
+func (o osUser) checkReachable(dir string) error {
+	return o.checkReachableBelow(dir, "/")
+}
+
+// checkReachableBelow checks dir and its parents up to and including top.
+func (o osUser) checkReachableBelow(dir, top string) error {
+	if !o.switchTo {
+		return nil
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("stat %s: %w", d, err)
+		}
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		mode := fi.Mode().Perm()
+		searchable := mode&0o001 != 0 ||
+			(ok && st.Uid == o.uid && mode&0o100 != 0) ||
+			(ok && st.Gid == o.gid && mode&0o010 != 0)
+		if !searchable {
+			return fmt.Errorf("PostgreSQL runs as the postgres user, which cannot enter %s (mode %s): use a state directory outside it (e.g. under /tmp or /var/lib) or chmod o+x %s", d, mode, d)
+		}
+		if d == top || d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// tailBuffer keeps the last few KiB of the server's output for error messages.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+const tailSize = 4 << 10
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > tailSize {
+		t.buf = append([]byte(nil), t.buf[len(t.buf)-tailSize:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

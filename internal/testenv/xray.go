@@ -1,0 +1,69 @@
+package testenv
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"vpnflow/internal/stack"
+)
+
+var (
+	xrayOnce sync.Once
+	xraySrv  *stack.XrayServer
+	xrayErr  error
+)
+
+// Xray returns this test binary's shared Xray, starting it on first use; Main
+// stops it. Tests sharing it must use emails of their own and must not
+// restart or kill it (NewXray gives a test its own).
+//
+// VPNFLOW_TEST_XRAY_API_ADDR reuses a running Xray instead, managing the
+// inbound named by VPNFLOW_TEST_XRAY_TAG (default "vless-in"); the returned
+// server then knows only its address and tag, not its keys or VLESS port.
+func Xray(tb testing.TB) *stack.XrayServer {
+	tb.Helper()
+	xrayOnce.Do(func() {
+		if addr := os.Getenv("VPNFLOW_TEST_XRAY_API_ADDR"); addr != "" {
+			tag := os.Getenv("VPNFLOW_TEST_XRAY_TAG")
+			if tag == "" {
+				tag = "vless-in"
+			}
+			xraySrv = &stack.XrayServer{APIAddr: addr, InboundTag: tag}
+			return
+		}
+		xraySrv, xrayErr = startXray(Dir(tb, "xray"), stack.XrayOptions{})
+		if xrayErr == nil {
+			atExit(xraySrv.Stop)
+		}
+	})
+	if xrayErr != nil {
+		fail(tb, "xray", xrayErr)
+	}
+	return xraySrv
+}
+
+// NewXray starts an Xray for this test alone, which the test may restart or
+// kill; it is stopped when the test ends. opts.Dir is filled in.
+func NewXray(tb testing.TB, opts ...stack.XrayOptions) *stack.XrayServer {
+	tb.Helper()
+	var o stack.XrayOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	s, err := startXray(Dir(tb, "xray"), o)
+	if err != nil {
+		fail(tb, "xray", err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+func startXray(dir string, opts stack.XrayOptions) (*stack.XrayServer, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	opts.Dir = dir
+	return stack.StartXray(ctx, opts)
+}

@@ -1,0 +1,62 @@
+package xray
+
+import "testing"
+
+func TestUserEmailRoundTrip(t *testing.T) {
+	for _, id := range []int64{1, 123456789, 7_000_000_000, 1<<63 - 1} {
+		email := UserEmail(id, "vpnflow")
+		got, ok := ParseUserEmail(email, "vpnflow")
+		if !ok || got != id {
+			t.Errorf("ParseUserEmail(%q) = %d, %v; want %d, true", email, got, ok, id)
+		}
+		if err := validateEmail(email); err != nil {
+			t.Errorf("UserEmail(%d) = %q is not a valid Xray email: %v", id, email, err)
+		}
+	}
+	if got := UserEmail(123456789, "vpnflow"); got != "tg123456789@vpnflow" {
+		t.Errorf("UserEmail = %q, want tg123456789@vpnflow", got)
+	}
+}
+
+func TestParseUserEmailRejectsForeignUsers(t *testing.T) {
+	for _, email := range []string{
+		"tg123@other",                    // another domain
+		"tg123@vpnflow.example",          // domain is a prefix only
+		"tg123@vpnflow@vpnflow",          // not digits
+		"user123@vpnflow",                // another prefix
+		"tg@vpnflow",                     // no id
+		"tg0@vpnflow",                    // zero is no Telegram user
+		"tg0123@vpnflow",                 // not canonical: would map two emails to one id
+		"tg+123@vpnflow",                 // sign
+		"tg-123@vpnflow",                 // negative ids are chats, not users
+		"tg99999999999999999999@vpnflow", // overflows int64
+		"TG123@vpnflow",
+		"",
+	} {
+		if id, ok := ParseUserEmail(email, "vpnflow"); ok {
+			t.Errorf("ParseUserEmail(%q) = %d, true; want false", email, id)
+		}
+	}
+	if _, ok := ParseUserEmail("tg1@", ""); ok {
+		t.Error("an empty domain matched")
+	}
+}
+
+func TestParseCounterName(t *testing.T) {
+	tests := []struct {
+		name, email, dir string
+		ok               bool
+	}{
+		{"user>>>tg1@vpnflow>>>traffic>>>uplink", "tg1@vpnflow", "uplink", true},
+		{"user>>>tg1@vpnflow>>>traffic>>>downlink", "tg1@vpnflow", "downlink", true},
+		{"user>>>tg1@vpnflow>>>online", "", "", false},
+		{"inbound>>>vless-in>>>traffic>>>uplink", "", "", false},
+		{"user>>>>>>traffic>>>uplink", "", "", false},
+	}
+	for _, tt := range tests {
+		email, dir, ok := parseCounterName(tt.name)
+		if email != tt.email || dir != tt.dir || ok != tt.ok {
+			t.Errorf("parseCounterName(%q) = %q, %q, %v; want %q, %q, %v", tt.name, email, dir, ok, tt.email, tt.dir, tt.ok)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+// Package activities holds vpnflow's side effects as Temporal activities:
+// thin, typed adapters that each do one short thing — one database
+// transaction, or one call to Xray, Crypto Pay, Telegram or Temporal — under
+// a StartToClose timeout set by the workflow. None of them holds a database
+// connection while it waits on the network: where an activity needs a stored
+// value for a call (a user's VLESS UUID, their language) it reads it in one
+// short query, releases the connection, and then calls.
+package activities
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/go-telegram/bot"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"vpnflow/internal/config"
+	"vpnflow/internal/cryptopay"
+	"vpnflow/internal/i18n"
+	"vpnflow/internal/store"
+	"vpnflow/internal/xray"
+)
+
+// Activities holds the clients activities use. Workflows refer to its
+// methods through a nil *Activities, so names are checked by the compiler.
+type Activities struct {
+	Store     *store.Store
+	Xray      *xray.Client
+	CryptoPay *cryptopay.Client
+	Telegram  *bot.Bot
+	Temporal  client.Client
+	Texts     *i18n.Catalog
+	Config    config.Config
+	NodeID    int16
+}
+
+// permanent marks an error that retrying cannot fix.
+func permanent(errType string, err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), errType, err)
+}
+
+// storeError turns the store's business outcomes into non-retryable errors
+// of a type workflows branch on; anything else (a dropped connection, a
+// timeout) stays retryable.
+func storeError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%s: %w", op, err)
+	switch {
+	case errors.Is(err, store.ErrInsufficientBalance):
+		return permanent(ErrInsufficientBalance, err)
+	case errors.Is(err, store.ErrTrialUsed):
+		return permanent(ErrTrialUsed, err)
+	case errors.Is(err, store.ErrHasSubscription):
+		return permanent(ErrActiveSubscription, err)
+	case errors.Is(err, store.ErrPurchaseClosed), errors.Is(err, store.ErrPurchaseConflict),
+		errors.Is(err, store.ErrDuplicateCharge), errors.Is(err, store.ErrInvoiceMismatch):
+		return permanent(ErrPurchaseClosed, err)
+	case errors.Is(err, store.ErrNotFound):
+		return permanent(ErrNotFound, err)
+	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrBanned):
+		return permanent("Invalid", err)
+	}
+	return err
+}

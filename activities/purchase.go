@@ -1,0 +1,75 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"vpnflow/internal/store"
+)
+
+func purchaseUUID(id string) (uuid.UUID, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return uuid.Nil, permanent("InvalidInput", fmt.Errorf("purchase id %q: %w", id, err))
+	}
+	return u, nil
+}
+
+// RecordPurchase stores the purchase as pending (idempotent on its id).
+func (a *Activities) RecordPurchase(ctx context.Context, in NewPurchase) (RecordPurchaseResult, error) {
+	id, err := purchaseUUID(in.PurchaseID)
+	if err != nil {
+		return RecordPurchaseResult{}, err
+	}
+	p, err := a.Store.CreatePurchase(ctx, store.NewPurchase{
+		ID: id, UserID: in.UserID, Kind: in.Kind, PlanID: in.PlanID, Days: in.Days,
+		Amount: in.Amount, Currency: in.Currency, Provider: in.Provider,
+	})
+	if err != nil {
+		return RecordPurchaseResult{}, storeError("record purchase "+in.PurchaseID, err)
+	}
+	return RecordPurchaseResult{Status: p.Status}, nil
+}
+
+// SaveInvoice records the provider's invoice against the purchase.
+func (a *Activities) SaveInvoice(ctx context.Context, in SaveInvoiceInput) error {
+	id, err := purchaseUUID(in.PurchaseID)
+	if err != nil {
+		return err
+	}
+	_, err = a.Store.SetPurchaseInvoice(ctx, id, in.Invoice.InvoiceID, in.Invoice.PayURL, in.Invoice.ExpiresAt)
+	return storeError("save invoice for purchase "+in.PurchaseID, err)
+}
+
+// CreditPurchase books a payment: one transaction that the schema's unique
+// keys make safe to repeat.
+func (a *Activities) CreditPurchase(ctx context.Context, in CreditInput) (CreditResult, error) {
+	id, err := purchaseUUID(in.PurchaseID)
+	if err != nil {
+		return CreditResult{}, err
+	}
+	res, err := a.Store.CreditPurchase(ctx, store.CreditParams{
+		PurchaseID: id, ChargeID: in.ChargeID,
+		ReferralBonus: a.Config.ReferralMinor, BonusCurrency: a.Config.Currency,
+		NodeID: a.NodeID, EmailDomain: a.Config.XrayEmailDomain,
+	})
+	if err != nil {
+		return CreditResult{}, storeError("credit purchase "+in.PurchaseID, err)
+	}
+	return CreditResult{
+		AlreadyCredited: res.AlreadyCredited, Kind: res.Kind, ExpiresAt: res.ExpiresAt,
+		Balance: res.Balance, ReferrerID: res.ReferrerID, ReferralBonusPaid: res.ReferralBonusPaid,
+	}, nil
+}
+
+// ExpirePurchase closes an unpaid purchase.
+func (a *Activities) ExpirePurchase(ctx context.Context, in PurchaseRef) error {
+	id, err := purchaseUUID(in.PurchaseID)
+	if err != nil {
+		return err
+	}
+	_, err = a.Store.ExpirePurchase(ctx, id)
+	return storeError("expire purchase "+in.PurchaseID, err)
+}

@@ -1,0 +1,122 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"vpnflow/internal/config"
+	"vpnflow/internal/searchattr"
+	"vpnflow/internal/shop"
+	"vpnflow/internal/store"
+	"vpnflow/internal/xray"
+)
+
+// DefaultReissueEvery limits key reissues per user.
+const DefaultReissueEvery = 10 * time.Minute
+
+// SubscriptionPolicy is the timing configuration every Subscription workflow
+// is started with.
+func SubscriptionPolicy(cfg config.Config) shop.Policy {
+	return shop.Policy{
+		PaidReminders:  cfg.PaidStages,
+		TrialReminders: cfg.TrialStages,
+		AutoRenewLead:  cfg.AutoRenewLead,
+		ReissueEvery:   DefaultReissueEvery,
+	}
+}
+
+// SubscriptionStartOptions starts or reuses a user's Subscription workflow:
+// one open run per user; a closed one is replaced.
+func SubscriptionStartOptions(cfg config.Config, userID int64) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       shop.SubscriptionWorkflowID(userID),
+		TaskQueue:                cfg.TaskQueue,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		TypedSearchAttributes:    temporal.NewSearchAttributes(searchattr.TelegramUserID.ValueSet(userID)),
+	}
+}
+
+// DeliverExtension signals the user's Subscription workflow, starting it if
+// it is not running. It returns once Temporal has durably accepted the
+// signal; the workflow deduplicates by the extension's id.
+func (a *Activities) DeliverExtension(ctx context.Context, in DeliverExtensionInput) error {
+	_, err := a.Temporal.SignalWithStartWorkflow(ctx, shop.SubscriptionWorkflowID(in.UserID),
+		shop.SignalExtend, in.Extension, SubscriptionStartOptions(a.Config, in.UserID),
+		shop.SubscriptionWorkflowType, shop.SubscriptionInput{UserID: in.UserID, Policy: SubscriptionPolicy(a.Config)})
+	if err != nil {
+		return fmt.Errorf("deliver extension %s to user %d: %w", in.Extension.ID, in.UserID, err)
+	}
+	return nil
+}
+
+// StartTrial books the user's one free trial.
+func (a *Activities) StartTrial(ctx context.Context, in UserRef) (TrialResult, error) {
+	sub, err := a.Store.StartTrial(ctx, in.UserID, a.Config.TrialDuration, a.NodeID, a.Config.XrayEmailDomain)
+	if err != nil {
+		return TrialResult{}, storeError(fmt.Sprintf("start trial for user %d", in.UserID), err)
+	}
+	return TrialResult{ExpiresAt: sub.ExpiresAt}, nil
+}
+
+// ExpireSubscription marks the subscription expired if its time is really
+// up; a renewal that moved the expiry wins and is reported back.
+func (a *Activities) ExpireSubscription(ctx context.Context, in UserRef) (ExpireResult, error) {
+	expired, err := a.Store.ExpireSubscription(ctx, in.UserID)
+	if err != nil {
+		return ExpireResult{}, storeError(fmt.Sprintf("expire subscription of user %d", in.UserID), err)
+	}
+	if expired {
+		return ExpireResult{Expired: true}, nil
+	}
+	sub, err := a.Store.GetSubscription(ctx, in.UserID)
+	if err != nil {
+		return ExpireResult{}, storeError(fmt.Sprintf("read subscription of user %d", in.UserID), err)
+	}
+	return ExpireResult{ExpiresAt: sub.ExpiresAt}, nil
+}
+
+// EnsureVLESSUser makes sure the user's current key is in Xray. The UUID is
+// read here, by reference, so it never enters a workflow's history.
+func (a *Activities) EnsureVLESSUser(ctx context.Context, in UserRef) error {
+	sub, err := a.Store.GetSubscription(ctx, in.UserID)
+	if err != nil {
+		return storeError(fmt.Sprintf("read key of user %d", in.UserID), err)
+	}
+	u := xray.User{Email: sub.XrayEmail, UUID: sub.VLESSUUID.String(), Flow: a.Config.VLESSFlow}
+	err = a.Xray.AddUser(ctx, u)
+	if errors.Is(err, xray.ErrUUIDMismatch) {
+		// Xray holds an older key under this email (a reissue that did not
+		// finish, or a restore): the database is the truth.
+		if err = a.Xray.RemoveUser(ctx, u.Email); err == nil {
+			err = a.Xray.AddUser(ctx, u)
+		}
+	}
+	return xrayError("add vless user "+u.Email, err)
+}
+
+// RemoveVLESSUser removes the user's key from Xray (a missing user is fine).
+func (a *Activities) RemoveVLESSUser(ctx context.Context, in UserRef) error {
+	email := store.XrayEmail(in.UserID, a.Config.XrayEmailDomain)
+	return xrayError("remove vless user "+email, a.Xray.RemoveUser(ctx, email))
+}
+
+func xrayError(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	err = fmt.Errorf("%s: %w", op, err)
+	if errors.Is(err, xray.ErrInboundNotFound) {
+		return permanent(ErrConfiguration, err)
+	}
+	if !xray.IsRetryable(err) {
+		return permanent("Xray", err)
+	}
+	return err
+}

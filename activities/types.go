@@ -1,0 +1,158 @@
+package activities
+
+import (
+	"time"
+
+	"vpnflow/internal/shop"
+)
+
+// Every activity takes one input struct and returns one result struct, so a
+// field can be added without breaking a running workflow's history.
+
+// UserRef names a user. Activities that need the user's VLESS UUID look it up
+// from this reference: the UUID is a bearer secret and never enters workflow
+// history.
+type UserRef struct {
+	UserID int64
+}
+
+// NewPurchase is what the bot asked for; the Purchase workflow's input.
+type NewPurchase struct {
+	PurchaseID string
+	UserID     int64
+	Kind       string // shop.KindSubscription or shop.KindTopUp
+	PlanID     string
+	Days       int
+	Amount     int64  // minor units of Currency
+	Currency   string // ISO code, or XTR for Stars
+	Provider   string // shop.Provider*
+}
+
+// RecordPurchaseResult is the purchase as stored.
+type RecordPurchaseResult struct {
+	Status string
+}
+
+// CreateInvoiceInput asks Crypto Pay for an invoice.
+type CreateInvoiceInput struct {
+	PurchaseID string
+	Kind       string
+	PlanID     string
+	Amount     int64
+	Currency   string
+	TTL        time.Duration
+}
+
+// Invoice is a provider invoice as the workflow needs it.
+type Invoice struct {
+	InvoiceID string
+	PayURL    string
+	ExpiresAt time.Time
+}
+
+// SaveInvoiceInput records the invoice against the purchase.
+type SaveInvoiceInput struct {
+	PurchaseID string
+	Invoice    Invoice
+}
+
+// CheckInvoiceInput asks Crypto Pay for an invoice's status: the polling
+// fallback for lost webhooks.
+type CheckInvoiceInput struct {
+	InvoiceID string
+}
+
+// InvoiceStatus is Crypto Pay's view of the invoice.
+type InvoiceStatus struct {
+	Status string // active, paid, expired
+}
+
+// CreditInput credits a paid purchase.
+type CreditInput struct {
+	PurchaseID string
+	ChargeID   string
+}
+
+// CreditResult is what crediting did (or had already done).
+type CreditResult struct {
+	AlreadyCredited   bool
+	Kind              string
+	ExpiresAt         time.Time // new subscription expiry, for subscription purchases
+	Balance           int64     // balance after, for top-ups and balance payments
+	ReferrerID        int64
+	ReferralBonusPaid bool
+}
+
+// PurchaseRef names a purchase.
+type PurchaseRef struct {
+	PurchaseID string
+}
+
+// DeliverExtensionInput hands an extension to the user's Subscription workflow.
+type DeliverExtensionInput struct {
+	UserID    int64
+	Extension shop.Extension
+}
+
+// InvoiceMessage sends the user a Crypto Pay invoice with a pay button.
+type InvoiceMessage struct {
+	UserID     int64
+	PurchaseID string
+	Kind       string
+	PlanID     string
+	Amount     int64
+	Currency   string
+	PayURL     string
+	TTL        time.Duration
+}
+
+// StarsInvoice sends a Telegram Stars invoice (currency XTR).
+type StarsInvoice struct {
+	UserID     int64
+	PurchaseID string
+	PlanID     string
+	Days       int
+	Stars      int64
+}
+
+// Button names a keyboard the notifier attaches to a notice.
+type Button string
+
+// Buttons a notice can carry.
+const (
+	ButtonMenu  Button = "menu"
+	ButtonRenew Button = "renew"
+	ButtonTopUp Button = "topup"
+)
+
+// Notice is a message to a user, rendered in the user's language from the
+// catalogue. Values are typed so the notifier can format them per language.
+type Notice struct {
+	UserID   int64
+	Message  string // catalogue id
+	PlanID   string
+	Amount   int64
+	Currency string
+	Balance  int64
+	Expires  time.Time
+	Left     time.Duration
+	Buttons  []Button
+}
+
+// SendKeyInput delivers the user's current key (link and QR code).
+type SendKeyInput struct {
+	UserID int64
+	Reason string // activated, extended, reissued
+}
+
+// TrialResult is a started trial.
+type TrialResult struct {
+	ExpiresAt time.Time
+}
+
+// ExpireResult says whether the subscription really expired: a renewal that
+// raced the timer wins, and ExpiresAt is then the new expiry.
+type ExpireResult struct {
+	Expired   bool
+	ExpiresAt time.Time
+}

@@ -1,0 +1,178 @@
+// Package botapp runs the Telegram-facing process. It talks to users and to
+// Temporal only: anything that moves money or keys is a workflow start,
+// signal or update, so the update path never waits on Xray or a payment
+// provider. Its database use is short reads and the user's own profile.
+package botapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-telegram/bot"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
+
+	"vpnflow/internal/config"
+	"vpnflow/internal/db"
+	"vpnflow/internal/i18n"
+	"vpnflow/internal/store"
+	"vpnflow/internal/telemetry"
+	"vpnflow/internal/temporalclient"
+)
+
+// App is the bot: handlers plus the clients they use.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	store    *store.Store
+	temporal client.Client
+	tg       *bot.Bot
+	texts    *i18n.Catalog
+	limiter  *limiter
+	username string // the bot's @username, for invite links
+}
+
+// Run runs the bot until ctx ends: updates by long polling or webhook, and
+// the HTTP server for webhooks, health and metrics. It returns nil on a
+// clean shutdown.
+func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {
+	if err := cfg.ForBot(); err != nil {
+		return err
+	}
+	log := tel.Logger()
+	log.Info("bot starting", "config", cfg)
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := tel.Registry().Register(db.NewPoolCollector(pool, "bot")); err != nil {
+		return fmt.Errorf("register pool metrics: %w", err)
+	}
+	texts, err := i18n.New()
+	if err != nil {
+		return err
+	}
+	tc, err := temporalclient.Dial(ctx, cfg, tel, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	app := &App{
+		cfg: cfg, log: log, pool: pool, store: store.New(pool), temporal: tc, texts: texts,
+		limiter: newLimiter(2, 8),
+	}
+	opts := []bot.Option{
+		bot.WithServerURL(cfg.TelegramAPIURL),
+		bot.WithDefaultHandler(app.handle),
+		bot.WithSkipGetMe(),
+		bot.WithErrorsHandler(func(err error) { log.Warn("telegram", "error", err) }),
+		bot.WithHTTPClient(time.Minute, &http.Client{Timeout: 75 * time.Second}),
+		bot.WithAllowedUpdates(bot.AllowedUpdates{"message", "callback_query", "pre_checkout_query"}),
+	}
+	if cfg.TelegramMode == config.ModeWebhook {
+		opts = append(opts, bot.WithWebhookSecretToken(cfg.TelegramWebhookToken))
+	}
+	app.tg, err = bot.New(cfg.TelegramBotToken, opts...)
+	if err != nil {
+		return fmt.Errorf("telegram client: %w", err)
+	}
+	app.username = app.botUsername(ctx)
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return telemetry.Serve(ctx, cfg.HTTPAddr, app.routes(tel)) })
+	g.Go(func() error { return app.receive(ctx) })
+	log.Info("bot running", "mode", cfg.TelegramMode, "http", "http://"+cfg.HTTPAddr, "username", app.username)
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info("bot stopped")
+	return err
+}
+
+// receive takes updates by long polling or, in webhook mode, registers the
+// webhook and lets the HTTP server feed them in.
+func (a *App) receive(ctx context.Context) error {
+	if a.cfg.TelegramMode == config.ModeWebhook {
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, err := a.tg.SetWebhook(sctx, &bot.SetWebhookParams{
+			URL: a.cfg.TelegramWebhookURL, SecretToken: a.cfg.TelegramWebhookToken,
+			AllowedUpdates: []string{"message", "callback_query", "pre_checkout_query"},
+		})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("set telegram webhook to %s: %w", a.cfg.TelegramWebhookURL, err)
+		}
+		a.tg.StartWebhook(ctx)
+		return nil
+	}
+	// A webhook left over from webhook mode would make getUpdates fail.
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	if _, err := a.tg.DeleteWebhook(dctx, &bot.DeleteWebhookParams{}); err != nil {
+		a.log.Warn("delete telegram webhook before polling", "error", err)
+	}
+	cancel()
+	a.tg.Start(ctx)
+	return nil
+}
+
+func (a *App) botUsername(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	me, err := a.tg.GetMe(ctx)
+	if err != nil {
+		a.log.Warn("telegram getMe failed; invite links will lack the bot name until restart", "error", err)
+		return ""
+	}
+	return me.Username
+}
+
+func (a *App) routes(tel *telemetry.Telemetry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", a.ready)
+	mux.Handle("GET /metrics", tel.MetricsHandler())
+	mux.HandleFunc("POST /webhooks/cryptopay", a.cryptoPayWebhook)
+	if a.cfg.TelegramMode == config.ModeWebhook {
+		mux.Handle("POST /webhooks/telegram", a.telegramWebhook())
+	}
+	return mux
+}
+
+// ready answers 200 only when Postgres and Temporal both answer.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := a.pool.Ping(ctx); err != nil {
+		http.Error(w, "postgres: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	if _, err := a.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		http.Error(w, "temporal: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// telegramWebhook checks Telegram's secret header before the library sees
+// the update: the library itself answers 200 even to a wrong secret.
+func (a *App) telegramWebhook() http.Handler {
+	next := a.tg.WebhookHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !secretEqual(r.Header.Get("X-Telegram-Bot-Api-Secret-Token"), a.cfg.TelegramWebhookToken) {
+			a.log.Warn("telegram webhook with a wrong secret refused", "remote", r.RemoteAddr)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,273 @@
+package botapp
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"vpnflow/internal/callback"
+	"vpnflow/internal/i18n"
+	"vpnflow/internal/store"
+)
+
+// maxCommandText bounds what the bot reads of a message; Telegram allows
+// 4096 characters, and no command of ours needs more.
+const maxCommandText = 4096
+
+// handle is the single entry point for updates. Payment updates are served
+// first and never rate-limited: a payment must never be dropped.
+func (a *App) handle(ctx context.Context, _ *bot.Bot, u *models.Update) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.log.Error("handler panic", "panic", r, "update_id", u.ID, "stack", string(debug.Stack()))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+
+	switch {
+	case u.PreCheckoutQuery != nil:
+		a.preCheckout(ctx, u.PreCheckoutQuery)
+		return
+	case u.Message != nil && u.Message.SuccessfulPayment != nil:
+		a.successfulPayment(ctx, u.Message)
+		return
+	}
+
+	from := sender(u)
+	if from == nil || from.IsBot {
+		return
+	}
+	if ok, warn := a.limiter.allow(from.ID, time.Now()); !ok {
+		a.log.Info("rate limited", "user_id", from.ID)
+		if warn {
+			a.reply(ctx, from.ID, a.texts.T(a.langOf(ctx, from), "rate_limited", nil), nil)
+		}
+		if u.CallbackQuery != nil {
+			a.answer(ctx, u.CallbackQuery.ID, "")
+		}
+		return
+	}
+	switch {
+	case u.Message != nil:
+		a.message(ctx, u.Message)
+	case u.CallbackQuery != nil:
+		a.callback(ctx, u.CallbackQuery)
+	}
+}
+
+func sender(u *models.Update) *models.User {
+	switch {
+	case u.Message != nil:
+		return u.Message.From
+	case u.CallbackQuery != nil:
+		return &u.CallbackQuery.From
+	}
+	return nil
+}
+
+// message handles text and commands in private chats.
+func (a *App) message(ctx context.Context, m *models.Message) {
+	if m.Chat.Type != "" && m.Chat.Type != models.ChatTypePrivate {
+		return
+	}
+	text := strings.TrimSpace(m.Text)
+	if utf8.RuneCountInString(text) > maxCommandText {
+		a.log.Warn("oversize message ignored", "user_id", m.From.ID, "runes", utf8.RuneCountInString(text))
+		return
+	}
+	cmd, args := splitCommand(text)
+	// /start is the only command that registers a user with a referrer.
+	if cmd == "start" {
+		a.start(ctx, m.From, args)
+		return
+	}
+	user, err := a.user(ctx, m.From)
+	if err != nil {
+		a.fail(ctx, m.From.ID, "load user", err)
+		return
+	}
+	if a.cfg.IsAdmin(m.From.ID) {
+		if handled := a.admin(ctx, user, cmd, args); handled {
+			return
+		}
+	} else if isAdminCommand(cmd) {
+		a.log.Warn("admin command from a non-admin", "user_id", m.From.ID, "command", cmd)
+	}
+	switch cmd {
+	case "menu":
+		a.showMenu(ctx, user, 0)
+	case "buy":
+		a.showPlans(ctx, user, 0)
+	case "sub", "subscription":
+		a.showSubscription(ctx, user)
+	case "trial":
+		a.startTrial(ctx, user)
+	case "balance":
+		a.showBalance(ctx, user, 0)
+	case "invite":
+		a.showInvite(ctx, user, 0)
+	case "help":
+		a.reply(ctx, user.TelegramID, a.texts.T(user.Language, "help_text", nil), a.backKeyboard(user.Language))
+	case "lang", "language":
+		a.showLanguages(ctx, user, 0)
+	default:
+		if cmd != "" {
+			a.reply(ctx, user.TelegramID, a.texts.T(user.Language, "unknown_command", nil), nil)
+		}
+		a.showMenu(ctx, user, 0)
+	}
+}
+
+// splitCommand reads "/cmd@bot args" into ("cmd", "args"); plain text gives
+// ("", text).
+func splitCommand(text string) (string, string) {
+	if !strings.HasPrefix(text, "/") {
+		return "", text
+	}
+	head, args, _ := strings.Cut(text[1:], " ")
+	head, _, _ = strings.Cut(head, "@")
+	return strings.ToLower(head), strings.TrimSpace(args)
+}
+
+// callback handles inline-button presses. Every press is answered, and a
+// malformed or stale button gets a polite note and a fresh menu.
+func (a *App) callback(ctx context.Context, q *models.CallbackQuery) {
+	user, err := a.user(ctx, &q.From)
+	if err != nil {
+		a.answer(ctx, q.ID, "")
+		a.fail(ctx, q.From.ID, "load user", err)
+		return
+	}
+	msgID := 0
+	if q.Message.Message != nil {
+		msgID = q.Message.Message.ID
+	}
+	d, err := callback.Parse(q.Data)
+	if err != nil {
+		a.log.Warn("bad callback data", "user_id", q.From.ID, "data", truncate(q.Data, 80), "error", err)
+		a.answer(ctx, q.ID, a.texts.T(user.Language, "stale_button", nil))
+		a.showMenu(ctx, user, 0)
+		return
+	}
+	a.answer(ctx, q.ID, "")
+	switch d.Action {
+	case callback.Menu:
+		a.showMenu(ctx, user, msgID)
+	case callback.Buy, callback.Renew:
+		a.showPlans(ctx, user, msgID)
+	case callback.Plan:
+		a.showPaymentMethods(ctx, user, d.Plan, msgID)
+	case callback.Pay:
+		a.pay(ctx, user, d.Plan, d.Method, msgID)
+	case callback.Trial:
+		a.startTrial(ctx, user)
+	case callback.MySub:
+		a.showSubscription(ctx, user)
+	case callback.Balance:
+		a.showBalance(ctx, user, msgID)
+	case callback.TopUp:
+		if d.Amount == 0 {
+			a.showBalance(ctx, user, msgID)
+		} else {
+			a.topUp(ctx, user, d.Amount, msgID)
+		}
+	case callback.Invite:
+		a.showInvite(ctx, user, msgID)
+	case callback.Help:
+		a.edit(ctx, user.TelegramID, msgID, a.texts.T(user.Language, "help_text", nil), a.backKeyboard(user.Language))
+	case callback.Language:
+		a.showLanguages(ctx, user, msgID)
+	case callback.SetLang:
+		a.setLanguage(ctx, user, d.Lang, msgID)
+	case callback.Reissue:
+		a.reissue(ctx, user)
+	case callback.AutoRenew:
+		a.setAutoRenew(ctx, user, d.On)
+	default:
+		a.showMenu(ctx, user, msgID)
+	}
+}
+
+// user loads the sender's profile, registering someone who pressed a button
+// without /start first.
+func (a *App) user(ctx context.Context, from *models.User) (store.User, error) {
+	u, err := a.store.GetUser(ctx, from.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		u, _, err = a.store.UpsertUser(ctx, store.UpsertUserParams{
+			TelegramID: from.ID, Username: from.Username, FirstName: from.FirstName, Language: from.LanguageCode,
+		})
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("user %d: %w", from.ID, err)
+	}
+	return u, nil
+}
+
+func (a *App) langOf(ctx context.Context, from *models.User) string {
+	if u, err := a.store.GetUser(ctx, from.ID); err == nil {
+		return u.Language
+	}
+	return i18n.Normalize(from.LanguageCode)
+}
+
+// reply sends a message; failures are logged (the user may have blocked
+// the bot) and never stop the handler.
+func (a *App) reply(ctx context.Context, chatID int64, text string, kb models.ReplyMarkup) {
+	if _, err := a.tg.SendMessage(ctx, &bot.SendMessageParams{
+		ChatID: chatID, Text: text, ParseMode: models.ParseModeHTML, ReplyMarkup: kb,
+		LinkPreviewOptions: &models.LinkPreviewOptions{IsDisabled: bot.True()},
+	}); err != nil {
+		a.log.Warn("send message", "user_id", chatID, "error", err)
+	}
+}
+
+// edit replaces a menu message in place (msgID 0 sends a new one), so
+// navigating menus does not flood the chat.
+func (a *App) edit(ctx context.Context, chatID int64, msgID int, text string, kb models.ReplyMarkup) {
+	if msgID == 0 {
+		a.reply(ctx, chatID, text, kb)
+		return
+	}
+	_, err := a.tg.EditMessageText(ctx, &bot.EditMessageTextParams{
+		ChatID: chatID, MessageID: msgID, Text: text, ParseMode: models.ParseModeHTML, ReplyMarkup: kb,
+		LinkPreviewOptions: &models.LinkPreviewOptions{IsDisabled: bot.True()},
+	})
+	if err != nil {
+		// A photo message cannot be edited into text, and an identical edit
+		// is refused: send a fresh message instead.
+		a.reply(ctx, chatID, text, kb)
+	}
+}
+
+func (a *App) answer(ctx context.Context, id, text string) {
+	if _, err := a.tg.AnswerCallbackQuery(ctx, &bot.AnswerCallbackQueryParams{CallbackQueryID: id, Text: text}); err != nil {
+		a.log.Warn("answer callback", "error", err)
+	}
+}
+
+// fail logs an error and tells the user something went wrong, without
+// details.
+func (a *App) fail(ctx context.Context, userID int64, what string, err error) {
+	a.log.Error(what, "user_id", userID, "error", err)
+	a.reply(ctx, userID, a.texts.T(a.langOf(ctx, &models.User{ID: userID}), "error_generic", nil), a.backKeyboard(store.DefaultLanguage))
+}
+
+func secretEqual(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

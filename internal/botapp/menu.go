@@ -1,0 +1,131 @@
+package botapp
+
+import (
+	"context"
+	"errors"
+
+	"github.com/go-telegram/bot/models"
+
+	"vpnflow/internal/callback"
+	"vpnflow/internal/i18n"
+	"vpnflow/internal/store"
+)
+
+// start registers the user (recording a referrer from /start ref_<code>
+// once, on first contact) and shows the menu.
+func (a *App) start(ctx context.Context, from *models.User, payload string) {
+	ref := ""
+	if code, ok := cutPrefix(payload, "ref_"); ok && len(code) <= 32 {
+		ref = code
+	}
+	u, created, err := a.store.UpsertUser(ctx, store.UpsertUserParams{
+		TelegramID: from.ID, Username: from.Username, FirstName: from.FirstName,
+		Language: from.LanguageCode, ReferralCode: ref,
+	})
+	if err != nil {
+		a.fail(ctx, from.ID, "register user", err)
+		return
+	}
+	if created {
+		a.log.Info("user registered", "user_id", u.TelegramID, "referred", u.ReferrerID != 0)
+	}
+	a.showMenu(ctx, u, 0)
+}
+
+func cutPrefix(s, prefix string) (string, bool) {
+	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):], true
+	}
+	return "", false
+}
+
+func (a *App) button(lang, textID string, d callback.Data) models.InlineKeyboardButton {
+	return models.InlineKeyboardButton{Text: a.texts.T(lang, textID, nil), CallbackData: callback.MustEncode(d)}
+}
+
+func (a *App) backKeyboard(lang string) models.ReplyMarkup {
+	return &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{
+		{a.button(lang, "btn_back", callback.Data{Action: callback.Menu})},
+	}}
+}
+
+// showMenu shows the main menu; "Buy" reads "Renew" for a live subscription.
+func (a *App) showMenu(ctx context.Context, u store.User, msgID int) {
+	lang := u.Language
+	buy := a.button(lang, "btn_buy", callback.Data{Action: callback.Buy})
+	if sub, err := a.store.GetSubscription(ctx, u.TelegramID); err == nil && sub.Live() {
+		buy = a.button(lang, "btn_renew", callback.Data{Action: callback.Renew})
+	}
+	kb := &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{
+		{buy, a.button(lang, "btn_trial", callback.Data{Action: callback.Trial})},
+		{a.button(lang, "btn_my_sub", callback.Data{Action: callback.MySub}), a.button(lang, "btn_balance", callback.Data{Action: callback.Balance})},
+		{a.button(lang, "btn_invite", callback.Data{Action: callback.Invite}), a.button(lang, "btn_help", callback.Data{Action: callback.Help})},
+		{a.button(lang, "btn_language", callback.Data{Action: callback.Language})},
+	}}
+	name := u.FirstName
+	if name == "" {
+		name = u.Username
+	}
+	a.edit(ctx, u.TelegramID, msgID, a.texts.T(lang, "menu_text", map[string]any{"Name": name}), kb)
+}
+
+func (a *App) showLanguages(ctx context.Context, u store.User, msgID int) {
+	var row []models.InlineKeyboardButton
+	for _, l := range i18n.Languages() {
+		row = append(row, models.InlineKeyboardButton{Text: languageName(l), CallbackData: callback.MustEncode(callback.Data{Action: callback.SetLang, Lang: l})})
+	}
+	kb := &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{row, {a.button(u.Language, "btn_back", callback.Data{Action: callback.Menu})}}}
+	a.edit(ctx, u.TelegramID, msgID, a.texts.T(u.Language, "language_choose", nil), kb)
+}
+
+func languageName(code string) string {
+	switch code {
+	case "ru":
+		return "Русский"
+	case "en":
+		return "English"
+	}
+	return code
+}
+
+func (a *App) setLanguage(ctx context.Context, u store.User, lang string, msgID int) {
+	if err := a.store.SetLanguage(ctx, u.TelegramID, lang); err != nil {
+		a.fail(ctx, u.TelegramID, "set language", err)
+		return
+	}
+	u.Language = lang
+	a.reply(ctx, u.TelegramID, a.texts.T(lang, "language_set", nil), nil)
+	a.showMenu(ctx, u, msgID)
+}
+
+// topUpAmounts are the balance top-ups offered, in minor units.
+var topUpAmounts = []int64{500, 1000, 2500}
+
+func (a *App) showBalance(ctx context.Context, u store.User, msgID int) {
+	lang := u.Language
+	var row []models.InlineKeyboardButton
+	for _, amt := range topUpAmounts {
+		row = append(row, models.InlineKeyboardButton{
+			Text:         "+" + i18n.FormatMoney(lang, amt, a.cfg.Currency),
+			CallbackData: callback.MustEncode(callback.Data{Action: callback.TopUp, Amount: amt}),
+		})
+	}
+	kb := &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{row, {a.button(lang, "btn_back", callback.Data{Action: callback.Menu})}}}
+	text := a.texts.T(lang, "balance_text", map[string]any{"Balance": i18n.FormatMoney(lang, u.Balance, a.cfg.Currency)}) +
+		"\n\n" + a.texts.T(lang, "topup_choose", nil)
+	a.edit(ctx, u.TelegramID, msgID, text, kb)
+}
+
+func (a *App) showInvite(ctx context.Context, u store.User, msgID int) {
+	link := "https://t.me/" + a.username + "?start=ref_" + u.RefCode
+	if a.username == "" {
+		link = "/start ref_" + u.RefCode
+	}
+	count, err := a.store.ReferralCount(ctx, u.TelegramID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.log.Warn("count referrals", "user_id", u.TelegramID, "error", err)
+	}
+	a.edit(ctx, u.TelegramID, msgID, a.texts.T(u.Language, "invite_text", map[string]any{
+		"Link": link, "Bonus": i18n.FormatMoney(u.Language, a.cfg.ReferralMinor, a.cfg.Currency), "Count": count,
+	}), a.backKeyboard(u.Language))
+}

@@ -1,0 +1,143 @@
+package botapp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+	"github.com/google/uuid"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"vpnflow/internal/cryptopay"
+	"vpnflow/internal/shop"
+	"vpnflow/workflows"
+)
+
+// maxWebhookBody caps a Crypto Pay webhook; real ones are a few KiB.
+const maxWebhookBody = 64 << 10
+
+// preCheckout answers Telegram's pre_checkout_query (it must be answered
+// within 10 seconds) after the Purchase workflow validates it: right user,
+// exact amount, still awaiting payment. Only then does Telegram charge.
+func (a *App) preCheckout(ctx context.Context, q *models.PreCheckoutQuery) {
+	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
+	defer cancel()
+	lang := a.langOf(ctx, q.From)
+	err := a.approveCheckout(ctx, q)
+	params := &bot.AnswerPreCheckoutQueryParams{PreCheckoutQueryID: q.ID, OK: err == nil}
+	if err != nil {
+		a.log.Warn("pre-checkout refused", "user_id", q.From.ID, "payload", truncate(q.InvoicePayload, 64), "error", err)
+		params.ErrorMessage = a.texts.T(lang, "purchase_expired", map[string]any{"Plan": ""})
+	}
+	if _, err := a.tg.AnswerPreCheckoutQuery(context.WithoutCancel(ctx), params); err != nil {
+		a.log.Error("answer pre-checkout", "user_id", q.From.ID, "error", err)
+	}
+}
+
+func (a *App) approveCheckout(ctx context.Context, q *models.PreCheckoutQuery) error {
+	id, err := uuid.Parse(q.InvoicePayload)
+	if err != nil {
+		return errors.New("payload is not a purchase id")
+	}
+	h, err := a.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: shop.PurchaseWorkflowID(id.String()), UpdateName: shop.UpdateApproveCheckout,
+		Args:         []any{workflows.CheckoutRequest{UserID: q.From.ID, Amount: int64(q.TotalAmount), Currency: q.Currency}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return h.Get(ctx, nil)
+}
+
+// successfulPayment hands a Stars payment to its Purchase workflow. It
+// retries for a while if Temporal is unreachable: the user has already been
+// charged, so giving up quietly is not an option.
+func (a *App) successfulPayment(ctx context.Context, m *models.Message) {
+	sp := m.SuccessfulPayment
+	log := a.log.With("user_id", m.From.ID, "charge_id", sp.TelegramPaymentChargeID, "payload", truncate(sp.InvoicePayload, 64))
+	id, err := uuid.Parse(sp.InvoicePayload)
+	if err != nil {
+		log.Error("successful payment for an unknown payload: refund it with /refund if genuine")
+		return
+	}
+	pay := shop.Payment{Provider: shop.ProviderStars, ChargeID: sp.TelegramPaymentChargeID, Source: "telegram"}
+	ctx = context.WithoutCancel(ctx)
+	for attempt := 1; ; attempt++ {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = a.temporal.SignalWorkflow(sctx, shop.PurchaseWorkflowID(id.String()), "", shop.SignalPayment, pay)
+		cancel()
+		if err == nil || attempt == 5 || isNotFound(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt) * time.Second)
+	}
+	if err != nil {
+		log.Error("stars payment not delivered to its purchase; credit or refund by hand", "error", err)
+		a.reply(ctx, m.From.ID, a.texts.T(a.langOf(ctx, m.From), "error_generic", nil), nil)
+		return
+	}
+	log.Info("stars payment received")
+	a.reply(ctx, m.From.ID, a.texts.T(a.langOf(ctx, m.From), "payment_received", nil), nil)
+}
+
+// cryptoPayWebhook receives Crypto Pay's invoice_paid updates. A bad or
+// missing signature is refused with 401 and no side effect. The answer is
+// 200 only once Temporal has durably accepted the payment signal; if
+// Temporal is unavailable it is 503, and Crypto Pay retries.
+func (a *App) cryptoPayWebhook(w http.ResponseWriter, r *http.Request) {
+	upd, err := cryptopay.ParseWebhook(a.cfg.CryptoPayToken, r, maxWebhookBody)
+	switch {
+	case errors.Is(err, cryptopay.ErrBadSignature):
+		a.log.Warn("crypto pay webhook with a bad signature refused", "remote", r.RemoteAddr)
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	case errors.Is(err, cryptopay.ErrBodyTooLarge):
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return
+	case err != nil:
+		a.log.Warn("malformed crypto pay webhook", "error", err)
+		http.Error(w, "malformed update", http.StatusBadRequest)
+		return
+	}
+	log := a.log.With("update_id", upd.UpdateID, "invoice_id", upd.Payload.InvoiceID)
+	if upd.UpdateType != cryptopay.UpdateInvoicePaid {
+		log.Info("crypto pay webhook ignored", "type", upd.UpdateType)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	id, err := uuid.Parse(upd.Payload.Payload)
+	if err != nil {
+		// Not one of ours (another app on the same account?): nothing to do,
+		// and retrying will not change that.
+		log.Warn("crypto pay webhook for an invoice we did not create", "payload", truncate(upd.Payload.Payload, 64))
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	err = a.temporal.SignalWorkflow(r.Context(), shop.PurchaseWorkflowID(id.String()), "", shop.SignalPayment, shop.Payment{
+		Provider: shop.ProviderCryptoPay, InvoiceID: strconv.FormatInt(upd.Payload.InvoiceID, 10), Source: "webhook",
+	})
+	switch {
+	case err == nil:
+		log.Info("crypto pay payment signalled", "purchase_id", id)
+		w.WriteHeader(http.StatusOK)
+	case isNotFound(err):
+		// The purchase is finished (already credited, say by polling) or
+		// unknown: either way a retry cannot help.
+		log.Info("crypto pay webhook for a finished or unknown purchase", "purchase_id", id)
+		w.WriteHeader(http.StatusOK)
+	default:
+		log.Error("crypto pay webhook not delivered to temporal; asking for a retry", "purchase_id", id, "error", err)
+		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+	}
+}
+
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}

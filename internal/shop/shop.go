@@ -1,0 +1,156 @@
+// Package shop holds the vocabulary that workflows, activities and the bot
+// share: workflow IDs, the messages that pass between workflows, and the
+// statuses operators see in the Temporal UI. It has no behaviour and no I/O,
+// so every layer can import it.
+package shop
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Workflow IDs. They are the locks: Temporal runs at most one open workflow
+// per ID, which is what the legacy bot's advisory locks tried to be.
+func PurchaseWorkflowID(purchaseID string) string { return "purchase/" + purchaseID }
+
+func SubscriptionWorkflowID(userID int64) string {
+	return "subscription/" + strconv.FormatInt(userID, 10)
+}
+
+// ParseSubscriptionWorkflowID is SubscriptionWorkflowID's inverse.
+func ParseSubscriptionWorkflowID(id string) (int64, bool) {
+	rest, ok := strings.CutPrefix(id, "subscription/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(rest, 10, 64)
+	return n, err == nil && n > 0
+}
+
+// Workflow type names, for starting workflows from places that cannot import
+// the workflows package (activities).
+const (
+	SubscriptionWorkflowType = "Subscription"
+	PurchaseWorkflowType     = "Purchase"
+)
+
+// Purchase kinds, payment providers and purchase statuses, as stored in the
+// database and shown in the PurchaseStatus / PaymentProvider search attributes.
+const (
+	KindSubscription = "subscription"
+	KindTopUp        = "topup"
+
+	ProviderCryptoPay = "cryptopay"
+	ProviderStars     = "stars"
+	ProviderBalance   = "balance"
+
+	PurchasePending  = "pending"
+	PurchaseInvoiced = "invoiced"
+	PurchasePaid     = "paid"
+	PurchaseExpired  = "expired"
+	PurchaseFailed   = "failed"
+	PurchaseRefunded = "refunded"
+)
+
+// Subscription statuses (SubscriptionStatus search attribute).
+const (
+	StatusNone     = "none"
+	StatusTrial    = "trial"
+	StatusActive   = "active"
+	StatusExpiring = "expiring"
+	StatusExpired  = "expired"
+	StatusBanned   = "banned"
+)
+
+// Signal, query and update names.
+const (
+	SignalPayment = "payment"
+	SignalExtend  = "extend"
+	SignalBan     = "ban"
+	QueryState    = "state"
+
+	UpdateApproveCheckout = "approve-checkout"
+	UpdateStartTrial      = "start-trial"
+	UpdateReissue         = "reissue"
+	UpdateSetAutoRenew    = "set-auto-renew"
+)
+
+// Payment tells a Purchase workflow that the provider says it is paid. It may
+// arrive several times (webhook retries, polling); the first one counts.
+type Payment struct {
+	Provider  string
+	InvoiceID string
+	ChargeID  string // Telegram's telegram_payment_charge_id for Stars
+	Source    string // webhook, poll or telegram: for the history reader
+}
+
+// Extension moves a subscription's expiry. ID deduplicates it: a purchase,
+// trial, grant or promo is applied once however often it is delivered.
+type Extension struct {
+	ID        string // "purchase:<id>", "trial", "grant:<ref>", "promo:<code>"
+	Kind      string // purchase, trial, grant, promo, renewal
+	PlanID    string
+	ExpiresAt time.Time // the database's new expiry: the source of truth
+	Trial     bool
+}
+
+// SubscriptionInput starts (or continues) a user's Subscription workflow.
+type SubscriptionInput struct {
+	UserID int64
+	Policy Policy
+	// State carries everything over a continue-as-new; nil on first start.
+	State *SubscriptionState
+}
+
+// Policy is the shop's timing configuration a Subscription workflow follows.
+// It travels in the input so a workflow never reads configuration itself;
+// a changed configuration applies from the next run.
+type Policy struct {
+	PaidReminders  []time.Duration // before expiry, e.g. 72h, 24h, 1h
+	TrialReminders []time.Duration // e.g. 24h, 1h
+	AutoRenewLead  time.Duration   // renew from balance this long before expiry
+	ReissueEvery   time.Duration   // at most one key reissue per this period
+}
+
+// SubscriptionState is what the Subscription workflow remembers and what its
+// state query returns. It never holds the VLESS UUID: that is a bearer secret
+// and stays in the database.
+type SubscriptionState struct {
+	UserID      int64
+	Status      string
+	PlanID      string
+	ExpiresAt   time.Time
+	Trial       bool
+	AutoRenew   bool
+	InXray      bool     // the user's key is known to be in Xray
+	Applied     []string // extension ids already applied, newest last
+	Reminded    []string // reminder stages sent for the current period
+	KeyVersion  int      // bumped by each reissue
+	LastReissue time.Time
+}
+
+// MaxApplied bounds the dedup list carried across continue-as-new. Repeats
+// come from retries within minutes, so the last few hundred ids are plenty.
+const MaxApplied = 256
+
+// HasApplied reports whether an extension id was already applied.
+func (s *SubscriptionState) HasApplied(id string) bool {
+	for _, a := range s.Applied {
+		if a == id {
+			return true
+		}
+	}
+	return false
+}
+
+// MarkApplied records an extension id, dropping the oldest past MaxApplied.
+func (s *SubscriptionState) MarkApplied(id string) {
+	s.Applied = append(s.Applied, id)
+	if len(s.Applied) > MaxApplied {
+		s.Applied = append([]string(nil), s.Applied[len(s.Applied)-MaxApplied:]...)
+	}
+}
+
+// PurchaseExtensionID is the dedup id of the extension a purchase delivers.
+func PurchaseExtensionID(purchaseID string) string { return "purchase:" + purchaseID }

@@ -1,0 +1,130 @@
+// Package workerapp runs the worker process: it connects to Postgres, Xray,
+// Crypto Pay, Telegram and Temporal, registers the workflows and activities
+// and polls the task queue until its context ends.
+package workerapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-telegram/bot"
+	"go.temporal.io/sdk/worker"
+	"golang.org/x/sync/errgroup"
+
+	"vpnflow/activities"
+	"vpnflow/internal/config"
+	"vpnflow/internal/cryptopay"
+	"vpnflow/internal/db"
+	"vpnflow/internal/i18n"
+	"vpnflow/internal/store"
+	"vpnflow/internal/telemetry"
+	"vpnflow/internal/temporalclient"
+	"vpnflow/internal/xray"
+	"vpnflow/schema"
+	"vpnflow/workflows"
+)
+
+// Run runs a worker until ctx ends. It returns nil on a clean shutdown.
+func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {
+	log := tel.Logger()
+	if err := cfg.ForWorker(); err != nil {
+		return err
+	}
+	log.Info("worker starting", "config", cfg)
+
+	if err := schema.Migrate(ctx, cfg.DatabaseURL, migrationLog{log}); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := tel.Registry().Register(db.NewPoolCollector(pool, "worker")); err != nil {
+		return fmt.Errorf("register pool metrics: %w", err)
+	}
+	st := store.New(pool)
+	nodeID, err := st.UpsertNode(ctx, store.Node{
+		Name: "default", APIAddr: cfg.XrayAPIAddr, InboundTag: cfg.XrayInboundTag, Host: cfg.VLESSHost, Port: cfg.VLESSPort,
+	})
+	if err != nil {
+		return fmt.Errorf("register xray node: %w", err)
+	}
+
+	xc, err := xray.Dial(cfg.XrayAPIAddr, cfg.XrayInboundTag)
+	if err != nil {
+		return err
+	}
+	defer xc.Close()
+
+	tg, err := bot.New(cfg.TelegramBotToken, bot.WithServerURL(cfg.TelegramAPIURL), bot.WithSkipGetMe(),
+		bot.WithHTTPClient(30*time.Second, &http.Client{Timeout: 15 * time.Second}))
+	if err != nil {
+		return fmt.Errorf("telegram client: %w", err)
+	}
+	texts, err := i18n.New()
+	if err != nil {
+		return err
+	}
+	tc, err := temporalclient.Dial(ctx, cfg, tel, 30*time.Second)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	w := worker.New(tc, cfg.TaskQueue, worker.Options{})
+	workflows.Register(w)
+	w.RegisterActivity(&activities.Activities{
+		Store:     st,
+		Xray:      xc,
+		CryptoPay: cryptopay.New(cfg.CryptoPayAPIURL, cfg.CryptoPayToken, &http.Client{Timeout: 15 * time.Second}),
+		Telegram:  tg,
+		Temporal:  tc,
+		Texts:     texts,
+		Config:    cfg,
+		NodeID:    nodeID,
+	})
+
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", tel.MetricsHandler())
+		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+		return telemetry.Serve(ctx, cfg.WorkerMetricsAddr, mux)
+	})
+	g.Go(func() error {
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		log.Info("worker polling", "task_queue", cfg.TaskQueue, "metrics", "http://"+cfg.WorkerMetricsAddr+"/metrics")
+		<-ctx.Done()
+		w.Stop()
+		return nil
+	})
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	log.Info("worker stopped")
+	return err
+}
+
+// migrationLog turns the migrator's progress lines into log records.
+type migrationLog struct {
+	log interface{ Info(string, ...any) }
+}
+
+func (m migrationLog) Write(p []byte) (int, error) {
+	m.log.Info("migrate: " + string(trimNL(p)))
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}

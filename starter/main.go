@@ -1,0 +1,62 @@
+// Command starter is vpnflow's operator tool:
+//
+//	starter dev               run the whole system locally (sandbox unless tokens are set)
+//	starter tools             build the pinned Temporal CLI and Xray-core (first run only)
+//	starter migrate           apply database migrations
+//	starter schedules apply   create or update the Temporal Schedules
+//
+// Configuration comes from environment variables (see README).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: starter <command>
+
+commands:
+  dev               run the whole system locally: PostgreSQL, Temporal (with UI),
+                    Xray, the worker and the bot; Telegram and Crypto Pay are local
+                    sandboxes unless TELEGRAM_BOT_TOKEN / CRYPTOPAY_TOKEN are set
+  tools             build the pinned Temporal CLI and Xray-core into the cache
+  migrate           apply database migrations (DATABASE_URL)
+  schedules apply   create or update the reconcile and health-check Schedules
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "starter:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("no command given")
+	}
+	switch args[0] {
+	case "dev":
+		return dev(ctx)
+	case "tools":
+		return tools(ctx)
+	case "migrate":
+		return migrate(ctx)
+	case "schedules":
+		if len(args) < 2 || args[1] != "apply" {
+			return fmt.Errorf("usage: starter schedules apply")
+		}
+		return applySchedules(ctx)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

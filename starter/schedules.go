@@ -1,0 +1,10 @@
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+func applySchedules(ctx context.Context) error {
+	return errors.New("schedules are not defined yet")
+}

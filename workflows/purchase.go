@@ -1,0 +1,374 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/activities"
+	"vpnflow/internal/searchattr"
+	"vpnflow/internal/shop"
+)
+
+// PurchaseInput starts a Purchase workflow.
+type PurchaseInput struct {
+	activities.NewPurchase
+	// InvoiceTTL is how long the user has to pay.
+	InvoiceTTL time.Duration
+	// PollEvery is the first interval of the Crypto Pay polling fallback;
+	// it doubles up to lastPoll. Zero means firstPoll.
+	PollEvery time.Duration
+}
+
+// PurchaseState is the purchase as the workflow sees it: its state query's
+// answer and its result.
+type PurchaseState struct {
+	PurchaseID       string
+	UserID           int64
+	Kind             string
+	PlanID           string
+	Provider         string
+	Amount           int64
+	Currency         string
+	Status           string
+	InvoiceID        string
+	InvoiceExpiresAt time.Time
+	PaidVia          string // webhook, poll or telegram
+	ExpiresAt        time.Time
+	Failure          string
+}
+
+// CheckoutRequest is Telegram's pre_checkout_query for a Stars invoice, which
+// the bot must answer within 10 seconds.
+type CheckoutRequest struct {
+	UserID   int64
+	Amount   int64
+	Currency string
+}
+
+// Polling backs off from the first interval (PurchaseInput.PollEvery) to
+// the last. Crypto Pay webhooks
+// can be lost or the webhook disabled after three days of failures, so the
+// workflow asks for itself.
+const (
+	firstPoll = 30 * time.Second
+	lastPoll  = 5 * time.Minute
+	// lateGrace keeps an expired purchase listening for a payment a little
+	// longer: a Stars checkout approved seconds before expiry is still paid.
+	lateGrace = 10 * time.Minute
+)
+
+// Purchase takes one purchase from invoice to credited, exactly once: the
+// workflow ID (purchase/<id>) makes it the only thing acting on the purchase,
+// the first payment signal wins, and the credit is one transaction guarded by
+// the schema's unique keys.
+func Purchase(ctx workflow.Context, in PurchaseInput) (PurchaseState, error) {
+	if err := in.validate(); err != nil {
+		return PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
+	}
+	p := &purchase{in: in, state: PurchaseState{
+		PurchaseID: in.PurchaseID, UserID: in.UserID, Kind: in.Kind, PlanID: in.PlanID,
+		Provider: in.Provider, Amount: in.Amount, Currency: in.Currency, Status: shop.PurchasePending,
+	}}
+	if err := p.setup(ctx); err != nil {
+		return p.state, err
+	}
+	return p.state, p.run(ctx)
+}
+
+type purchase struct {
+	in               PurchaseInput
+	state            PurchaseState
+	payment          *shop.Payment
+	checkoutApproved time.Time
+}
+
+func (in PurchaseInput) validate() error {
+	switch {
+	case in.PurchaseID == "":
+		return errors.New("purchase id is empty")
+	case in.UserID <= 0:
+		return errors.New("user id must be positive")
+	case in.Amount <= 0:
+		return errors.New("amount must be positive")
+	case in.Kind != shop.KindSubscription && in.Kind != shop.KindTopUp:
+		return fmt.Errorf("unknown purchase kind %q", in.Kind)
+	case in.Kind == shop.KindSubscription && in.Days <= 0:
+		return errors.New("a subscription purchase needs days")
+	case in.Provider != shop.ProviderCryptoPay && in.Provider != shop.ProviderStars && in.Provider != shop.ProviderBalance:
+		return fmt.Errorf("unknown provider %q", in.Provider)
+	case in.Provider != shop.ProviderBalance && in.InvoiceTTL <= 0:
+		return errors.New("invoice TTL must be positive")
+	}
+	return nil
+}
+
+func (p *purchase) setup(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, shop.QueryState, func() (PurchaseState, error) {
+		return p.state, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, shop.UpdateApproveCheckout, p.approveCheckout,
+		workflow.UpdateHandlerOptions{Validator: p.validateCheckout}); err != nil {
+		return err
+	}
+	payments := workflow.GetSignalChannel(ctx, shop.SignalPayment)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var pay shop.Payment
+			payments.Receive(ctx, &pay)
+			if p.payment != nil {
+				// Duplicate webhooks, a poll that raced a webhook: all expected.
+				workflow.GetLogger(ctx).Info("duplicate payment signal ignored", "source", pay.Source)
+				continue
+			}
+			p.payment = &pay
+		}
+	})
+	return p.upsert(ctx)
+}
+
+// validateCheckout runs before Telegram charges the user's Stars: only the
+// purchase's own user, paying the exact amount, while it still waits.
+func (p *purchase) validateCheckout(ctx workflow.Context, req CheckoutRequest) error {
+	switch {
+	case p.in.Provider != shop.ProviderStars:
+		return errors.New("this purchase is not paid with Stars")
+	case p.state.Status != shop.PurchaseInvoiced:
+		return fmt.Errorf("purchase is %s, not awaiting payment", p.state.Status)
+	case req.UserID != p.in.UserID:
+		return errors.New("invoice belongs to another user")
+	case req.Amount != p.in.Amount || req.Currency != p.in.Currency:
+		return fmt.Errorf("amount %d %s does not match %d %s", req.Amount, req.Currency, p.in.Amount, p.in.Currency)
+	}
+	return nil
+}
+
+func (p *purchase) approveCheckout(ctx workflow.Context, req CheckoutRequest) error {
+	p.checkoutApproved = workflow.Now(ctx)
+	return nil
+}
+
+func (p *purchase) run(ctx workflow.Context) error {
+	var a *activities.Activities
+	if err := workflow.ExecuteActivity(withDB(ctx), a.RecordPurchase, p.in.NewPurchase).Get(ctx, nil); err != nil {
+		return p.fail(ctx, "record purchase", err)
+	}
+
+	switch p.in.Provider {
+	case shop.ProviderBalance:
+		p.payment = &shop.Payment{Provider: shop.ProviderBalance, Source: "balance"}
+	case shop.ProviderCryptoPay:
+		if err := p.invoiceCryptoPay(ctx); err != nil {
+			return err
+		}
+	case shop.ProviderStars:
+		if err := p.invoiceStars(ctx); err != nil {
+			return err
+		}
+	}
+
+	if !p.awaitPayment(ctx) {
+		if err := p.expire(ctx); err != nil {
+			return err
+		}
+		// Listen a little longer: a payment that raced the expiry is credited.
+		if ok, _ := workflow.AwaitWithTimeout(ctx, lateGrace, func() bool { return p.payment != nil }); !ok {
+			return nil
+		}
+	}
+	return p.credit(ctx)
+}
+
+func (p *purchase) invoiceCryptoPay(ctx workflow.Context) error {
+	var a *activities.Activities
+	var inv activities.Invoice
+	err := workflow.ExecuteActivity(withCryptoPay(ctx), a.CreateInvoice, activities.CreateInvoiceInput{
+		PurchaseID: p.in.PurchaseID, Kind: p.in.Kind, PlanID: p.in.PlanID,
+		Amount: p.in.Amount, Currency: p.in.Currency, TTL: p.in.InvoiceTTL,
+	}).Get(ctx, &inv)
+	if err != nil {
+		p.notify(ctx, activities.Notice{Message: "busy_try_again", Buttons: []activities.Button{activities.ButtonMenu}})
+		return p.fail(ctx, "create invoice", err)
+	}
+	p.state.InvoiceID, p.state.InvoiceExpiresAt = inv.InvoiceID, inv.ExpiresAt
+	if err := workflow.ExecuteActivity(withDB(ctx), a.SaveInvoice, activities.SaveInvoiceInput{
+		PurchaseID: p.in.PurchaseID, Invoice: inv,
+	}).Get(ctx, nil); err != nil {
+		return p.fail(ctx, "save invoice", err)
+	}
+	p.state.Status = shop.PurchaseInvoiced
+	if err := p.upsert(ctx); err != nil {
+		return err
+	}
+	// A failed send is not fatal: the invoice can still be paid (the user can
+	// ask again), and expiry will tidy up.
+	if err := workflow.ExecuteActivity(withTelegram(ctx), a.SendInvoiceMessage, activities.InvoiceMessage{
+		UserID: p.in.UserID, PurchaseID: p.in.PurchaseID, Kind: p.in.Kind, PlanID: p.in.PlanID,
+		Amount: p.in.Amount, Currency: p.in.Currency, PayURL: inv.PayURL, TTL: p.in.InvoiceTTL,
+	}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("invoice message not delivered", "error", err)
+	}
+	return nil
+}
+
+func (p *purchase) invoiceStars(ctx workflow.Context) error {
+	var a *activities.Activities
+	p.state.InvoiceExpiresAt = workflow.Now(ctx).Add(p.in.InvoiceTTL)
+	p.state.Status = shop.PurchaseInvoiced
+	if err := p.upsert(ctx); err != nil {
+		return err
+	}
+	if err := workflow.ExecuteActivity(withTelegram(ctx), a.SendStarsInvoice, activities.StarsInvoice{
+		UserID: p.in.UserID, PurchaseID: p.in.PurchaseID, PlanID: p.in.PlanID, Days: p.in.Days, Stars: p.in.Amount,
+	}).Get(ctx, nil); err != nil {
+		p.state.Status = shop.PurchasePending
+		return p.fail(ctx, "send stars invoice", err)
+	}
+	return nil
+}
+
+// awaitPayment waits for a payment signal until the invoice expires. For
+// Crypto Pay it also polls on a durable timer, backing off, because webhooks
+// can be lost. It reports whether the purchase was paid.
+func (p *purchase) awaitPayment(ctx workflow.Context) bool {
+	paid := func() bool { return p.payment != nil }
+	interval := p.in.PollEvery
+	if interval <= 0 {
+		interval = firstPoll
+	}
+	for !paid() {
+		now := workflow.Now(ctx)
+		deadline := p.state.InvoiceExpiresAt
+		// A Stars checkout approved just now gets time to complete.
+		if !p.checkoutApproved.IsZero() && p.checkoutApproved.Add(2*time.Minute).After(deadline) {
+			deadline = p.checkoutApproved.Add(2 * time.Minute)
+		}
+		if !now.Before(deadline) {
+			if p.in.Provider == shop.ProviderCryptoPay {
+				// One last look: paid in the final seconds, webhook lost.
+				p.poll(ctx)
+			}
+			return paid()
+		}
+		wait := deadline.Sub(now)
+		if p.in.Provider == shop.ProviderCryptoPay && interval < wait {
+			wait = interval
+		}
+		if ok, _ := workflow.AwaitWithTimeout(ctx, wait, paid); ok {
+			return true
+		}
+		if p.in.Provider == shop.ProviderCryptoPay && workflow.Now(ctx).Before(p.state.InvoiceExpiresAt) {
+			if p.poll(ctx) == "expired" {
+				return paid()
+			}
+			interval = min(interval*2, lastPoll)
+		}
+	}
+	return true
+}
+
+// poll asks Crypto Pay for the invoice status and records a payment it finds.
+func (p *purchase) poll(ctx workflow.Context) string {
+	var a *activities.Activities
+	var st activities.InvoiceStatus
+	if err := workflow.ExecuteActivity(withCryptoPay(ctx), a.CheckInvoice, activities.CheckInvoiceInput{
+		InvoiceID: p.state.InvoiceID,
+	}).Get(ctx, &st); err != nil {
+		// The next poll or the webhook will do; the timer keeps ticking.
+		workflow.GetLogger(ctx).Warn("invoice poll failed", "error", err)
+		return ""
+	}
+	if st.Status == "paid" && p.payment == nil {
+		p.payment = &shop.Payment{Provider: shop.ProviderCryptoPay, InvoiceID: p.state.InvoiceID, Source: "poll"}
+	}
+	return st.Status
+}
+
+func (p *purchase) expire(ctx workflow.Context) error {
+	var a *activities.Activities
+	if err := workflow.ExecuteActivity(withDB(ctx), a.ExpirePurchase, activities.PurchaseRef{PurchaseID: p.in.PurchaseID}).Get(ctx, nil); err != nil {
+		return p.fail(ctx, "expire purchase", err)
+	}
+	p.state.Status = shop.PurchaseExpired
+	if err := p.upsert(ctx); err != nil {
+		return err
+	}
+	p.notify(ctx, activities.Notice{Message: "purchase_expired", PlanID: p.in.PlanID, Buttons: []activities.Button{activities.ButtonMenu}})
+	return nil
+}
+
+// credit books the payment (one transaction) and hands the result on.
+func (p *purchase) credit(ctx workflow.Context) error {
+	var a *activities.Activities
+	p.state.PaidVia = p.payment.Source
+	var res activities.CreditResult
+	err := workflow.ExecuteActivity(withDB(ctx), a.CreditPurchase, activities.CreditInput{
+		PurchaseID: p.in.PurchaseID, ChargeID: p.payment.ChargeID,
+	}).Get(ctx, &res)
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInsufficientBalance {
+		p.state.Status, p.state.Failure = shop.PurchaseFailed, "insufficient balance"
+		p.notify(ctx, activities.Notice{Message: "insufficient_balance", Amount: p.in.Amount, Currency: p.in.Currency, Buttons: []activities.Button{activities.ButtonTopUp}})
+		return p.upsert(ctx)
+	}
+	if err != nil {
+		return p.fail(ctx, "credit purchase", err)
+	}
+	p.state.Status, p.state.ExpiresAt = shop.PurchasePaid, res.ExpiresAt
+	if err := p.upsert(ctx); err != nil {
+		return err
+	}
+	if p.in.Kind == shop.KindTopUp {
+		p.notify(ctx, activities.Notice{Message: "topup_done", Amount: p.in.Amount, Currency: p.in.Currency, Balance: res.Balance, Buttons: []activities.Button{activities.ButtonMenu}})
+	} else {
+		// The Subscription workflow adds the key to Xray and sends it; the
+		// extension's id makes a repeat delivery a no-op there.
+		if err := workflow.ExecuteActivity(withTemporal(ctx), a.DeliverExtension, activities.DeliverExtensionInput{
+			UserID: p.in.UserID,
+			Extension: shop.Extension{
+				ID: shop.PurchaseExtensionID(p.in.PurchaseID), Kind: "purchase",
+				PlanID: p.in.PlanID, ExpiresAt: res.ExpiresAt,
+			},
+		}).Get(ctx, nil); err != nil {
+			return p.fail(ctx, "deliver extension", err)
+		}
+	}
+	if res.ReferralBonusPaid && res.ReferrerID != 0 {
+		p.notify(ctx, activities.Notice{UserID: res.ReferrerID, Message: "referral_bonus"})
+	}
+	return nil
+}
+
+// notify sends a notice to the purchase's user (or Notice.UserID); a failure
+// is logged, never fatal: money matters more than messages.
+func (p *purchase) notify(ctx workflow.Context, n activities.Notice) {
+	var a *activities.Activities
+	if n.UserID == 0 {
+		n.UserID = p.in.UserID
+	}
+	if err := workflow.ExecuteActivity(withTelegram(ctx), a.Notify, n).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("notice not delivered", "message", n.Message, "error", err)
+	}
+}
+
+func (p *purchase) fail(ctx workflow.Context, step string, err error) error {
+	p.state.Failure = step + ": " + err.Error()
+	if p.state.Status != shop.PurchasePaid {
+		p.state.Status = shop.PurchaseFailed
+	}
+	_ = p.upsert(ctx)
+	return fmt.Errorf("%s: %w", step, err)
+}
+
+func (p *purchase) upsert(ctx workflow.Context) error {
+	return workflow.UpsertTypedSearchAttributes(ctx,
+		searchattr.TelegramUserID.ValueSet(p.in.UserID),
+		searchattr.PurchaseStatus.ValueSet(p.state.Status),
+		searchattr.PaymentProvider.ValueSet(p.in.Provider),
+	)
+}

@@ -1,0 +1,224 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"vpnflow/activities"
+	"vpnflow/internal/shop"
+)
+
+var testPolicy = shop.Policy{
+	PaidReminders:  []time.Duration{72 * time.Hour, 24 * time.Hour, time.Hour},
+	TrialReminders: []time.Duration{24 * time.Hour, time.Hour},
+	AutoRenewLead:  24 * time.Hour,
+	ReissueEvery:   10 * time.Minute,
+}
+
+// subEnv records what a Subscription workflow did through its activities.
+type subEnv struct {
+	*testsuite.TestWorkflowEnvironment
+	a        *activities.Activities
+	notices  []string
+	keys     int
+	adds     int
+	removes  int
+	expireAt func() time.Time // what the database says on expiry; zero = expired
+	ensure   func() error     // EnsureVLESSUser's outcome; nil = success
+}
+
+func newSubEnv(t *testing.T) *subEnv {
+	env := newTestEnv()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	se := &subEnv{TestWorkflowEnvironment: env, a: a}
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notice) error {
+		se.notices = append(se.notices, n.Message)
+		return nil
+	})
+	env.OnActivity(a.SendKey, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.SendKeyInput) error {
+		se.keys++
+		return nil
+	})
+	env.OnActivity(a.EnsureVLESSUser, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) error {
+		if se.ensure != nil {
+			if err := se.ensure(); err != nil {
+				return err
+			}
+		}
+		se.adds++
+		return nil
+	})
+	env.OnActivity(a.RemoveVLESSUser, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) error {
+		se.removes++
+		return nil
+	})
+	env.OnActivity(a.ExpireSubscription, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) (activities.ExpireResult, error) {
+		if se.expireAt != nil {
+			if at := se.expireAt(); !at.IsZero() {
+				return activities.ExpireResult{ExpiresAt: at}, nil
+			}
+		}
+		return activities.ExpireResult{Expired: true}, nil
+	})
+	return se
+}
+
+func (se *subEnv) extendAt(after time.Duration, id string, validFor time.Duration) {
+	se.RegisterDelayedCallback(func() {
+		se.SignalWorkflow(shop.SignalExtend, shop.Extension{ID: id, Kind: "purchase", PlanID: "1m", ExpiresAt: se.Now().Add(validFor)})
+	}, after)
+}
+
+func (se *subEnv) state(t *testing.T) shop.SubscriptionState {
+	t.Helper()
+	v, err := se.QueryWorkflow(shop.QueryState)
+	require.NoError(t, err)
+	var st shop.SubscriptionState
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+func TestSubscriptionActivatesOnceAndExpires(t *testing.T) {
+	se := newSubEnv(t)
+	se.extendAt(time.Second, "purchase:a", 30*24*time.Hour)
+	// The same purchase delivered again (a retried activity): a no-op.
+	se.extendAt(2*time.Second, "purchase:a", 30*24*time.Hour)
+	var mid shop.SubscriptionState
+	se.RegisterDelayedCallback(func() { mid = se.state(t) }, time.Hour)
+	var end shop.SubscriptionState
+	se.RegisterDelayedCallback(func() { end = se.state(t) }, 40*24*time.Hour)
+	se.SetTestTimeout(time.Minute)
+	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 41*24*time.Hour)
+
+	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+	require.Equal(t, shop.StatusActive, mid.Status)
+	require.True(t, mid.InXray)
+	require.Equal(t, []string{"purchase:a"}, mid.Applied)
+	require.Equal(t, shop.StatusExpired, end.Status)
+	require.False(t, end.InXray)
+	require.Equal(t, 1, se.adds)
+	require.Equal(t, 1, se.keys)
+	require.Equal(t, 1, se.removes)
+	require.Equal(t, []string{"reminder", "reminder", "reminder", "subscription_expired"}, se.notices)
+}
+
+func TestSubscriptionRenewalMovesExpiry(t *testing.T) {
+	se := newSubEnv(t)
+	se.extendAt(time.Second, "purchase:a", 10*24*time.Hour)
+	// Renewed on day 9 for 30 more days from the old expiry.
+	se.RegisterDelayedCallback(func() {
+		se.SignalWorkflow(shop.SignalExtend, shop.Extension{ID: "purchase:b", PlanID: "1m", ExpiresAt: se.Now().Add(31 * 24 * time.Hour)})
+	}, 9*24*time.Hour)
+	var day20 shop.SubscriptionState
+	se.RegisterDelayedCallback(func() { day20 = se.state(t) }, 20*24*time.Hour)
+	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 21*24*time.Hour)
+
+	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+	require.Equal(t, shop.StatusActive, day20.Status)
+	require.Equal(t, 0, se.removes)
+	require.Equal(t, 1, se.keys, "a renewal of a live key sends no second key")
+	// 72h, 24h before the first expiry passed? No: the 72h reminder fired on
+	// day 7 (before the renewal); the new period's reminders are still ahead.
+	require.Equal(t, []string{"reminder", "subscription_extended"}, se.notices)
+}
+
+func TestSubscriptionRenewalRacingExpiryWins(t *testing.T) {
+	se := newSubEnv(t)
+	se.extendAt(time.Second, "purchase:a", 24*time.Hour)
+	// The database already holds a later expiry when the timer fires (the
+	// renewal's signal is still in flight).
+	var later time.Time
+	se.expireAt = func() time.Time {
+		if later.IsZero() {
+			later = se.Now().Add(30 * 24 * time.Hour)
+			return later
+		}
+		return time.Time{}
+	}
+	var st shop.SubscriptionState
+	se.RegisterDelayedCallback(func() { st = se.state(t) }, 2*24*time.Hour)
+	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 3*24*time.Hour)
+
+	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+	require.Equal(t, shop.StatusActive, st.Status)
+	require.Equal(t, 0, se.removes)
+}
+
+func TestSubscriptionTellsUserWhileXrayIsDown(t *testing.T) {
+	se := newSubEnv(t)
+	failures := 0
+	se.ensure = func() error {
+		if failures < 5 {
+			failures++
+			return errors.New("xray unavailable")
+		}
+		return nil
+	}
+	se.extendAt(time.Second, "purchase:a", 30*24*time.Hour)
+	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, time.Hour)
+
+	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+	require.Equal(t, 5, failures)
+	require.Equal(t, 1, se.adds)
+	require.Equal(t, 1, se.keys)
+	require.Equal(t, []string{"activation_in_progress"}, se.notices)
+}
+
+func TestSubscriptionTrialOncePerUser(t *testing.T) {
+	se := newSubEnv(t)
+	trials := 0
+	se.OnActivity(se.a.StartTrial, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) (activities.TrialResult, error) {
+		trials++
+		if trials > 1 {
+			return activities.TrialResult{}, temporal.NewNonRetryableApplicationError("used", activities.ErrTrialUsed, nil)
+		}
+		return activities.TrialResult{ExpiresAt: se.Now().Add(72 * time.Hour)}, nil
+	})
+	var first, second error
+	se.RegisterDelayedCallback(func() {
+		se.UpdateWorkflow(shop.UpdateStartTrial, "t1", updateResult(&first), TrialRequest{})
+	}, time.Second)
+	var st shop.SubscriptionState
+	se.RegisterDelayedCallback(func() { st = se.state(t) }, time.Minute)
+	// After the trial ends the validator lets a second attempt through to
+	// the database, which refuses it.
+	se.RegisterDelayedCallback(func() {
+		se.UpdateWorkflow(shop.UpdateStartTrial, "t2", updateResult(&second), TrialRequest{})
+	}, 80*time.Hour)
+	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 81*time.Hour)
+
+	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+	require.NoError(t, first)
+	require.Equal(t, shop.StatusTrial, st.Status)
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, second, &appErr)
+	require.Equal(t, activities.ErrTrialUsed, appErr.Type())
+	require.Equal(t, []string{"reminder", "reminder", "subscription_expired"}, se.notices)
+}
+
+func TestSubscriptionTrialRefusedWhileActive(t *testing.T) {
+	se := newSubEnv(t)
+	se.extendAt(time.Second, "purchase:a", 30*24*time.Hour)
+	var err error
+	se.RegisterDelayedCallback(func() {
+		se.UpdateWorkflow(shop.UpdateStartTrial, "t1", updateResult(&err), TrialRequest{})
+	}, time.Minute)
+	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, time.Hour)
+
+	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+	require.ErrorContains(t, err, "already active")
+}

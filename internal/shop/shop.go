@@ -93,6 +93,17 @@ type Extension struct {
 	PlanID    string
 	ExpiresAt time.Time // the database's new expiry: the source of truth
 	Trial     bool
+	// Replace sets the expiry to ExpiresAt even if that is earlier (an
+	// admin correction, or the sandbox's "expire in 2 minutes"); otherwise
+	// an extension only ever moves the expiry later.
+	Replace bool
+}
+
+// Ban bans (or unbans) a user: their key leaves Xray and stays out until
+// an unban, whatever they pay meanwhile.
+type Ban struct {
+	Banned bool
+	By     int64 // the admin's Telegram id, for the history reader
 }
 
 // SubscriptionInput starts (or continues) a user's Subscription workflow.

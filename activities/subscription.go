@@ -101,9 +101,17 @@ func (a *Activities) EnsureVLESSUser(ctx context.Context, in UserRef) error {
 	return xrayError("add vless user "+u.Email, err)
 }
 
-// RemoveVLESSUser removes the user's key from Xray (a missing user is fine).
+// RemoveVLESSUser removes the user's current key from Xray (a missing user
+// is fine). The email is read from the database: reissues change it.
 func (a *Activities) RemoveVLESSUser(ctx context.Context, in UserRef) error {
 	email := store.XrayEmail(in.UserID, a.Config.XrayEmailDomain)
+	sub, err := a.Store.GetSubscription(ctx, in.UserID)
+	switch {
+	case err == nil:
+		email = sub.XrayEmail
+	case !errors.Is(err, store.ErrNotFound):
+		return storeError(fmt.Sprintf("read key of user %d", in.UserID), err)
+	}
 	return xrayError("remove vless user "+email, a.Xray.RemoveUser(ctx, email))
 }
 

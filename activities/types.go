@@ -156,3 +156,40 @@ type ExpireResult struct {
 	Expired   bool
 	ExpiresAt time.Time
 }
+
+// ReissuePlan names the old and new key of a reissue; the keys themselves
+// stay in the database.
+type ReissuePlan struct {
+	OldEmail string
+	NewEmail string
+}
+
+// KeyRef names one of a user's keys in Xray by its email.
+type KeyRef struct {
+	UserID int64
+	Email  string
+}
+
+// AutoRenewInput renews a subscription from the balance for the period
+// ending at PeriodEnd; the pair is the renewal's idempotency key.
+type AutoRenewInput struct {
+	UserID    int64
+	PlanID    string
+	PeriodEnd time.Time
+}
+
+// AutoRenewResult says what the renewal did.
+type AutoRenewResult struct {
+	Renewed   bool
+	ExpiresAt time.Time
+	Price     int64
+	Currency  string
+	Balance   int64 // when not renewed for lack of balance
+	NoPlan    bool  // the plan is no longer sold
+}
+
+// AutoRenewSetting switches auto-renewal.
+type AutoRenewSetting struct {
+	UserID int64
+	On     bool
+}

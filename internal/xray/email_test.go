@@ -60,3 +60,28 @@ func TestParseCounterName(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyEmails(t *testing.T) {
+	if got := KeyEmail(42, 0, "vpnflow"); got != "tg42@vpnflow" {
+		t.Errorf("version 0: %s", got)
+	}
+	if got := KeyEmail(42, 3, "vpnflow"); got != "tg42.k3@vpnflow" {
+		t.Errorf("version 3: %s", got)
+	}
+	next, ok := NextKeyEmail("tg42@vpnflow", "vpnflow")
+	if !ok || next != "tg42.k1@vpnflow" {
+		t.Errorf("next of v0: %s %v", next, ok)
+	}
+	next, ok = NextKeyEmail("tg42.k9@vpnflow", "vpnflow")
+	if !ok || next != "tg42.k10@vpnflow" {
+		t.Errorf("next of v9: %s %v", next, ok)
+	}
+	for _, bad := range []string{"tg42.k0@vpnflow", "tg42.k01@vpnflow", "tg42.kx@vpnflow", "tg42.k@vpnflow", "tg42.k3@other", "bob.k3@vpnflow"} {
+		if _, _, ok := ParseKeyEmail(bad, "vpnflow"); ok {
+			t.Errorf("%s parsed", bad)
+		}
+	}
+	if id, v, ok := ParseKeyEmail("tg42.k7@vpnflow", "vpnflow"); !ok || id != 42 || v != 7 {
+		t.Errorf("parse: %d %d %v", id, v, ok)
+	}
+}

@@ -71,6 +71,11 @@ type Config struct {
 	RemindersTrial string        `env:"REMINDERS_TRIAL" envDefault:"24h,1h"`
 	AutoRenewLead  time.Duration `env:"AUTO_RENEW_LEAD" envDefault:"24h"`
 
+	// Sandbox enables the sandbox-only commands (/sandbox_expire). `make dev`
+	// sets it when it runs the Telegram stand-in; it is refused with a real
+	// Telegram API.
+	Sandbox bool `env:"VPNFLOW_SANDBOX" envDefault:"false"`
+
 	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 
@@ -143,6 +148,9 @@ func load(opts env.Options) (Config, error) {
 	}
 	if strings.ContainsAny(c.XrayEmailDomain, "@ ") || c.XrayEmailDomain == "" {
 		add("XRAY_EMAIL_DOMAIN", fmt.Errorf("must be a bare domain such as vpnflow, got %q", c.XrayEmailDomain))
+	}
+	if c.Sandbox && !isLoopbackURL(c.TelegramAPIURL) {
+		add("VPNFLOW_SANDBOX", fmt.Errorf("the sandbox runs only against a local Telegram stand-in, but TELEGRAM_API_URL is %s", c.TelegramAPIURL))
 	}
 	for _, id := range c.AdminIDs {
 		if id <= 0 {
@@ -339,6 +347,18 @@ func hostPort(s string) error {
 		return fmt.Errorf("port must be 0-65535, got %q", port)
 	}
 	return nil
+}
+
+func isLoopbackURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 func httpURL(s string) error {

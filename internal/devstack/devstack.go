@@ -179,6 +179,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		env["TELEGRAM_BOT_TOKEN"] = sandboxTelegramToken
 		env["TELEGRAM_API_URL"] = s.Telegram.URL()
 		env["TELEGRAM_WEBHOOK_SECRET"] = sandboxWebhookSecret
+		env["VPNFLOW_SANDBOX"] = "true"
 		// The stand-in numbers users from SandboxAdminID up, so the first
 		// sandbox user can try the admin commands.
 		env["ADMIN_IDS"] = strconv.FormatInt(SandboxAdminID, 10)

@@ -79,6 +79,12 @@ type Config struct {
 	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 
+	// Temporal Schedules the worker keeps (internal/schedules): Xray
+	// reconciliation, the Xray restart watch and the health check.
+	ReconcileInterval   time.Duration `env:"RECONCILE_INTERVAL" envDefault:"10m"`
+	XrayWatchInterval   time.Duration `env:"XRAY_WATCH_INTERVAL" envDefault:"30s"`
+	HealthCheckInterval time.Duration `env:"HEALTH_CHECK_INTERVAL" envDefault:"1m"`
+
 	// Parsed forms of the string fields above, filled by Load.
 	PlanList      []Plan          `env:"-"`
 	ReferralMinor int64           `env:"-"`
@@ -149,6 +155,14 @@ func load(opts env.Options) (Config, error) {
 	if strings.ContainsAny(c.XrayEmailDomain, "@ ") || c.XrayEmailDomain == "" {
 		add("XRAY_EMAIL_DOMAIN", fmt.Errorf("must be a bare domain such as vpnflow, got %q", c.XrayEmailDomain))
 	}
+	checkInterval := func(name string, d, lo, hi time.Duration) {
+		if d < lo || d > hi {
+			add(name, fmt.Errorf("must be between %s and %s, got %s", lo, hi, d))
+		}
+	}
+	checkInterval("RECONCILE_INTERVAL", c.ReconcileInterval, time.Minute, 24*time.Hour)
+	checkInterval("XRAY_WATCH_INTERVAL", c.XrayWatchInterval, 10*time.Second, 10*time.Minute)
+	checkInterval("HEALTH_CHECK_INTERVAL", c.HealthCheckInterval, 10*time.Second, time.Hour)
 	if c.Sandbox && !isLoopbackURL(c.TelegramAPIURL) {
 		add("VPNFLOW_SANDBOX", fmt.Errorf("the sandbox runs only against a local Telegram stand-in, but TELEGRAM_API_URL is %s", c.TelegramAPIURL))
 	}

@@ -29,8 +29,9 @@ func ParsePlans(s string) ([]Plan, error) {
 			return nil, fmt.Errorf("entry %q must be id:days:price:stars, e.g. 1m:30d:3.00:150", entry)
 		}
 		id := parts[0]
-		if id == "" || len(id) > 16 || strings.ContainsAny(id, " |/") {
-			return nil, fmt.Errorf("entry %q: plan id must be 1-16 characters without spaces, | or /", entry)
+		if !validPlanID(id) {
+			// Plan ids travel in callback data, which keeps to this set.
+			return nil, fmt.Errorf("entry %q: plan id must be 1-16 characters of A-Z a-z 0-9 . _ -", entry)
 		}
 		if seen[id] {
 			return nil, fmt.Errorf("plan id %q appears twice", id)
@@ -90,4 +91,16 @@ func FormatMoney(minor int64) string {
 		sign, minor = "-", -minor
 	}
 	return fmt.Sprintf("%s%d.%02d", sign, minor/100, minor%100)
+}
+
+func validPlanID(id string) bool {
+	if id == "" || len(id) > 16 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,134 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func valid() map[string]string {
+	return map[string]string{
+		"DATABASE_URL":             "postgres://vpnflow:secret@127.0.0.1:5432/vpnflow",
+		"XRAY_INBOUND_TAG":         "vless-in",
+		"VLESS_HOST":               "vpn.example.com",
+		"VLESS_REALITY_PUBLIC_KEY": "pbk",
+		"VLESS_REALITY_SNI":        "www.example.com",
+		"TELEGRAM_BOT_TOKEN":       "123:abc",
+		"CRYPTOPAY_TOKEN":          "cp-token",
+	}
+}
+
+func with(env map[string]string, kv ...string) map[string]string {
+	for i := 0; i < len(kv); i += 2 {
+		env[kv[i]] = kv[i+1]
+	}
+	return env
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := LoadFrom(valid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ForWorker(); err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	if err := c.ForBot(); err != nil {
+		t.Fatalf("bot: %v", err)
+	}
+	if c.TaskQueue != "vpnflow" || c.TemporalNamespace != "default" || c.VLESSFlow != "xtls-rprx-vision" {
+		t.Errorf("defaults: %+v", c)
+	}
+	if len(c.PlanList) != 3 || c.PlanList[0] != (Plan{ID: "1m", Days: 30, Price: 300, Stars: 150}) {
+		t.Errorf("plans: %+v", c.PlanList)
+	}
+	if c.ReferralMinor != 100 || len(c.PaidStages) != 3 || c.PaidStages[0] != 72*time.Hour {
+		t.Errorf("derived: %d %v", c.ReferralMinor, c.PaidStages)
+	}
+}
+
+// Every bad value stops the process with a line naming the variable.
+func TestLoadNamesTheBadVariable(t *testing.T) {
+	cases := []struct{ name, value, want string }{
+		{"TEMPORAL_ADDRESS", "nohost", "TEMPORAL_ADDRESS: must be host:port"},
+		{"VLESS_PORT", "70000", "VLESS_PORT: must be a port number"},
+		{"VLESS_PORT", "https", "VLESS_PORT: cannot parse as an integer"},
+		{"TELEGRAM_MODE", "push", `TELEGRAM_MODE: must be "polling" or "webhook"`},
+		{"CRYPTOPAY_INVOICE_TTL", "forever", "CRYPTOPAY_INVOICE_TTL: cannot parse as a duration"},
+		{"CRYPTOPAY_INVOICE_TTL", "10s", "CRYPTOPAY_INVOICE_TTL: must be between"},
+		{"PLANS", "1m:30d:3.00", "PLANS: entry \"1m:30d:3.00\" must be id:days:price:stars"},
+		{"PLANS", "1m:30d:-3:1", "PLANS:"},
+		{"PLANS", "1m:30d:3.001:1", "PLANS:"},
+		{"REFERRAL_BONUS", "1,5", "REFERRAL_BONUS:"},
+		{"ADMIN_IDS", "12,abc", "ADMIN_IDS: cannot parse"},
+		{"ADMIN_IDS", "-5", "ADMIN_IDS: must be positive"},
+		{"LOG_LEVEL", "loud", "LOG_LEVEL:"},
+		{"TELEGRAM_API_URL", "ftp://x", "TELEGRAM_API_URL: must be an http(s) URL"},
+		{"SHOP_CURRENCY", "usd", "SHOP_CURRENCY:"},
+		{"REMINDERS_PAID", "72h,soon", "REMINDERS_PAID:"},
+		{"VPNFLOW_SANDBOX", "true", "VPNFLOW_SANDBOX: the sandbox runs only against a local Telegram stand-in"},
+	}
+	for _, c := range cases {
+		t.Run(c.name+"="+c.value, func(t *testing.T) {
+			_, err := LoadFrom(with(valid(), c.name, c.value))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error containing %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "\n") && !strings.HasPrefix(err.Error(), c.name) {
+				t.Errorf("error should lead with the variable: %q", err)
+			}
+		})
+	}
+}
+
+func TestRequiredPerProcess(t *testing.T) {
+	env := valid()
+	delete(env, "VLESS_HOST")
+	delete(env, "CRYPTOPAY_TOKEN")
+	c, err := LoadFrom(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.ForWorker()
+	if err == nil || !strings.Contains(err.Error(), "VLESS_HOST: required but not set") || !strings.Contains(err.Error(), "CRYPTOPAY_TOKEN: required") {
+		t.Fatalf("worker: %v", err)
+	}
+	c, _ = LoadFrom(with(valid(), "TELEGRAM_MODE", "webhook"))
+	if err := c.ForBot(); err == nil || !strings.Contains(err.Error(), "TELEGRAM_WEBHOOK_URL") {
+		t.Fatalf("webhook mode without URL: %v", err)
+	}
+}
+
+func TestSecretsStayOutOfLogs(t *testing.T) {
+	c, err := LoadFrom(with(valid(), "TELEGRAM_WEBHOOK_SECRET", "hook-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.String() + c.LogValue().String()
+	for _, secret := range []string{"123:abc", "cp-token", "secret@", "hook-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("%q leaks into %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "xxxxx") {
+		t.Errorf("database password should show as masked: %s", out)
+	}
+}
+
+func TestSandboxAllowedWithLocalStandIn(t *testing.T) {
+	if _, err := LoadFrom(with(valid(), "VPNFLOW_SANDBOX", "true", "TELEGRAM_API_URL", "http://127.0.0.1:8088")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMoney(t *testing.T) {
+	for in, want := range map[string]int64{"3": 300, "3.5": 350, "3.05": 305, "0.99": 99, "1000": 100000} {
+		got, err := ParseMoney(in)
+		if err != nil || got != want {
+			t.Errorf("ParseMoney(%q) = %d, %v; want %d", in, got, err, want)
+		}
+		if back, _ := ParseMoney(FormatMoney(got)); back != got {
+			t.Errorf("round trip of %d", got)
+		}
+	}
+}

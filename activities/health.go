@@ -1,0 +1,148 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
+
+	"vpnflow/internal/schedules"
+	"vpnflow/internal/store"
+)
+
+// Pinger is what the health check needs of the database: the store's pool.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// HealthProbe asks one component whether it works. A probe returns an error
+// when the component is down; the workflow reads the error's message.
+type HealthProbe struct{}
+
+// HealthProbeResult describes a working component.
+type HealthProbeResult struct {
+	Detail string
+}
+
+// CheckPostgres pings the database.
+func (a *Activities) CheckPostgres(ctx context.Context, _ HealthProbe) (HealthProbeResult, error) {
+	if a.Database == nil {
+		return HealthProbeResult{}, permanent(ErrConfiguration, errors.New("no database to ping"))
+	}
+	start := time.Now()
+	if err := a.Database.Ping(ctx); err != nil {
+		return HealthProbeResult{}, fmt.Errorf("ping postgres: %w", err)
+	}
+	return HealthProbeResult{Detail: "ping " + time.Since(start).Round(time.Millisecond).String()}, nil
+}
+
+// CheckXray reads Xray's uptime through its API.
+func (a *Activities) CheckXray(ctx context.Context, _ HealthProbe) (HealthProbeResult, error) {
+	up, err := a.Xray.Uptime(ctx)
+	if err != nil {
+		return HealthProbeResult{}, fmt.Errorf("xray api: %w", err)
+	}
+	return HealthProbeResult{Detail: "up " + up.String()}, nil
+}
+
+// CheckCryptoPay calls Crypto Pay's getMe, which also proves the token.
+func (a *Activities) CheckCryptoPay(ctx context.Context, _ HealthProbe) (HealthProbeResult, error) {
+	me, err := a.CryptoPay.GetMe(ctx)
+	if err != nil {
+		return HealthProbeResult{}, err
+	}
+	return HealthProbeResult{Detail: "app " + me.Name}, nil
+}
+
+// CheckTemporal asks the server who polls vpnflow's task queue. That this
+// activity runs at all proves the server and a worker; no workflow pollers
+// means workflows would stall.
+func (a *Activities) CheckTemporal(ctx context.Context, _ HealthProbe) (HealthProbeResult, error) {
+	resp, err := a.Temporal.DescribeTaskQueue(ctx, a.Config.TaskQueue, enumspb.TASK_QUEUE_TYPE_WORKFLOW)
+	if err != nil {
+		return HealthProbeResult{}, fmt.Errorf("describe task queue %s: %w", a.Config.TaskQueue, err)
+	}
+	n := len(resp.GetPollers())
+	if n == 0 {
+		return HealthProbeResult{}, fmt.Errorf("no worker polls workflow task queue %s", a.Config.TaskQueue)
+	}
+	return HealthProbeResult{Detail: fmt.Sprintf("%d workflow pollers", n)}, nil
+}
+
+// Health alert message ids.
+const (
+	AlertHealthDown = "admin_health_down"
+	AlertHealthUp   = "admin_health_up"
+)
+
+// AdminAlert tells every admin that a component went down or came back.
+type AdminAlert struct {
+	Message   string // AlertHealthDown or AlertHealthUp
+	Component string
+	Error     string // why it is down
+}
+
+// AdminAlertResult counts the admins told.
+type AdminAlertResult struct {
+	Sent   int
+	Failed int
+}
+
+// AlertAdmins sends the alert to each admin in their language. It fails only
+// when nobody was told, so a retry never repeats a delivered alert.
+func (a *Activities) AlertAdmins(ctx context.Context, in AdminAlert) (AdminAlertResult, error) {
+	if in.Message != AlertHealthDown && in.Message != AlertHealthUp {
+		return AdminAlertResult{}, permanent("Invalid", fmt.Errorf("unknown alert %q", in.Message))
+	}
+	var (
+		res     AdminAlertResult
+		lastErr error
+	)
+	log := activity.GetLogger(ctx)
+	for _, id := range a.Config.AdminIDs {
+		lang := a.adminLanguage(ctx, id)
+		_, err := a.Telegram.SendMessage(ctx, &bot.SendMessageParams{
+			ChatID:    id,
+			Text:      a.Texts.T(lang, in.Message, map[string]any{"Component": in.Component, "Error": in.Error}),
+			ParseMode: models.ParseModeHTML,
+		})
+		if err != nil {
+			res.Failed++
+			lastErr = fmt.Errorf("send %s to admin %d: %w", in.Message, id, err)
+			log.Warn("health alert not delivered", "admin", id, "error", err)
+			continue
+		}
+		res.Sent++
+	}
+	if res.Sent == 0 && lastErr != nil {
+		if errors.Is(lastErr, bot.ErrorForbidden) || errors.Is(lastErr, bot.ErrorBadRequest) ||
+			errors.Is(lastErr, bot.ErrorUnauthorized) || errors.Is(lastErr, bot.ErrorNotFound) {
+			return res, permanent("Telegram", lastErr)
+		}
+		return res, lastErr
+	}
+	return res, nil
+}
+
+// adminLanguage reads the admin's language with a short bound of its own:
+// the alert may well be that the database is down.
+func (a *Activities) adminLanguage(ctx context.Context, id int64) string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	u, err := a.Store.GetUser(ctx, id)
+	if err != nil {
+		return store.DefaultLanguage
+	}
+	return u.Language
+}
+
+// SaveHealthState stores the components now down as the health check
+// schedule's input.
+func (a *Activities) SaveHealthState(ctx context.Context, in schedules.HealthCheckInput) error {
+	return saveState(ctx, a, schedules.HealthCheckID, in)
+}

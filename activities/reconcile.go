@@ -1,0 +1,344 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"golang.org/x/sync/errgroup"
+
+	"vpnflow/internal/schedules"
+	"vpnflow/internal/store"
+	"vpnflow/internal/xray"
+)
+
+// Reconciliation makes Xray serve exactly the live keys of this node. The
+// database is the truth; Xray loses every API-added user when it restarts.
+//
+// Keys never leave these activities: the workflow passes user ids and page
+// bounds and gets counts back. Every database read is its own short query,
+// so no connection is held while Xray is called.
+//
+// A reissue in progress (see workflows.subscription.reissue) is left to its
+// workflow: Xray may then hold the pending key under the next key email as
+// well as the current key under the current email. Reconciliation keeps the
+// current key in place and neither adds nor removes the pending one.
+
+// ReconcilePageInput names one page of live subscriptions: up to Limit of
+// them with user ids above AfterUserID.
+type ReconcilePageInput struct {
+	AfterUserID int64
+	Limit       int
+}
+
+// ReconcilePageResult counts what one page held and repaired, and says where
+// the next page starts.
+type ReconcilePageResult struct {
+	NextAfter int64 // the last user id of the page
+	Checked   int   // live keys of this node looked up in Xray
+	Readded   int   // keys that were missing from Xray or held another UUID or flow
+	Errors    int   // keys that could not be repaired (logged)
+	Done      bool  // the page was the last one
+}
+
+// ReconcilePage reads one page of live keys and makes sure Xray holds each
+// under its email with its UUID. A key that is missing or different is read
+// again first — it may have expired or been reissued since the page was
+// read — and then (re-)added. Xray being away fails the page, which the
+// workflow retries; the page is idempotent.
+func (a *Activities) ReconcilePage(ctx context.Context, in ReconcilePageInput) (ReconcilePageResult, error) {
+	op := fmt.Sprintf("reconcile live keys after user %d", in.AfterUserID)
+	if in.Limit <= 0 || in.Limit > store.MaxPage {
+		return ReconcilePageResult{}, permanent("Invalid", fmt.Errorf("%s: page size must be 1-%d, got %d", op, store.MaxPage, in.Limit))
+	}
+	keys, err := a.Store.ActiveSubscriptions(ctx, in.AfterUserID, in.Limit)
+	if err != nil {
+		return ReconcilePageResult{}, storeError(op, err)
+	}
+	res := ReconcilePageResult{NextAfter: in.AfterUserID, Done: len(keys) < in.Limit}
+	if len(keys) > 0 {
+		res.NextAfter = keys[len(keys)-1].UserID
+	}
+	// Look-ups run a few at a time: each is a round trip to Xray (and a
+	// repair one to the database too), and one at a time a page of a
+	// thousand takes seconds. The first error that needs a retry stops the
+	// page.
+	var (
+		mu       sync.Mutex
+		finished int
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(reconcileParallel)
+	for _, k := range keys {
+		if k.NodeID != a.NodeID {
+			continue
+		}
+		g.Go(func() error {
+			outcome, err := a.reconcileKey(gctx, k)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Checked++
+			switch outcome {
+			case keyRepaired:
+				res.Readded++
+			case keyFailed:
+				res.Errors++
+			}
+			if finished++; finished%200 == 0 {
+				activity.RecordHeartbeat(ctx, finished)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return ReconcilePageResult{}, err
+	}
+	if res.Readded > 0 || res.Errors > 0 {
+		activity.GetLogger(ctx).Info("reconcile: page repaired", "after_user", in.AfterUserID, "last_user", res.NextAfter,
+			"checked", res.Checked, "readded", res.Readded, "errors", res.Errors)
+	}
+	return res, nil
+}
+
+// reconcileParallel bounds the look-ups one page runs at once.
+const reconcileParallel = 8
+
+type keyOutcome int
+
+const (
+	keyOK keyOutcome = iota
+	keyRepaired
+	keyFailed
+)
+
+// reconcileKey checks one live key. An error means the page must stop and
+// be retried (Xray or the database is away); a key Xray refuses is
+// keyFailed and logged.
+func (a *Activities) reconcileKey(ctx context.Context, k store.LiveKey) (keyOutcome, error) {
+	have, found, err := a.Xray.GetUser(ctx, k.XrayEmail)
+	if err != nil {
+		return a.keyXrayError(ctx, k.UserID, k.XrayEmail, "look up", err)
+	}
+	if found && a.serves(have, k.VLESSUUID.String()) {
+		return keyOK, nil
+	}
+	sub, err := a.Store.GetSubscription(ctx, k.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return keyOK, nil
+	}
+	if err != nil {
+		return keyOK, storeError(fmt.Sprintf("re-read subscription of user %d", k.UserID), err)
+	}
+	if !sub.Live() || sub.NodeID != a.NodeID {
+		return keyOK, nil // expired or banned meanwhile: the orphan sweep removes it
+	}
+	u := xray.User{Email: sub.XrayEmail, UUID: sub.VLESSUUID.String(), Flow: a.Config.VLESSFlow}
+	err = a.Xray.AddUser(ctx, u)
+	if errors.Is(err, xray.ErrUUIDMismatch) {
+		// Xray cannot change a user in place.
+		if err = a.Xray.RemoveUser(ctx, u.Email); err == nil {
+			err = a.Xray.AddUser(ctx, u)
+		}
+	}
+	if err != nil {
+		return a.keyXrayError(ctx, k.UserID, u.Email, "add", err)
+	}
+	was := "missing"
+	if found {
+		was = "different"
+	}
+	activity.GetLogger(ctx).Debug("reconcile: key restored in xray", "user_id", k.UserID, "email", u.Email, "was", was)
+	return keyRepaired, nil
+}
+
+// serves reports whether an Xray user carries this UUID with our flow.
+func (a *Activities) serves(u xray.User, uuid string) bool {
+	return strings.EqualFold(u.UUID, uuid) && u.Flow == a.Config.VLESSFlow
+}
+
+func (a *Activities) keyXrayError(ctx context.Context, userID int64, email, op string, err error) (keyOutcome, error) {
+	switch {
+	case errors.Is(err, xray.ErrInboundNotFound):
+		return keyOK, permanent(ErrConfiguration, err)
+	case xray.IsRetryable(err) || ctx.Err() != nil:
+		return keyOK, fmt.Errorf("reconcile %s: %s: %w", email, op, err)
+	}
+	activity.GetLogger(ctx).Warn("reconcile: xray refused a key", "user_id", userID, "email", email, "op", op, "error", err)
+	return keyFailed, nil
+}
+
+// RemoveOrphansInput sets the page size of the database scan.
+type RemoveOrphansInput struct {
+	PageSize int
+}
+
+// RemoveOrphansResult counts Xray's users and what was removed.
+type RemoveOrphansResult struct {
+	InXray  int // users of the inbound
+	Foreign int // users not under our email domain, left alone
+	Removed int // our users no live key accounts for
+	Errors  int
+}
+
+// RemoveOrphans removes from Xray every user under our email domain that no
+// live key of this node accounts for; users of other domains (another
+// tool's) are never touched.
+//
+// Xray's API returns the whole inbound in one reply, so this is one
+// activity per run rather than one per page: it keeps the user ids of our
+// emails (not the keys), scans the live keys page by page, heartbeating,
+// and removes what is left. Xray is listed before the database is read: a
+// key added to Xray after the listing is not judged at all, and one in the
+// listing was added after its subscription went live (the database is
+// written first), so the scan cannot mistake a new key for an orphan. Each
+// orphan is read again just before it is removed.
+func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (RemoveOrphansResult, error) {
+	pageSize := in.PageSize
+	if pageSize <= 0 || pageSize > store.MaxPage {
+		pageSize = schedules.DefaultPageSize
+	}
+	domain := a.Config.XrayEmailDomain
+	users, err := a.Xray.ListUsers(ctx)
+	if err != nil {
+		return RemoveOrphansResult{}, xrayError("list xray users", err)
+	}
+	res := RemoveOrphansResult{InXray: len(users)}
+	suspects := map[int64][]string{}
+	for _, u := range users {
+		id, ok := xray.ParseUserEmail(u.Email, domain)
+		if !ok {
+			res.Foreign++
+			continue
+		}
+		suspects[id] = append(suspects[id], u.Email)
+	}
+	users = nil // the keys are not needed any more
+
+	for after := int64(0); len(suspects) > 0; {
+		keys, err := a.Store.ActiveSubscriptions(ctx, after, pageSize)
+		if err != nil {
+			return res, storeError("scan live keys", err)
+		}
+		for _, k := range keys {
+			emails, ok := suspects[k.UserID]
+			if !ok || k.NodeID != a.NodeID {
+				continue
+			}
+			emails = slices.DeleteFunc(emails, func(e string) bool { return a.wanted(k.XrayEmail, k.PendingUUID != nil, e) })
+			if len(emails) == 0 {
+				delete(suspects, k.UserID)
+			} else {
+				suspects[k.UserID] = emails
+			}
+		}
+		activity.RecordHeartbeat(ctx, after)
+		if len(keys) < pageSize {
+			break
+		}
+		after = keys[len(keys)-1].UserID
+	}
+
+	ids := make([]int64, 0, len(suspects))
+	for id := range suspects {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	log := activity.GetLogger(ctx)
+	for _, id := range ids {
+		sub, err := a.Store.GetSubscription(ctx, id)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return res, storeError(fmt.Sprintf("re-read subscription of user %d", id), err)
+		}
+		live := err == nil && sub.Live() && sub.NodeID == a.NodeID
+		for _, email := range suspects[id] {
+			if live && a.wanted(sub.XrayEmail, sub.PendingUUID != nil, email) {
+				continue // went live since the scan
+			}
+			if err := a.Xray.RemoveUser(ctx, email); err != nil {
+				if xray.IsRetryable(err) || ctx.Err() != nil {
+					return res, fmt.Errorf("remove orphan %s: %w", email, err)
+				}
+				res.Errors++
+				log.Warn("reconcile: xray refused to remove an orphan", "email", email, "error", err)
+				continue
+			}
+			res.Removed++
+			log.Info("reconcile: orphan removed from xray", "user_id", id, "email", email)
+		}
+		activity.RecordHeartbeat(ctx, id)
+	}
+	return res, nil
+}
+
+// wanted reports whether email is a key a live subscription has in Xray:
+// its current key, or the pending key of a reissue in progress.
+func (a *Activities) wanted(current string, reissuing bool, email string) bool {
+	if strings.EqualFold(email, current) {
+		return true
+	}
+	if !reissuing {
+		return false
+	}
+	next, ok := xray.NextKeyEmail(current, a.Config.XrayEmailDomain)
+	return ok && strings.EqualFold(email, next)
+}
+
+// XrayUptimeInput asks for Xray's uptime.
+type XrayUptimeInput struct{}
+
+// XrayUptimeResult is Xray's uptime and, by this worker's clock, when the
+// Xray process started.
+type XrayUptimeResult struct {
+	Uptime    time.Duration
+	StartedAt time.Time
+}
+
+// XrayUptime reads Xray's uptime.
+func (a *Activities) XrayUptime(ctx context.Context, _ XrayUptimeInput) (XrayUptimeResult, error) {
+	up, err := a.Xray.Uptime(ctx)
+	if err != nil {
+		return XrayUptimeResult{}, xrayError("read xray uptime", err)
+	}
+	return XrayUptimeResult{Uptime: up, StartedAt: time.Now().Add(-up).Truncate(time.Second)}, nil
+}
+
+// TriggerReconcileInput says why a reconciliation is wanted now.
+type TriggerReconcileInput struct {
+	Reason string
+}
+
+// TriggerReconcile starts a run of the reconcile schedule at once.
+func (a *Activities) TriggerReconcile(ctx context.Context, in TriggerReconcileInput) error {
+	err := schedules.TriggerNow(ctx, a.Temporal, schedules.ReconcileID)
+	if schedules.IsNotFound(err) {
+		return permanent(ErrConfiguration, fmt.Errorf("%w (the worker creates it at start; or run `starter schedules apply`)", err))
+	}
+	if err != nil {
+		return err
+	}
+	activity.GetLogger(ctx).Info("reconcile triggered", "reason", in.Reason)
+	return nil
+}
+
+// SaveXrayWatchState stores what XrayWatch saw as its schedule's input.
+func (a *Activities) SaveXrayWatchState(ctx context.Context, in schedules.XrayWatchInput) error {
+	return saveState(ctx, a, schedules.XrayWatchID, in)
+}
+
+func saveState(ctx context.Context, a *Activities, scheduleID string, state any) error {
+	err := schedules.SaveState(ctx, a.Temporal, scheduleID, state)
+	if schedules.IsNotFound(err) {
+		// Started by hand, not by the schedule: there is nowhere to keep it.
+		activity.GetLogger(ctx).Warn("schedule missing; state not saved", "schedule", scheduleID)
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,32 @@
+package schedules
+
+import "time"
+
+// Traffic collection: Xray's per-user counters are read with reset and
+// added to the database every TrafficEvery.
+const (
+	TrafficID                  = "vpnflow-collect-traffic"
+	CollectTrafficWorkflowType = "CollectTraffic"
+	TrafficEvery               = 5 * time.Minute
+)
+
+// TrafficInput starts a CollectTraffic run. It is empty: each run reads
+// whatever Xray counted since the last one.
+type TrafficInput struct{}
+
+// trafficDefinition is the traffic collection's schedule. Overlap SKIP
+// (as for every schedule) matters here: while a run waits out a database
+// outage, no second run resets counters it cannot store yet.
+func trafficDefinition() Definition {
+	return Definition{
+		ID:       TrafficID,
+		Workflow: CollectTrafficWorkflowType,
+		Every:    TrafficEvery,
+		Jitter:   TrafficEvery / 10,
+		Catchup:  catchup(TrafficEvery),
+		// Long: a run that times out loses the reading it holds, while
+		// a run that waits only delays the next reading.
+		Timeout: 24 * time.Hour,
+		Args:    TrafficInput{},
+	}
+}

@@ -1,0 +1,158 @@
+package workflows
+
+import (
+	"errors"
+	"slices"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/activities"
+	"vpnflow/internal/schedules"
+)
+
+// Components the health check probes. The ids are stored in the schedule's
+// input; the names are what admins read.
+const (
+	ComponentPostgres  = "postgres"
+	ComponentXray      = "xray"
+	ComponentCryptoPay = "cryptopay"
+	ComponentTemporal  = "temporal"
+)
+
+// ComponentHealth is one component's state in a health check.
+type ComponentHealth struct {
+	Component string
+	Up        bool
+	Detail    string // what the probe saw when up
+	Error     string // why it is down
+}
+
+// HealthReport is what one health check found and did.
+type HealthReport struct {
+	Components   []ComponentHealth
+	Down         []string // component ids, sorted
+	Alerts       int      // changes the admins were told about
+	AlertsFailed int      // changes nobody could be told about; retried next run
+}
+
+type healthProbe struct {
+	id, name string
+	check    func(ctx workflow.Context) workflow.Future
+}
+
+func healthProbes() []healthProbe {
+	var a *activities.Activities
+	probe := func(fn any) func(workflow.Context) workflow.Future {
+		return func(ctx workflow.Context) workflow.Future {
+			return workflow.ExecuteActivity(withProbe(ctx), fn, activities.HealthProbe{})
+		}
+	}
+	return []healthProbe{
+		{ComponentPostgres, "PostgreSQL", probe(a.CheckPostgres)},
+		{ComponentXray, "Xray", probe(a.CheckXray)},
+		{ComponentCryptoPay, "Crypto Pay", probe(a.CheckCryptoPay)},
+		{ComponentTemporal, "Temporal", probe(a.CheckTemporal)},
+	}
+}
+
+// HealthCheck probes PostgreSQL, Xray, Crypto Pay and Temporal at once and
+// tells the admins about each change of state — down, or recovered — not
+// about every run. What they were last told is its input, saved back into
+// its schedule when it changes; a change nobody could be told about is not
+// saved, so the next run tells it again.
+func HealthCheck(ctx workflow.Context, in schedules.HealthCheckInput) (HealthReport, error) {
+	var a *activities.Activities
+	log := workflow.GetLogger(ctx)
+	probes := healthProbes()
+	futures := make([]workflow.Future, len(probes))
+	for i, p := range probes {
+		futures[i] = p.check(ctx)
+	}
+	var report HealthReport
+	for i, p := range probes {
+		var res activities.HealthProbeResult
+		err := futures[i].Get(ctx, &res)
+		c := ComponentHealth{Component: p.id, Up: err == nil, Detail: res.Detail}
+		if err != nil {
+			c.Error = probeError(err)
+		}
+		report.Components = append(report.Components, c)
+
+		wasDown := slices.Contains(in.Down, p.id)
+		down := !c.Up
+		if down != wasDown {
+			alert := activities.AdminAlert{Message: activities.AlertHealthUp, Component: p.name}
+			if down {
+				alert = activities.AdminAlert{Message: activities.AlertHealthDown, Component: p.name, Error: c.Error}
+			}
+			log.Warn("health: component changed state", "component", p.id, "up", c.Up, "error", c.Error)
+			if err := workflow.ExecuteActivity(withAlert(ctx), a.AlertAdmins, alert).Get(ctx, nil); err != nil {
+				log.Error("health: admins could not be told; retrying next run", "component", p.id, "error", err)
+				report.AlertsFailed++
+				down = wasDown
+			} else {
+				report.Alerts++
+			}
+		}
+		if down {
+			report.Down = append(report.Down, p.id)
+		}
+	}
+	slices.Sort(report.Down)
+	if !sameSet(report.Down, in.Down) {
+		err := workflow.ExecuteActivity(withSchedules(ctx), a.SaveHealthState, schedules.HealthCheckInput{Down: report.Down}).Get(ctx, nil)
+		if err != nil {
+			// The next run sees the old state and tells the admins again:
+			// a repeated alert rather than a lost one.
+			log.Warn("health: state not saved", "error", err)
+		}
+	}
+	if report.Alerts+report.AlertsFailed > 0 {
+		log.Info("health check: state changed", "down", report.Down, "alerts", report.Alerts, "alerts_failed", report.AlertsFailed)
+	} else {
+		log.Debug("health check", "down", report.Down)
+	}
+	return report, nil
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// probeError is the reason a probe gives, without the activity plumbing
+// around it, short enough for a Telegram message.
+func probeError(err error) string {
+	msg := err.Error()
+	var appErr *temporal.ApplicationError
+	var timeoutErr *temporal.TimeoutError
+	switch {
+	case errors.As(err, &timeoutErr):
+		msg = "no answer in time"
+	case errors.As(err, &appErr):
+		msg = appErr.Message()
+	}
+	const limit = 300
+	if r := []rune(msg); len(r) > limit {
+		msg = string(r[:limit]) + "…"
+	}
+	return msg
+}
+
+// withAlert is for telling the admins: bounded well inside the health
+// check's own interval.
+func withAlert(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    20 * time.Second,
+		ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    2 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    15 * time.Second,
+		},
+	})
+}

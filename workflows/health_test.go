@@ -1,0 +1,141 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"vpnflow/activities"
+	"vpnflow/internal/schedules"
+)
+
+// healthEnv runs HealthCheck with probes that fail for the components in
+// down, and records alerts and saved states.
+type healthEnv struct {
+	*testsuite.TestWorkflowEnvironment
+	alerts    []activities.AdminAlert
+	saved     []schedules.HealthCheckInput
+	alertFail error
+}
+
+func newHealthEnv(down map[string]string) *healthEnv {
+	env := newTestEnv()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	he := &healthEnv{TestWorkflowEnvironment: env}
+	probe := func(id string) func(context.Context, activities.HealthProbe) (activities.HealthProbeResult, error) {
+		return func(context.Context, activities.HealthProbe) (activities.HealthProbeResult, error) {
+			if msg, ok := down[id]; ok {
+				return activities.HealthProbeResult{}, errors.New(msg)
+			}
+			return activities.HealthProbeResult{Detail: "fine"}, nil
+		}
+	}
+	env.OnActivity(a.CheckPostgres, mock.Anything, mock.Anything).Return(probe(ComponentPostgres))
+	env.OnActivity(a.CheckXray, mock.Anything, mock.Anything).Return(probe(ComponentXray))
+	env.OnActivity(a.CheckCryptoPay, mock.Anything, mock.Anything).Return(probe(ComponentCryptoPay))
+	env.OnActivity(a.CheckTemporal, mock.Anything, mock.Anything).Return(probe(ComponentTemporal))
+	env.OnActivity(a.AlertAdmins, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AdminAlert) (activities.AdminAlertResult, error) {
+		if he.alertFail != nil {
+			return activities.AdminAlertResult{Failed: 1}, he.alertFail
+		}
+		he.alerts = append(he.alerts, in)
+		return activities.AdminAlertResult{Sent: 1}, nil
+	})
+	env.OnActivity(a.SaveHealthState, mock.Anything, mock.Anything).Return(func(_ context.Context, in schedules.HealthCheckInput) error {
+		he.saved = append(he.saved, in)
+		return nil
+	})
+	return he
+}
+
+func (he *healthEnv) run(t *testing.T, wasDown ...string) HealthReport {
+	t.Helper()
+	he.ExecuteWorkflow(HealthCheck, schedules.HealthCheckInput{Down: wasDown})
+	require.True(t, he.IsWorkflowCompleted())
+	require.NoError(t, he.GetWorkflowError())
+	var r HealthReport
+	require.NoError(t, he.GetWorkflowResult(&r))
+	return r
+}
+
+func TestHealthCheckAllUpSaysNothing(t *testing.T) {
+	he := newHealthEnv(nil)
+	r := he.run(t)
+	require.Empty(t, r.Down)
+	require.Len(t, r.Components, 4)
+	for _, c := range r.Components {
+		require.True(t, c.Up, c.Component)
+		require.Equal(t, "fine", c.Detail)
+	}
+	require.Empty(t, he.alerts)
+	require.Empty(t, he.saved, "nothing changed, nothing to save")
+}
+
+func TestHealthCheckAlertsOnceWhenAComponentGoesDown(t *testing.T) {
+	he := newHealthEnv(map[string]string{ComponentPostgres: "dial tcp 127.0.0.1:5432: connection refused"})
+	r := he.run(t)
+	require.Equal(t, []string{ComponentPostgres}, r.Down)
+	require.Equal(t, 1, r.Alerts)
+	require.Equal(t, []activities.AdminAlert{{
+		Message: activities.AlertHealthDown, Component: "PostgreSQL", Error: "dial tcp 127.0.0.1:5432: connection refused",
+	}}, he.alerts)
+	require.Equal(t, []schedules.HealthCheckInput{{Down: []string{ComponentPostgres}}}, he.saved)
+
+	// The next run starts from the saved state: still down, nothing said.
+	he2 := newHealthEnv(map[string]string{ComponentPostgres: "still refused"})
+	r = he2.run(t, he.saved[0].Down...)
+	require.Equal(t, []string{ComponentPostgres}, r.Down)
+	require.Zero(t, r.Alerts)
+	require.Empty(t, he2.alerts)
+	require.Empty(t, he2.saved)
+}
+
+func TestHealthCheckAlertsRecovery(t *testing.T) {
+	he := newHealthEnv(map[string]string{ComponentCryptoPay: "503"})
+	r := he.run(t, ComponentCryptoPay, ComponentXray)
+	require.Equal(t, []string{ComponentCryptoPay}, r.Down)
+	require.Equal(t, []activities.AdminAlert{{Message: activities.AlertHealthUp, Component: "Xray"}}, he.alerts)
+	require.Equal(t, []schedules.HealthCheckInput{{Down: []string{ComponentCryptoPay}}}, he.saved)
+}
+
+func TestHealthCheckSeveralChangesAtOnce(t *testing.T) {
+	he := newHealthEnv(map[string]string{ComponentXray: "unavailable", ComponentTemporal: "no pollers"})
+	r := he.run(t, ComponentPostgres)
+	require.Equal(t, []string{ComponentTemporal, ComponentXray}, r.Down)
+	require.Equal(t, 3, r.Alerts)
+	require.ElementsMatch(t, []activities.AdminAlert{
+		{Message: activities.AlertHealthUp, Component: "PostgreSQL"},
+		{Message: activities.AlertHealthDown, Component: "Xray", Error: "unavailable"},
+		{Message: activities.AlertHealthDown, Component: "Temporal", Error: "no pollers"},
+	}, he.alerts)
+	require.Equal(t, []schedules.HealthCheckInput{{Down: []string{ComponentTemporal, ComponentXray}}}, he.saved)
+}
+
+// An alert nobody received is not recorded as told, so the next run
+// tries again instead of staying silent.
+func TestHealthCheckKeepsStateWhenTheAlertFails(t *testing.T) {
+	he := newHealthEnv(map[string]string{ComponentXray: "unavailable"})
+	he.alertFail = temporal.NewNonRetryableApplicationError("chat not found", "Telegram", nil)
+	r := he.run(t)
+	require.Empty(t, r.Down)
+	require.Equal(t, 1, r.AlertsFailed)
+	require.Zero(t, r.Alerts)
+	require.Empty(t, he.saved)
+	require.False(t, r.Components[1].Up)
+	require.Equal(t, "unavailable", r.Components[1].Error)
+}
+
+func TestProbeErrorIsShort(t *testing.T) {
+	long := make([]byte, 1000)
+	for i := range long {
+		long[i] = 'x'
+	}
+	msg := probeError(temporal.NewApplicationError(string(long), "X"))
+	require.Equal(t, 301, len([]rune(msg)))
+}

@@ -121,6 +121,12 @@ func (p *purchase) setup(ctx workflow.Context) error {
 		for {
 			var pay shop.Payment
 			payments.Receive(ctx, &pay)
+			if pay.Provider != p.in.Provider {
+				// Defence in depth: the webhook signature and Telegram
+				// already vouch for the sender.
+				workflow.GetLogger(ctx).Warn("payment signal from another provider ignored", "provider", pay.Provider, "source", pay.Source)
+				continue
+			}
 			if p.payment != nil {
 				// Duplicate webhooks, a poll that raced a webhook: all expected.
 				workflow.GetLogger(ctx).Info("duplicate payment signal ignored", "source", pay.Source)

@@ -3,8 +3,10 @@ package botapp
 import (
 	"context"
 	"errors"
+	"html"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-telegram/bot"
@@ -15,6 +17,7 @@ import (
 
 	"vpnflow/internal/cryptopay"
 	"vpnflow/internal/shop"
+	"vpnflow/internal/store"
 	"vpnflow/workflows"
 )
 
@@ -27,16 +30,48 @@ const maxWebhookBody = 64 << 10
 func (a *App) preCheckout(ctx context.Context, q *models.PreCheckoutQuery) {
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
-	lang := a.langOf(ctx, q.From)
 	err := a.approveCheckout(ctx, q)
 	params := &bot.AnswerPreCheckoutQueryParams{PreCheckoutQueryID: q.ID, OK: err == nil}
 	if err != nil {
 		a.log.Warn("pre-checkout refused", "user_id", q.From.ID, "payload", truncate(q.InvoicePayload, 64), "error", err)
-		params.ErrorMessage = a.texts.T(lang, "purchase_expired", map[string]any{"Plan": ""})
+		params.ErrorMessage = a.checkoutRefusal(ctx, q)
 	}
 	if _, err := a.tg.AnswerPreCheckoutQuery(context.WithoutCancel(ctx), params); err != nil {
 		a.log.Error("answer pre-checkout", "user_id", q.From.ID, "error", err)
 	}
+}
+
+// checkoutRefusal is the reason Telegram shows the user for a refused
+// payment. Telegram shows it as plain text, so the catalogue's HTML is
+// reduced to its text.
+func (a *App) checkoutRefusal(ctx context.Context, q *models.PreCheckoutQuery) string {
+	lang := a.langOf(ctx, q.From)
+	if id, err := uuid.Parse(q.InvoicePayload); err == nil {
+		if p, err := a.store.GetPurchase(ctx, id); err == nil {
+			return plainText(a.texts.T(lang, "purchase_expired", map[string]any{"Plan": p.PlanID}))
+		}
+	}
+	return plainText(a.texts.T(lang, "error_generic", nil))
+}
+
+// plainText strips the tags from catalogue HTML (a small, well-formed
+// subset: b, i, code, a) and unescapes its entities.
+func plainText(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '<')
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:i])
+		j := strings.IndexByte(s[i:], '>')
+		if j < 0 {
+			break
+		}
+		s = s[i+j+1:]
+	}
+	return html.UnescapeString(b.String())
 }
 
 func (a *App) approveCheckout(ctx context.Context, q *models.PreCheckoutQuery) error {
@@ -77,6 +112,12 @@ func (a *App) successfulPayment(ctx context.Context, m *models.Message) {
 		}
 		time.Sleep(time.Duration(attempt) * time.Second)
 	}
+	if err != nil && isNotFound(err) && a.alreadyCredited(ctx, id, sp.TelegramPaymentChargeID) {
+		// Telegram delivered the same successful_payment again (a redelivery
+		// after a lost confirmation): the purchase is done and the user told.
+		log.Info("stars payment already credited; repeated update ignored")
+		return
+	}
 	if err != nil {
 		log.Error("stars payment not delivered to its purchase; credit or refund by hand", "error", err)
 		a.reply(ctx, m.From.ID, a.texts.T(a.langOf(ctx, m.From), "error_generic", nil), nil)
@@ -84,6 +125,15 @@ func (a *App) successfulPayment(ctx context.Context, m *models.Message) {
 	}
 	log.Info("stars payment received")
 	a.reply(ctx, m.From.ID, a.texts.T(a.langOf(ctx, m.From), "payment_received", nil), nil)
+}
+
+// alreadyCredited reports whether the purchase is paid with this very
+// charge.
+func (a *App) alreadyCredited(ctx context.Context, purchaseID uuid.UUID, chargeID string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	p, err := a.store.GetPurchase(ctx, purchaseID)
+	return err == nil && p.Status == store.PurchasePaid && p.ProviderChargeID == chargeID
 }
 
 // cryptoPayWebhook receives Crypto Pay's invoice_paid updates. A bad or
@@ -119,7 +169,11 @@ func (a *App) cryptoPayWebhook(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	err = a.temporal.SignalWorkflow(r.Context(), shop.PurchaseWorkflowID(id.String()), "", shop.SignalPayment, shop.Payment{
+	// Bounded well inside Crypto Pay's own patience; a timeout is a 503 and
+	// Crypto Pay retries.
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	err = a.temporal.SignalWorkflow(ctx, shop.PurchaseWorkflowID(id.String()), "", shop.SignalPayment, shop.Payment{
 		Provider: shop.ProviderCryptoPay, InvoiceID: strconv.FormatInt(upd.Payload.InvoiceID, 10), Source: "webhook",
 	})
 	switch {

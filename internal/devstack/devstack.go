@@ -212,6 +212,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			env[k] = v
 		}
 	}
+	if s.CryptoPay != nil {
+		// The bot may listen elsewhere than the stack picked.
+		s.CryptoPay.SetWebhookURL("http://" + env["HTTP_ADDR"] + "/webhooks/cryptopay")
+	}
 	if s.Telegram != nil && (env["TELEGRAM_API_URL"] != s.Telegram.URL()) {
 		return nil, errors.New("TELEGRAM_API_URL is set but TELEGRAM_BOT_TOKEN is not: set both for real Telegram, or neither for the sandbox")
 	}

@@ -32,3 +32,9 @@ build:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+## record-histories: re-record the replay fixtures from a real run (only when
+## a workflow change is meant to be incompatible and is versioned)
+record-histories:
+	mkdir -p workflows/testdata/histories
+	VPNFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories go test -count=1 -run TestHistoriesReplay ./internal/e2e/

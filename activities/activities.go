@@ -33,6 +33,8 @@ type Activities struct {
 	Texts     *i18n.Catalog
 	Config    config.Config
 	NodeID    int16
+	// Database answers the health check's ping (the store's pool).
+	Database Pinger
 }
 
 // permanent marks an error that retrying cannot fix.

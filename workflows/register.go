@@ -7,6 +7,7 @@ package workflows
 import (
 	"go.temporal.io/sdk/workflow"
 
+	"vpnflow/internal/schedules"
 	"vpnflow/internal/shop"
 )
 
@@ -20,4 +21,15 @@ type Registry interface {
 func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Purchase, workflow.RegisterOptions{Name: shop.PurchaseWorkflowType})
 	r.RegisterWorkflowWithOptions(Subscription, workflow.RegisterOptions{Name: shop.SubscriptionWorkflowType})
+	r.RegisterWorkflowWithOptions(SandboxExpire, workflow.RegisterOptions{Name: SandboxExpireWorkflowType})
+	r.RegisterWorkflowWithOptions(Reconcile, workflow.RegisterOptions{Name: schedules.ReconcileWorkflowType})
+	r.RegisterWorkflowWithOptions(XrayWatch, workflow.RegisterOptions{Name: schedules.XrayWatchWorkflowType})
+	r.RegisterWorkflowWithOptions(HealthCheck, workflow.RegisterOptions{Name: schedules.HealthCheckWorkflowType})
+	r.RegisterWorkflowWithOptions(CollectTraffic, workflow.RegisterOptions{Name: schedules.CollectTrafficWorkflowType})
+	r.RegisterWorkflowWithOptions(Broadcast, workflow.RegisterOptions{Name: "Broadcast"})
+	r.RegisterWorkflowWithOptions(Grant, workflow.RegisterOptions{Name: "Grant"})
+	r.RegisterWorkflowWithOptions(Moderate, workflow.RegisterOptions{Name: "Moderate"})
+	r.RegisterWorkflowWithOptions(Refund, workflow.RegisterOptions{Name: "Refund"})
+	r.RegisterWorkflowWithOptions(PromoRedemption, workflow.RegisterOptions{Name: "PromoRedemption"})
+	r.RegisterWorkflowWithOptions(XrayUsers, workflow.RegisterOptions{Name: "XrayUsers"})
 }

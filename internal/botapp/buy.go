@@ -107,6 +107,7 @@ func (a *App) pay(ctx context.Context, u store.User, planID string, method callb
 		a.reply(ctx, u.TelegramID, a.texts.T(lang, "stale_button", nil), nil)
 		return
 	}
+	a.applyPromoDiscount(ctx, u, &np)
 	a.startPurchase(ctx, u, np, msgID)
 }
 
@@ -149,6 +150,7 @@ func (a *App) startPurchase(ctx context.Context, u store.User, np activities.New
 	}, workflows.Purchase, workflows.PurchaseInput{NewPurchase: np, InvoiceTTL: a.cfg.CryptoPayInvoiceTTL, PollEvery: a.cfg.CryptoPayPoll})
 	if err != nil {
 		a.log.Error("start purchase", "user_id", u.TelegramID, "purchase_id", np.PurchaseID, "error", err)
+		a.releasePromoDiscount(ctx, np.PurchaseID)
 		a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "busy_try_again", nil), a.backKeyboard(u.Language))
 		return
 	}

@@ -119,6 +119,8 @@ func (a *App) message(ctx context.Context, m *models.Message) {
 		a.reply(ctx, user.TelegramID, a.texts.T(user.Language, "help_text", nil), a.backKeyboard(user.Language))
 	case "lang", "language":
 		a.showLanguages(ctx, user, 0)
+	case "promo":
+		a.promo(ctx, user, args)
 	case "sandbox_expire":
 		a.sandboxExpire(ctx, user, args)
 	default:

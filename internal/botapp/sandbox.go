@@ -2,15 +2,84 @@ package botapp
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
 
 	"vpnflow/internal/store"
+	"vpnflow/workflows"
 )
 
-// sandboxExpire is the sandbox-only "expire my subscription in N minutes".
+// sandboxExpire is the sandbox-only "expire my subscription in N minutes"
+// (/sandbox_expire 2m), so reminders, renewal and expiry can be watched
+// live. It starts a SandboxExpire workflow, which moves the expiry and
+// tells the user's Subscription workflow; the bot itself writes nothing.
 func (a *App) sandboxExpire(ctx context.Context, u store.User, args string) {
+	lang := u.Language
 	if !a.cfg.Sandbox {
-		a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "unknown_command", nil), nil)
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "unknown_command", nil), nil)
 		return
 	}
-	a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "unknown_command", nil), nil)
+	in, err := parseSandboxExpiry(args)
+	if err != nil {
+		a.log.Info("sandbox expire: bad argument", "user_id", u.TelegramID, "args", truncate(args, 40), "error", err)
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "sandbox_expire_usage", map[string]any{
+			"Min": workflows.MinSandboxExpiry, "Max": workflows.MaxSandboxExpiry,
+		}), nil)
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	run, err := a.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:        workflows.SandboxExpireWorkflowID(u.TelegramID, time.Now().UnixNano()),
+		TaskQueue: a.cfg.TaskQueue,
+		// It is one short step and a signal; anything longer is a stuck
+		// worker, and the user has long been told to try again.
+		WorkflowExecutionTimeout: 10 * time.Minute,
+	}, workflows.SandboxExpireWorkflowType, workflows.SandboxExpireInput{UserID: u.TelegramID, In: in})
+	var res workflows.SandboxExpireResult
+	if err == nil {
+		err = run.Get(ctx, &res)
+	}
+	switch {
+	case err != nil:
+		a.log.Error("sandbox expire", "user_id", u.TelegramID, "error", err)
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "busy_try_again", nil), nil)
+	case !res.Live:
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "sandbox_expire_none", nil), a.backKeyboard(lang))
+	default:
+		a.log.Info("sandbox expiry set", "user_id", u.TelegramID, "expires_at", res.ExpiresAt, "workflow_id", run.GetID())
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "sandbox_expire_set", map[string]any{
+			"Expires": res.ExpiresAt, "Left": in,
+		}), nil)
+	}
+}
+
+// parseSandboxExpiry reads "2m", "90m", "1h30m" or a bare number of
+// minutes, within the workflow's bounds.
+func parseSandboxExpiry(args string) (time.Duration, error) {
+	args = strings.TrimSpace(args)
+	if args == "" {
+		return 0, errors.New("no duration given")
+	}
+	d, err := time.ParseDuration(args)
+	if err != nil {
+		n, nerr := strconv.Atoi(args)
+		if nerr != nil {
+			return 0, fmt.Errorf("not a duration: %w", err)
+		}
+		if n < 0 || n > int(workflows.MaxSandboxExpiry/time.Minute) {
+			return 0, fmt.Errorf("%d minutes is outside %s..%s", n, workflows.MinSandboxExpiry, workflows.MaxSandboxExpiry)
+		}
+		d = time.Duration(n) * time.Minute
+	}
+	if d < workflows.MinSandboxExpiry || d > workflows.MaxSandboxExpiry {
+		return 0, fmt.Errorf("%s is outside %s..%s", d, workflows.MinSandboxExpiry, workflows.MaxSandboxExpiry)
+	}
+	return d, nil
 }

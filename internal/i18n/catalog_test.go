@@ -119,14 +119,35 @@ func sampleData() map[string]map[string]any {
 		"admin_refunded":           {"Purchase": "#17"},
 		"admin_promo_created":      {"Code": "SPRING<25>"},
 		"admin_broadcast_started":  {"Count": 21},
-		"admin_broadcast_progress": {"Sent": 10, "Total": 21, "Failed": 1},
-		"admin_broadcast_done":     {"Sent": 20, "Total": 21, "Failed": 1},
+		"admin_broadcast_progress": {"Sent": 10, "Total": 21, "Skipped": 2, "Failed": 1},
+		"admin_broadcast_done":     {"Sent": 18, "Total": 21, "Skipped": 2, "Failed": 1},
 		"admin_usage":              {"Usage": "/grant <user> <days>"},
 		"admin_not_found":          nil,
+		"admin_health_down":        {"Component": "PostgreSQL", "Error": hostile},
+		"admin_health_up":          {"Component": "PostgreSQL"},
+
+		"sandbox_expire_usage": {"Min": time.Minute, "Max": 24 * time.Hour},
+		"sandbox_expire_set":   {"Expires": expires, "Left": 2 * time.Minute},
+		"sandbox_expire_none":  nil,
 
 		"promo_applied": {"Duration": 7 * 24 * time.Hour},
 		"promo_invalid": nil,
 		"promo_used":    nil,
+
+		"admin_broadcast_too_long": {"Length": 5000, "Max": 4096},
+		"admin_user_purchases":     nil,
+		"admin_user_workflows":     nil,
+		"admin_user_none":          nil,
+		"admin_busy":               {"Workflow": "moderation/42<>"},
+		"admin_in_progress":        {"Workflow": "refund/<1>"},
+		"admin_failed":             {"Workflow": "grant/1", "Error": hostile},
+		"admin_refund_already":     {"Purchase": "0190<>"},
+		"admin_refund_not_paid":    {"Purchase": "0190<>"},
+		"admin_promo_exists":       {"Code": "SPRING<25>"},
+		"promo_exhausted":          nil,
+		"promo_discount":           {"Percent": 20},
+		"promo_discount_applied":   {"Code": "SALE<>", "Percent": 20},
+		"promo_usage":              nil,
 	}
 }
 

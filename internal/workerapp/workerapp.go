@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/go-telegram/bot"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
@@ -19,6 +21,7 @@ import (
 	"vpnflow/internal/cryptopay"
 	"vpnflow/internal/db"
 	"vpnflow/internal/i18n"
+	"vpnflow/internal/schedules"
 	"vpnflow/internal/store"
 	"vpnflow/internal/telemetry"
 	"vpnflow/internal/temporalclient"
@@ -86,7 +89,14 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 		Texts:     texts,
 		Config:    cfg,
 		NodeID:    nodeID,
+		Database:  pool,
 	})
+	if err := ensureSchedules(ctx, tc, cfg, log); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: a clean stop
+		}
+		return err
+	}
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -109,6 +119,16 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 		err = nil
 	}
 	log.Info("worker stopped")
+	return err
+}
+
+// ensureSchedules creates or updates the reconcile, Xray watch and health
+// check schedules, so a fresh deployment runs them without an operator step.
+func ensureSchedules(ctx context.Context, tc client.Client, cfg config.Config, log *slog.Logger) error {
+	outcomes, err := schedules.Ensure(ctx, tc, cfg)
+	for _, o := range outcomes {
+		log.Info("schedule "+o.Did, "schedule", o.ID, "paused", o.Paused)
+	}
 	return err
 }
 

@@ -1,0 +1,70 @@
+package activities
+
+import (
+	"context"
+	"sort"
+
+	"vpnflow/internal/store"
+)
+
+// TrafficDelta is bytes one Xray user moved since the previous reading.
+type TrafficDelta struct {
+	Email string
+	Up    int64
+	Down  int64
+}
+
+// ReadTrafficInput asks for Xray's per-user counters.
+type ReadTrafficInput struct{}
+
+// TrafficReading is one reading of the counters, users with traffic only.
+// It travels through the workflow's history to the database activity:
+// counters read with reset exist nowhere else until they are added.
+type TrafficReading struct {
+	Deltas []TrafficDelta
+}
+
+// ReadTrafficCounters reads every user's counters and resets them in the
+// same step. Only the answer of this call carries those bytes, so it is
+// retried little: a reading lost with its answer is lost traffic, and a
+// failed reading leaves the counters for the next run.
+func (a *Activities) ReadTrafficCounters(ctx context.Context, _ ReadTrafficInput) (TrafficReading, error) {
+	counters, err := a.Xray.Traffic(ctx, true)
+	if err != nil {
+		return TrafficReading{}, xrayError("read traffic counters", err)
+	}
+	out := TrafficReading{Deltas: make([]TrafficDelta, 0, len(counters))}
+	for email, t := range counters {
+		if t.Uplink > 0 || t.Downlink > 0 {
+			out.Deltas = append(out.Deltas, TrafficDelta{Email: email, Up: t.Uplink, Down: t.Downlink})
+		}
+	}
+	sort.Slice(out.Deltas, func(i, j int) bool { return out.Deltas[i].Email < out.Deltas[j].Email })
+	return out, nil
+}
+
+// RecordTrafficInput is a reading to add, under its batch id.
+type RecordTrafficInput struct {
+	BatchID string
+	Deltas  []TrafficDelta
+}
+
+// RecordTrafficResult says what adding the batch did.
+type RecordTrafficResult struct {
+	Applied bool // false: this batch was added before
+	Updated int  // subscriptions whose counters grew
+}
+
+// RecordTrafficBatch adds a reading to the subscriptions' counters, once
+// per batch id, so a retry after a lost answer never counts twice.
+func (a *Activities) RecordTrafficBatch(ctx context.Context, in RecordTrafficInput) (RecordTrafficResult, error) {
+	deltas := make([]store.TrafficDelta, len(in.Deltas))
+	for i, d := range in.Deltas {
+		deltas[i] = store.TrafficDelta{Email: d.Email, Up: d.Up, Down: d.Down}
+	}
+	applied, updated, err := a.Store.AddTrafficBatch(ctx, in.BatchID, deltas)
+	if err != nil {
+		return RecordTrafficResult{}, storeError("record traffic batch "+in.BatchID, err)
+	}
+	return RecordTrafficResult{Applied: applied, Updated: updated}, nil
+}

@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	historypb "go.temporal.io/api/history/v1"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	faketg "vpnflow/internal/fake/telegram"
+	"vpnflow/internal/shop"
+	"vpnflow/workflows"
+)
+
+// recordDir, when set, receives the histories as replay fixtures
+// (make record-histories points it at workflows/testdata/histories).
+const recordDir = "VPNFLOW_RECORD_HISTORIES"
+
+// TestHistoriesReplay runs a trial, a key reissue and a Crypto Pay purchase
+// on the real stack, then replays their histories against the current code;
+// with VPNFLOW_RECORD_HISTORIES set it also saves them as the fixtures
+// workflows/replay_test.go replays in every CI run.
+func TestHistoriesReplay(t *testing.T) {
+	s := startShop(t, nil)
+	s.runInProcess()
+	ctx := context.Background()
+
+	u := s.newUser("Replay")
+	s.say(u, "/start")
+	s.press(u, "trial")
+	s.waitFor(u, 0, "the trial key", isKey)
+	s.say(u, "/sub")
+	s.press(u, "New key")
+	s.waitFor(u, 0, "a second key", func(faketg.Message) bool { return s.keyMessages(u) >= 2 })
+	s.press(u, "Back")
+	s.press(u, "Buy")
+	s.press(u, "30 days")
+	s.press(u, "Crypto")
+	inv := s.invoiceFor(u)
+	if err := s.cp.Pay(inv.InvoiceID); err != nil {
+		t.Fatal(err)
+	}
+	s.waitText(u, 0, "extended")
+	ps, err := s.store.RecentPurchases(ctx, u, 1)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("purchases: %v %v", ps, err)
+	}
+	purchaseID := shop.PurchaseWorkflowID(ps[0].ID.String())
+	if err := s.temporal.GetWorkflow(ctx, purchaseID, "").Get(ctx, nil); err != nil {
+		t.Fatalf("purchase workflow: %v", err)
+	}
+
+	for name, id := range map[string]string{
+		"purchase-cryptopay-webhook":          purchaseID,
+		"subscription-trial-reissue-purchase": shop.SubscriptionWorkflowID(u),
+	} {
+		hist := s.history(id)
+		r := worker.NewWorkflowReplayer()
+		workflows.Register(r)
+		if err := r.ReplayWorkflowHistory(sdklog.NewStructuredLogger(nil), hist); err != nil {
+			t.Errorf("replay %s: %v", id, err)
+		}
+		if dir := os.Getenv(recordDir); dir != "" {
+			b, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("recorded %s (%d events)", name, len(hist.Events))
+		}
+	}
+}
+
+func (s *shopEnv) history(workflowID string) *historypb.History {
+	s.t.Helper()
+	it := s.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	h := &historypb.History{}
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			s.t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		h.Events = append(h.Events, e)
+	}
+	return h
+}

@@ -1,0 +1,97 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/activities"
+	"vpnflow/internal/searchattr"
+	"vpnflow/internal/shop"
+)
+
+// SandboxExpireWorkflowType is the stable name of SandboxExpire.
+const SandboxExpireWorkflowType = "SandboxExpire"
+
+// The sandbox lets an expiry be set this far ahead: at least long enough to
+// watch a reminder arrive, at most a day.
+const (
+	MinSandboxExpiry = time.Minute
+	MaxSandboxExpiry = 24 * time.Hour
+)
+
+// SandboxExpireWorkflowID names one "expire in N minutes" request; n makes
+// each request its own workflow (the bot uses the request time).
+func SandboxExpireWorkflowID(userID, n int64) string {
+	return fmt.Sprintf("sandbox-expire/%d/%d", userID, n)
+}
+
+// SandboxExpireInput asks for the user's subscription to end In from now.
+type SandboxExpireInput struct {
+	UserID int64
+	In     time.Duration
+}
+
+// SandboxExpireResult is the new expiry; Live is false when the user had no
+// trial or active subscription, and nothing changed.
+type SandboxExpireResult struct {
+	Live      bool
+	ExpiresAt time.Time
+}
+
+// SandboxExpire is the sandbox's "expire my subscription in N minutes", so
+// an operator can watch reminders, renewal and expiry happen without
+// waiting days. It moves the stored expiry and then tells the user's
+// Subscription workflow, which owns the timers, through the same replacing
+// extension an admin correction would use; the bot never writes keys or
+// expiries itself. The worker refuses it outside the sandbox.
+func SandboxExpire(ctx workflow.Context, in SandboxExpireInput) (SandboxExpireResult, error) {
+	if in.UserID <= 0 {
+		return SandboxExpireResult{}, temporal.NewNonRetryableApplicationError("user id must be positive", "InvalidInput", nil)
+	}
+	if in.In < MinSandboxExpiry || in.In > MaxSandboxExpiry {
+		return SandboxExpireResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("expiry in %s is outside %s..%s", in.In, MinSandboxExpiry, MaxSandboxExpiry), "InvalidInput", nil)
+	}
+	// Listed with the user's other workflows in the Temporal UI.
+	if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.TelegramUserID.ValueSet(in.UserID)); err != nil {
+		return SandboxExpireResult{}, err
+	}
+
+	var a *activities.Activities
+	// Workflow time, whole seconds: the same instant on every retry and in
+	// every message.
+	at := workflow.Now(ctx).Add(in.In).Truncate(time.Second)
+	// Nothing has changed if this step gives up, and someone is waiting in
+	// the chat, so it is bounded.
+	dbCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    15 * time.Second,
+		ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+	})
+	var set activities.SandboxExpiryResult
+	if err := workflow.ExecuteActivity(dbCtx, a.SetSandboxExpiry, activities.SandboxExpiryInput{UserID: in.UserID, ExpiresAt: at}).Get(ctx, &set); err != nil {
+		return SandboxExpireResult{}, err
+	}
+	if !set.Live {
+		return SandboxExpireResult{}, nil
+	}
+
+	// The database has moved; the Subscription workflow must follow, so
+	// this is retried until Temporal takes it.
+	ext := shop.Extension{
+		ID:        "sandbox:" + workflow.GetInfo(ctx).WorkflowExecution.ID,
+		Kind:      "grant",
+		ExpiresAt: set.ExpiresAt,
+		Trial:     set.Trial,
+		Replace:   true,
+	}
+	if err := workflow.ExecuteActivity(withTemporal(ctx), a.DeliverExtension, activities.DeliverExtensionInput{
+		UserID: in.UserID, Extension: ext,
+	}).Get(ctx, nil); err != nil {
+		return SandboxExpireResult{}, err
+	}
+	return SandboxExpireResult{Live: true, ExpiresAt: set.ExpiresAt}, nil
+}

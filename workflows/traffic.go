@@ -1,0 +1,54 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/activities"
+	"vpnflow/internal/schedules"
+)
+
+// TrafficResult is what one collection did.
+type TrafficResult struct {
+	BatchID string
+	Users   int  // users with traffic in this reading
+	Applied bool // false if the batch had been added before
+	Updated int  // subscriptions whose counters grew
+}
+
+// CollectTraffic moves Xray's per-user traffic counters into the database.
+// It reads them with reset in one activity and adds them in another, under
+// a batch id that is this run's: the reading lives in the workflow history
+// between the two, so a failed or retried database write neither loses nor
+// double-counts it. A schedule runs it every few minutes and skips a run
+// while one is still going, so counters wait in Xray during an outage.
+func CollectTraffic(ctx workflow.Context, _ schedules.TrafficInput) (TrafficResult, error) {
+	info := workflow.GetInfo(ctx)
+	res := TrafficResult{BatchID: info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID}
+	var a *activities.Activities
+	// Few attempts: a retry after a lost answer reads counters that were
+	// already reset, and a failed run simply leaves them for the next one.
+	readCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+	})
+	var reading activities.TrafficReading
+	if err := workflow.ExecuteActivity(readCtx, a.ReadTrafficCounters, activities.ReadTrafficInput{}).Get(ctx, &reading); err != nil {
+		return res, fmt.Errorf("read traffic counters: %w", err)
+	}
+	res.Users = len(reading.Deltas)
+	if res.Users == 0 {
+		return res, nil
+	}
+	var rec activities.RecordTrafficResult
+	if err := workflow.ExecuteActivity(withDB(ctx), a.RecordTrafficBatch, activities.RecordTrafficInput{
+		BatchID: res.BatchID, Deltas: reading.Deltas,
+	}).Get(ctx, &rec); err != nil {
+		return res, fmt.Errorf("record traffic batch: %w", err)
+	}
+	res.Applied, res.Updated = rec.Applied, rec.Updated
+	return res, nil
+}

@@ -1,0 +1,59 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+
+	"vpnflow/activities"
+	"vpnflow/internal/schedules"
+)
+
+func TestCollectTrafficRetriesTheWriteWithTheSameBatch(t *testing.T) {
+	env := newTestEnv()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	reads := 0
+	reading := activities.TrafficReading{Deltas: []activities.TrafficDelta{{Email: "tg1@vpnflow", Up: 10, Down: 20}}}
+	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(func(context.Context, activities.ReadTrafficInput) (activities.TrafficReading, error) {
+		reads++
+		return reading, nil
+	})
+	var writes []activities.RecordTrafficInput
+	env.OnActivity(a.RecordTrafficBatch, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordTrafficInput) (activities.RecordTrafficResult, error) {
+		writes = append(writes, in)
+		if len(writes) < 3 {
+			return activities.RecordTrafficResult{}, errors.New("database restarting")
+		}
+		return activities.RecordTrafficResult{Applied: true, Updated: 1}, nil
+	})
+	env.ExecuteWorkflow(CollectTraffic, schedules.TrafficInput{})
+	require.NoError(t, env.GetWorkflowError())
+	var res TrafficResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+
+	// One reading (the counters were reset by it), written until the
+	// database takes it, every time under the same batch id.
+	require.Equal(t, 1, reads)
+	require.Len(t, writes, 3)
+	for _, w := range writes {
+		require.Equal(t, res.BatchID, w.BatchID)
+		require.Equal(t, reading.Deltas, w.Deltas)
+	}
+	require.NotEmpty(t, res.BatchID)
+	require.True(t, res.Applied)
+	require.Equal(t, 1, res.Users)
+}
+
+func TestCollectTrafficWithoutTrafficWritesNothing(t *testing.T) {
+	env := newTestEnv()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(activities.TrafficReading{}, nil)
+	env.ExecuteWorkflow(CollectTraffic, schedules.TrafficInput{})
+	require.NoError(t, env.GetWorkflowError())
+	env.AssertNotCalled(t, "RecordTrafficBatch", mock.Anything, mock.Anything)
+}

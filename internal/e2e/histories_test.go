@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -25,7 +29,7 @@ const recordDir = "VPNFLOW_RECORD_HISTORIES"
 // with VPNFLOW_RECORD_HISTORIES set it also saves them as the fixtures
 // workflows/replay_test.go replays in every CI run.
 func TestHistoriesReplay(t *testing.T) {
-	s := startShop(t, nil)
+	s := startShop(t, map[string]string{"HEALTH_CHECK_INTERVAL": "10s", "XRAY_WATCH_INTERVAL": "10s"})
 	s.runInProcess()
 	ctx := context.Background()
 
@@ -54,14 +58,20 @@ func TestHistoriesReplay(t *testing.T) {
 		t.Fatalf("purchase workflow: %v", err)
 	}
 
-	for name, id := range map[string]string{
+	ids := map[string]string{
 		"purchase-cryptopay-webhook":          purchaseID,
 		"subscription-trial-reissue-purchase": shop.SubscriptionWorkflowID(u),
-	} {
+	}
+	// The scheduled workflows have run by now or soon will: the watch
+	// reconciles on its first look.
+	for _, wfType := range []string{"Reconcile", "XrayWatch", "HealthCheck"} {
+		ids[strings.ToLower(wfType)] = s.completedRun(wfType)
+	}
+	for name, id := range ids {
 		hist := s.history(id)
 		r := worker.NewWorkflowReplayer()
 		workflows.Register(r)
-		if err := r.ReplayWorkflowHistory(sdklog.NewStructuredLogger(nil), hist); err != nil {
+		if err := r.ReplayWorkflowHistory(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), hist); err != nil {
 			t.Errorf("replay %s: %v", id, err)
 		}
 		if dir := os.Getenv(recordDir); dir != "" {
@@ -75,6 +85,27 @@ func TestHistoriesReplay(t *testing.T) {
 			t.Logf("recorded %s (%d events)", name, len(hist.Events))
 		}
 	}
+}
+
+// completedRun waits for a completed run of a workflow type and returns
+// its workflow ID.
+func (s *shopEnv) completedRun(wfType string) string {
+	s.t.Helper()
+	var id string
+	s.eventually("a completed "+wfType, func() error {
+		resp, err := s.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Completed'", wfType),
+		})
+		if err != nil {
+			return err
+		}
+		if len(resp.Executions) == 0 {
+			return fmt.Errorf("none yet")
+		}
+		id = resp.Executions[0].Execution.WorkflowId
+		return nil
+	})
+	return id
 }
 
 func (s *shopEnv) history(workflowID string) *historypb.History {

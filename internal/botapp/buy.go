@@ -155,5 +155,9 @@ func (a *App) startPurchase(ctx context.Context, u store.User, np activities.New
 		return
 	}
 	a.log.Info("purchase started", "user_id", u.TelegramID, "purchase_id", np.PurchaseID, "provider", np.Provider, "kind", np.Kind)
-	a.edit(ctx, u.TelegramID, msgID, a.texts.T(u.Language, "purchase_started", nil), nil)
+	started := "purchase_started"
+	if np.Provider == shop.ProviderBalance {
+		started = "purchase_from_balance"
+	}
+	a.edit(ctx, u.TelegramID, msgID, a.texts.T(u.Language, started, nil), nil)
 }

@@ -81,7 +81,8 @@ func (a *App) message(ctx context.Context, m *models.Message) {
 	}
 	text := strings.TrimSpace(m.Text)
 	if utf8.RuneCountInString(text) > maxCommandText {
-		a.log.Warn("oversize message ignored", "user_id", m.From.ID, "runes", utf8.RuneCountInString(text))
+		a.log.Warn("oversize message refused", "user_id", m.From.ID, "runes", utf8.RuneCountInString(text))
+		a.reply(ctx, m.From.ID, a.texts.T(a.langOf(ctx, m.From), "message_too_long", nil), nil)
 		return
 	}
 	cmd, args := splitCommand(text)

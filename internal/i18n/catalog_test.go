@@ -54,6 +54,8 @@ func sampleData() map[string]map[string]any {
 		"topup_choose":                  nil,
 		"invoice_topup":                 {"Amount": money, "TTL": time.Hour},
 		"purchase_started":              nil,
+		"purchase_from_balance":         nil,
+		"message_too_long":              nil,
 		"purchase_expired":              {"Plan": "1m"},
 		"topup_expired":                 {"Amount": money},
 		"payment_received":              nil,

@@ -4,6 +4,7 @@
 //	starter tools             build the pinned Temporal CLI and Xray-core (first run only)
 //	starter migrate           apply database migrations
 //	starter schedules apply   create or update the Temporal Schedules
+//	starter reconcile         run the Xray reconciliation now
 //
 // Configuration comes from environment variables (see README).
 package main
@@ -24,7 +25,9 @@ commands:
                     sandboxes unless TELEGRAM_BOT_TOKEN / CRYPTOPAY_TOKEN are set
   tools             build the pinned Temporal CLI and Xray-core into the cache
   migrate           apply database migrations (DATABASE_URL)
-  schedules apply   create or update the reconcile and health-check Schedules
+  schedules apply   create or update the reconcile, Xray watch, health-check and
+                    traffic Schedules (the worker also does this at start)
+  reconcile         trigger the Xray reconciliation now
 `
 
 func main() {
@@ -53,6 +56,8 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("usage: starter schedules apply")
 		}
 		return applySchedules(ctx)
+	case "reconcile":
+		return reconcileNow(ctx)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

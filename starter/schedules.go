@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	"go.temporal.io/sdk/client"
+
 	"vpnflow/internal/config"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/telemetry"
@@ -16,6 +18,24 @@ import (
 // check schedules from the configuration. The worker does the same at
 // start; this is for changing intervals without restarting it.
 func applySchedules(ctx context.Context) error {
+	return withTemporal(ctx, func(cfg config.Config, tc client.Client) error {
+		return ensureSchedules(ctx, cfg, tc)
+	})
+}
+
+// reconcileNow triggers the reconcile schedule once, now.
+func reconcileNow(ctx context.Context) error {
+	return withTemporal(ctx, func(_ config.Config, tc client.Client) error {
+		if err := schedules.TriggerNow(ctx, tc, schedules.ReconcileID); err != nil {
+			return fmt.Errorf("trigger %s: %w (has the worker or `starter schedules apply` created it?)", schedules.ReconcileID, err)
+		}
+		fmt.Printf("reconcile triggered: watch %s in the Temporal UI\n", schedules.ReconcileID)
+		return nil
+	})
+}
+
+// withTemporal loads the configuration and dials Temporal for a command.
+func withTemporal(ctx context.Context, run func(config.Config, client.Client) error) error {
 	cfg, err := config.Load()
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
@@ -30,6 +50,10 @@ func applySchedules(ctx context.Context) error {
 		return err
 	}
 	defer tc.Close()
+	return run(cfg, tc)
+}
+
+func ensureSchedules(ctx context.Context, cfg config.Config, tc client.Client) error {
 	outcomes, err := schedules.Ensure(ctx, tc, cfg)
 	for _, o := range outcomes {
 		paused := ""

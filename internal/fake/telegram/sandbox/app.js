@@ -52,6 +52,15 @@
   const status = $("#chat-status");
 
   function scrollDown() { messages.scrollTop = messages.scrollHeight; }
+  const nearBottom = () => messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
+
+  // A photo grows its message when it loads, after the message was placed:
+  // a reader who was following the chat stays at its end.
+  let following = true;
+  messages.addEventListener("scroll", () => { following = nearBottom(); });
+  messages.addEventListener("load", (e) => {
+    if (following && e.target.tagName === "IMG") scrollDown();
+  }, true);
 
   function sendText(text) {
     text = text.trim();
@@ -128,10 +137,13 @@
     const node = tpl.content.firstElementChild;
     if (!node) return;
     if (old) {
+      // An edit may grow the message; the end of the chat stays in view.
+      const follow = following || nearBottom();
       old.replaceWith(node);
+      if (follow) scrollDown();
       return;
     }
-    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
+    const atBottom = following || nearBottom();
     const later = Array.from(messages.children).find((el) => Number(el.dataset.messageId) > m.id);
     messages.insertBefore(node, later || null);
     if (atBottom || !m.from_bot) scrollDown();

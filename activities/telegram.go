@@ -95,12 +95,24 @@ func (a *Activities) SendKey(ctx context.Context, in SendKeyInput) error {
 		ChatID: in.UserID,
 		Photo:  &models.InputFileUpload{Filename: "key.png", Data: bytes.NewReader(png)},
 		Caption: a.Texts.T(lang, "key_message", map[string]any{
-			"Plan": sub.PlanID, "Expires": i18n.FormatDate(lang, sub.ExpiresAt), "Link": key.Link, "Email": key.Email,
+			"Plan": a.planLabel(lang, sub), "Expires": i18n.FormatDate(lang, sub.ExpiresAt), "Link": key.Link, "Email": key.Email,
 		}),
 		ParseMode:   models.ParseModeHTML,
 		ReplyMarkup: a.buttons(lang, []Button{ButtonMenu}),
 	})
 	return a.telegramError(ctx, in.UserID, "send key", err)
+}
+
+// planLabel names the subscription's plan for people: "Trial", or the
+// plan's length ("30 days") rather than its id.
+func (a *Activities) planLabel(lang string, sub store.Subscription) string {
+	if sub.IsTrial {
+		return a.Texts.T(lang, "status_trial", nil)
+	}
+	if p, ok := a.Config.Plan(sub.PlanID); ok {
+		return i18n.FormatDuration(lang, time.Duration(p.Days)*24*time.Hour)
+	}
+	return sub.PlanID
 }
 
 func (a *Activities) language(ctx context.Context, userID int64) string {

@@ -80,7 +80,7 @@ func printURLs(st *devstack.Stack, logPath string, took time.Duration) {
 		fmt.Fprintf(w, "  Telegram\treal Bot API\t(%s mode)\n", st.Config.TelegramMode)
 	}
 	if st.CryptoPay != nil {
-		fmt.Fprintf(w, "  Crypto Pay sandbox\t%s\n", st.CryptoPay.URL())
+		fmt.Fprintf(w, "  Crypto Pay sandbox\t%s\t(API; an invoice's pay page opens from its button in the chat)\n", st.CryptoPay.URL())
 	}
 	fmt.Fprintf(w, "  Bot HTTP\thttp://%s/healthz\t/readyz /metrics /webhooks/cryptopay\n", st.Config.HTTPAddr)
 	fmt.Fprintf(w, "  Worker metrics\thttp://%s/metrics\n", st.Config.WorkerMetricsAddr)

@@ -217,7 +217,8 @@ func (s *subscription) apply(ctx workflow.Context, ext shop.Extension) error {
 	}
 	s.state.MarkApplied(ext.ID)
 	wasActive := s.active() && s.state.InXray
-	if ext.ExpiresAt.After(s.state.ExpiresAt) || (ext.Replace && !ext.ExpiresAt.Equal(s.state.ExpiresAt)) {
+	longer := ext.ExpiresAt.After(s.state.ExpiresAt)
+	if longer || (ext.Replace && !ext.ExpiresAt.Equal(s.state.ExpiresAt)) {
 		s.state.ExpiresAt = ext.ExpiresAt
 		s.state.Reminded = nil
 	}
@@ -241,7 +242,9 @@ func (s *subscription) apply(ctx workflow.Context, ext shop.Extension) error {
 	}
 	var a *activities.Activities
 	if wasActive {
-		if ext.Kind != "renewal" { // the renewal sends its own message
+		// A renewal sends its own message; a correction that shortens the
+		// period is not news to celebrate.
+		if ext.Kind != "renewal" && longer {
 			s.notify(ctx, activities.Notice{Message: "subscription_extended", Expires: s.state.ExpiresAt})
 		}
 		return nil

@@ -167,8 +167,12 @@ func (a *App) callback(ctx context.Context, q *models.CallbackQuery) {
 	switch d.Action {
 	case callback.Menu:
 		a.showMenu(ctx, user, msgID)
-	case callback.Buy, callback.Renew:
+	case callback.Buy:
 		a.showPlans(ctx, user, msgID)
+	case callback.Renew:
+		// Renew is offered on notices (reminders, expiry): keep the notice
+		// in the chat and answer below it.
+		a.showPlans(ctx, user, 0)
 	case callback.Plan:
 		a.showPaymentMethods(ctx, user, d.Plan, msgID)
 	case callback.Pay:

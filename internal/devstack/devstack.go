@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"vpnflow/internal/config"
+	"vpnflow/internal/db"
 	fakecp "vpnflow/internal/fake/cryptopay"
 	faketg "vpnflow/internal/fake/telegram"
 	"vpnflow/internal/stack"
@@ -180,6 +181,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		env["TELEGRAM_API_URL"] = s.Telegram.URL()
 		env["TELEGRAM_WEBHOOK_SECRET"] = sandboxWebhookSecret
 		env["VPNFLOW_SANDBOX"] = "true"
+		// A last, one-minute reminder, so "expire in 2 minutes" shows one.
+		env["REMINDERS_PAID"] = "72h,24h,1h,1m"
+		env["REMINDERS_TRIAL"] = "24h,1h,1m"
 		// The stand-in numbers users from SandboxAdminID up, so the first
 		// sandbox user can try the admin commands.
 		env["ADMIN_IDS"] = strconv.FormatInt(SandboxAdminID, 10)
@@ -192,6 +196,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		s.CryptoPay, err = fakecp.New(fakecp.Options{
 			Token:                sandboxCryptoPayToken,
 			WebhookURL:           "http://" + addr(p.Bot) + "/webhooks/cryptopay",
+			ReturnURL:            sandboxReturnURL(s.Telegram),
 			WebhookRetryInterval: time.Second,
 		})
 		if err != nil {
@@ -230,6 +235,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err := schema.Migrate(ctx, s.Config.DatabaseURL, indent{out}); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	if s.Telegram != nil {
+		if err := s.skipKnownUsers(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -243,6 +253,29 @@ func isConfigVar(name string) bool {
 		}
 	}
 	return false
+}
+
+// skipKnownUsers keeps the stand-in from reusing ids of users the kept
+// database already knows.
+func (s *Stack) skipKnownUsers(ctx context.Context) error {
+	pool, err := db.Open(ctx, s.Config.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var max int64
+	if err := pool.QueryRow(ctx, `SELECT coalesce(max(telegram_id), 0) FROM users`).Scan(&max); err != nil {
+		return fmt.Errorf("read known users: %w", err)
+	}
+	s.Telegram.SkipUserIDs(max)
+	return nil
+}
+
+func sandboxReturnURL(tg *faketg.Server) string {
+	if tg == nil {
+		return ""
+	}
+	return tg.URL() + "/"
 }
 
 // indent prefixes a step's detail lines so they read as part of it.

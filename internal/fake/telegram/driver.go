@@ -198,3 +198,13 @@ func cloneRows(rows [][]string) [][]string {
 	}
 	return out
 }
+
+// SkipUserIDs makes new users get ids above through, so a sandbox restarted
+// over a kept database does not hand an old user's account to a new one.
+func (s *Server) SkipUserIDs(through int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if through >= s.nextUserID {
+		s.nextUserID = through + 1
+	}
+}

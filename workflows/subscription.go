@@ -517,7 +517,7 @@ func (s *subscription) reissue(ctx workflow.Context) error {
 	newKey := activities.KeyRef{UserID: s.state.UserID, Email: plan.NewEmail}
 	addCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
+		RetryPolicy: backoff(10 * time.Second),
 	})
 	err := workflow.ExecuteActivity(addCtx, a.AddPendingKey, newKey).Get(ctx, nil)
 	if err == nil {

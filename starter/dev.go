@@ -14,7 +14,6 @@ import (
 
 	"vpnflow/internal/botapp"
 	"vpnflow/internal/devstack"
-	"vpnflow/internal/stack"
 	"vpnflow/internal/telemetry"
 	"vpnflow/internal/workerapp"
 )
@@ -26,10 +25,8 @@ const devDir = ".dev"
 func dev(ctx context.Context) error {
 	started := time.Now()
 	fmt.Println("vpnflow: starting the local stack (Ctrl-C stops everything)")
-	for _, t := range []stack.Tool{stack.Temporal, stack.Xray} {
-		if _, err := t.Ensure(ctx, os.Stdout); err != nil {
-			return err
-		}
+	if err := tools(ctx); err != nil {
+		return err
 	}
 	dir, err := filepath.Abs(devDir)
 	if err != nil {

@@ -3,19 +3,60 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"vpnflow/internal/stack"
 )
 
-// tools builds the pinned binaries the local stack and tests run.
+// tools builds the pinned binaries the local stack and tests run. Both build
+// at once: on a fresh machine that is most of CI's time, and the go command
+// shares its caches safely between the two.
 func tools(ctx context.Context) error {
+	var g errgroup.Group
+	var mu sync.Mutex
+	paths := map[string]string{}
 	for _, t := range []stack.Tool{stack.Temporal, stack.Xray} {
-		path, err := t.Ensure(ctx, os.Stdout)
-		if err != nil {
+		g.Go(func() error {
+			path, err := t.Ensure(ctx, &prefixed{w: os.Stdout, mu: &mu, prefix: t.Name + ": "})
+			mu.Lock()
+			paths[t.Name] = path
+			mu.Unlock()
 			return err
-		}
-		fmt.Printf("%s %s: %s\n", t.Name, t.Version, path)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, t := range []stack.Tool{stack.Temporal, stack.Xray} {
+		fmt.Printf("%s %s: %s\n", t.Name, t.Version, paths[t.Name])
 	}
 	return nil
+}
+
+// prefixed writes whole lines, each prefixed, so two builds' progress can
+// share a terminal.
+type prefixed struct {
+	w      io.Writer
+	mu     *sync.Mutex
+	prefix string
+	buf    []byte
+}
+
+func (p *prefixed) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := strings.IndexByte(string(p.buf), '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		p.mu.Lock()
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i])
+		p.mu.Unlock()
+		p.buf = p.buf[i+1:]
+	}
 }

@@ -260,10 +260,13 @@ func (s *Server) Close() error {
 	s.stop()
 	var err error
 	if srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// Requests still running after the grace (a client that never
+		// read its long poll's answer, on a loaded machine) are cut: this is
+		// a stand-in, and its callers want it gone, not an error.
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		if shutdownErr := srv.Shutdown(ctx); shutdownErr != nil {
-			err = errors.Join(fmt.Errorf("shut down telegram stand-in: %w", shutdownErr), srv.Close())
+		if srv.Shutdown(ctx) != nil {
+			err = srv.Close()
 		}
 		<-done
 	}

@@ -101,7 +101,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		*port = n
 		return err
 	}
-	for _, port := range []*int{&p.Bot, &p.WorkerMetrics, &p.Telegram, &p.CryptoPay} {
+	// The worker's metrics port is not needed by anyone in advance, so
+	// with no fixed port it binds port 0: a port picked here and bound later
+	// can be taken in between by a parallel test's server.
+	metricsAddr := addr(p.WorkerMetrics)
+	for _, port := range []*int{&p.Bot, &p.Telegram, &p.CryptoPay} {
 		if err := pick(port); err != nil {
 			return nil, err
 		}
@@ -110,7 +114,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	env := map[string]string{
 		"TEMPORAL_NAMESPACE":  "default",
 		"HTTP_ADDR":           addr(p.Bot),
-		"WORKER_METRICS_ADDR": addr(p.WorkerMetrics),
+		"WORKER_METRICS_ADDR": metricsAddr,
 		"LOG_LEVEL":           "info",
 	}
 

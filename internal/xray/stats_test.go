@@ -275,10 +275,19 @@ func TestCallsAgainstStoppedXrayAreRetryable(t *testing.T) {
 			if err := srv.Restart(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			// The client's reconnect backoff is short, so a retry right
-			// after Xray is back succeeds.
-			if err := c.AddUser(ctx, u); err != nil {
-				t.Fatalf("AddUser after Xray came back: %v", err)
+			// The same client reconnects by itself once Xray is back (its
+			// reconnect backoff is capped at a second); callers just retry,
+			// as activities do.
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				err := c.AddUser(ctx, u)
+				if err == nil {
+					break
+				}
+				if !xray.IsRetryable(err) || time.Now().After(deadline) {
+					t.Fatalf("AddUser after Xray came back: %v", err)
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
 		})
 	}

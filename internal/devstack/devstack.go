@@ -75,8 +75,8 @@ const (
 const SandboxAdminID = 7_000_000_001
 
 // Start brings the stack up. On error, whatever started is stopped again.
-func Start(ctx context.Context, opts Options) (s *Stack, err error) {
-	s = &Stack{}
+func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
+	s := &Stack{}
 	defer func() {
 		if err != nil {
 			s.Stop()
@@ -105,15 +105,12 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	// with no fixed port it binds port 0: a port picked here and bound later
 	// can be taken in between by a parallel test's server.
 	metricsAddr := addr(p.WorkerMetrics)
-	for _, port := range []*int{&p.Bot, &p.Telegram, &p.CryptoPay} {
-		if err := pick(port); err != nil {
-			return nil, err
-		}
-	}
+	// The stand-ins bind port 0 themselves when none is fixed, and the
+	// bot's port is picked last: the less time between picking a port and
+	// binding it, the less chance a parallel test's server takes it.
 	user := opts.Env
 	env := map[string]string{
 		"TEMPORAL_NAMESPACE":  "default",
-		"HTTP_ADDR":           addr(p.Bot),
 		"WORKER_METRICS_ADDR": metricsAddr,
 		"LOG_LEVEL":           "info",
 	}
@@ -199,7 +196,6 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	} else {
 		s.CryptoPay, err = fakecp.New(fakecp.Options{
 			Token:                sandboxCryptoPayToken,
-			WebhookURL:           "http://" + addr(p.Bot) + "/webhooks/cryptopay",
 			ReturnURL:            sandboxReturnURL(s.Telegram),
 			WebhookRetryInterval: time.Second,
 		})
@@ -215,6 +211,10 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		step("Crypto Pay: sandbox stand-in at %s", s.CryptoPay.URL())
 	}
 
+	if err := pick(&p.Bot); err != nil {
+		return nil, err
+	}
+	env["HTTP_ADDR"] = addr(p.Bot)
 	// The caller's own settings win over the stack's.
 	for k, v := range user {
 		if v != "" && isConfigVar(k) {

@@ -81,6 +81,13 @@ func startShop(t *testing.T, extra map[string]string) *shopEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	st, err := devstack.Start(ctx, devstack.Options{Dir: dir, Env: env, Ports: devstack.Ports{TemporalUI: -1}})
+	if err != nil && strings.Contains(err.Error(), "address already in use") {
+		// Free ports are picked before the servers bind them; a parallel
+		// test's server can take one in between. Pick again, once.
+		t.Logf("start stack: %v; retrying with other ports", err)
+		dir = testenv.Dir(t, "shop")
+		st, err = devstack.Start(ctx, devstack.Options{Dir: dir, Env: env, Ports: devstack.Ports{TemporalUI: -1}})
+	}
 	if err != nil {
 		t.Fatalf("start stack: %v", err)
 	}

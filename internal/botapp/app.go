@@ -47,14 +47,11 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	}
 	log := tel.Logger()
 	log.Info("bot starting", "config", cfg)
-	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	pool, err := db.OpenMetered(ctx, cfg.DatabaseURL, tel.Registry(), "bot")
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := tel.Registry().Register(db.NewPoolCollector(pool, "bot")); err != nil {
-		return fmt.Errorf("register pool metrics: %w", err)
-	}
 	texts, err := i18n.New()
 	if err != nil {
 		return err

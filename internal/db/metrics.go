@@ -1,6 +1,9 @@
 package db
 
 import (
+	"context"
+	"fmt"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -74,4 +77,18 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.newConns, float64(s.NewConnsCount()))
 	counter(c.lifetimeDestroys, float64(s.MaxLifetimeDestroyCount()))
 	counter(c.idleDestroys, float64(s.MaxIdleDestroyCount()))
+}
+
+// OpenMetered opens a pool and registers its collector, named for the
+// process, on reg: the pool statistics every vpnflow process exposes.
+func OpenMetered(ctx context.Context, databaseURL string, reg prometheus.Registerer, name string) (*pgxpool.Pool, error) {
+	pool, err := Open(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Register(NewPoolCollector(pool, name)); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("register %s pool metrics: %w", name, err)
+	}
+	return pool, nil
 }

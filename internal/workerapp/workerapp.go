@@ -41,14 +41,11 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	if err := schema.Migrate(ctx, cfg.DatabaseURL, migrationLog{log}); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	pool, err := db.Open(ctx, cfg.DatabaseURL)
+	pool, err := db.OpenMetered(ctx, cfg.DatabaseURL, tel.Registry(), "worker")
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := tel.Registry().Register(db.NewPoolCollector(pool, "worker")); err != nil {
-		return fmt.Errorf("register pool metrics: %w", err)
-	}
 	st := store.New(pool)
 	nodeID, err := st.UpsertNode(ctx, store.Node{
 		Name: "default", APIAddr: cfg.XrayAPIAddr, InboundTag: cfg.XrayInboundTag, Host: cfg.VLESSHost, Port: cfg.VLESSPort,

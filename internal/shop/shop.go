@@ -68,6 +68,10 @@ const (
 	SignalPayment = "payment"
 	SignalExtend  = "extend"
 	SignalBan     = "ban"
+	// SignalExpireOverdue tells a Subscription workflow that the database
+	// holds a live row whose expiry has passed (a missed timer): the workflow
+	// expires it now, database first, then Xray, then the user.
+	SignalExpireOverdue = "expire-overdue"
 	QueryState    = "state"
 
 	UpdateApproveCheckout = "approve-checkout"
@@ -104,6 +108,14 @@ type Extension struct {
 type Ban struct {
 	Banned bool
 	By     int64 // the admin's Telegram id, for the history reader
+}
+
+// Overdue is the payload of SignalExpireOverdue: the row as the database
+// sweep found it.
+type Overdue struct {
+	ExpiresAt time.Time
+	PlanID    string
+	Status    string // the row's status when found (active or trial)
 }
 
 // SubscriptionInput starts (or continues) a user's Subscription workflow.

@@ -72,7 +72,7 @@ const (
 	// holds a live row whose expiry has passed (a missed timer): the workflow
 	// expires it now, database first, then Xray, then the user.
 	SignalExpireOverdue = "expire-overdue"
-	QueryState    = "state"
+	QueryState          = "state"
 
 	UpdateApproveCheckout = "approve-checkout"
 	UpdateStartTrial      = "start-trial"

@@ -24,10 +24,25 @@ func TestStartTrialOncePerUser(t *testing.T) {
 	if sub.Status != store.StatusTrial || !sub.IsTrial || sub.ExpiresAt.Before(before.Add(72*time.Hour)) || sub.XrayEmail != "tg1@vpnflow" {
 		t.Errorf("trial = %v", sub)
 	}
+	// A retry while the trial is the live subscription is the same success.
 	again, err := e.s.StartTrial(e.ctx, 1, 72*time.Hour, e.node, domain)
+	if err != nil || again != sub {
+		t.Errorf("repeat = %v, %v; want the same trial %v", again, err, sub)
+	}
+	if n := e.count(`SELECT count(*) FROM audit_log WHERE user_id = 1 AND event = 'trial_started'`); n != 1 {
+		t.Errorf("%d trial_started audit rows, want 1", n)
+	}
+
+	// A trial that has ended is used.
+	e.user(4, "")
+	if _, err := e.s.StartTrial(e.ctx, 4, time.Hour, e.node, domain); err != nil {
+		t.Fatal(err)
+	}
+	e.exec(`UPDATE subscriptions SET status = 'expired' WHERE user_id = 4`)
+	used, err := e.s.StartTrial(e.ctx, 4, time.Hour, e.node, domain)
 	wantErr(t, err, store.ErrTrialUsed)
-	if again.VLESSUUID != sub.VLESSUUID || !again.ExpiresAt.Equal(sub.ExpiresAt) {
-		t.Errorf("ErrTrialUsed came with %v, want the current subscription %v", again, sub)
+	if used.Status != store.StatusExpired {
+		t.Errorf("ErrTrialUsed came with %v, want the current (expired) subscription", used)
 	}
 
 	// A paid renewal during the trial adds to the trial's end.

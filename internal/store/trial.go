@@ -10,10 +10,12 @@ import (
 )
 
 // StartTrial gives the user a trial subscription of the given duration. The
-// trials table's key allows one trial per user: a second call returns
-// ErrTrialUsed together with the current subscription (so a retried
-// activity can see that its first attempt succeeded). A user with paid time
-// left gets ErrHasSubscription and keeps the trial for later.
+// trials table's key allows one trial per user. A repeat while that trial
+// is the user's live subscription, unchanged (a retry after a commit whose
+// answer was lost), returns the same subscription and no error; once the
+// trial has ended or been replaced, a repeat is ErrTrialUsed (returned with
+// the current subscription). A user with paid time left gets
+// ErrHasSubscription and keeps the trial for later.
 func (s *Store) StartTrial(ctx context.Context, userID int64, duration time.Duration, nodeID int16, emailDomain string) (Subscription, error) {
 	op := fmt.Sprintf("start trial for user %d", userID)
 	if duration <= 0 {
@@ -45,6 +47,18 @@ func (s *Store) StartTrial(ctx context.Context, userID int64, duration time.Dura
 		err = tx.QueryRow(ctx, `INSERT INTO trials (user_id, started_at, ends_at) VALUES ($1, $2, $2::timestamptz + $3::interval)
 			ON CONFLICT (user_id) DO NOTHING RETURNING ends_at`, userID, now, duration).Scan(&endsAt)
 		if errors.Is(err, pgx.ErrNoRows) {
+			// A retry of a start that committed finds its own trial as
+			// the live subscription and gets the same success; only a
+			// trial of an earlier period is "used".
+			if exists && cur.IsTrial && cur.Status == StatusTrial && cur.ExpiresAt.After(now) {
+				var bookedEnd time.Time
+				if err := tx.QueryRow(ctx, `SELECT ends_at FROM trials WHERE user_id = $1`, userID).Scan(&bookedEnd); err != nil {
+					return fmt.Errorf("read trial: %w", err)
+				}
+				if bookedEnd.Equal(cur.ExpiresAt) {
+					return nil
+				}
+			}
 			return ErrTrialUsed
 		}
 		if err != nil {

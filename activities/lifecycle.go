@@ -94,17 +94,20 @@ func (a *Activities) AutoRenew(ctx context.Context, in AutoRenewInput) (AutoRene
 		PurchaseID: id, NodeID: a.NodeID, EmailDomain: a.Config.XrayEmailDomain,
 		ReferralBonus: a.Config.ReferralMinor, BonusCurrency: a.Config.Currency,
 	})
-	if errors.Is(err, store.ErrInsufficientBalance) {
-		if _, ferr := a.Store.FailPurchase(ctx, id); ferr != nil {
-			return res, storeError("close unpaid renewal "+id.String(), ferr)
+	if errors.Is(err, store.ErrInsufficientBalance) || errors.Is(err, store.ErrPurchaseClosed) {
+		// Closed: failed for lack of balance by an earlier attempt (a retry
+		// after its commit), so this period stays unrenewed, reported the
+		// same way.
+		if errors.Is(err, store.ErrInsufficientBalance) {
+			if _, ferr := a.Store.FailPurchase(ctx, id, "insufficient balance"); ferr != nil {
+				return res, storeError("close unpaid renewal "+id.String(), ferr)
+			}
 		}
-		if u, uerr := a.Store.GetUser(ctx, in.UserID); uerr == nil {
-			res.Balance = u.Balance
+		u, uerr := a.Store.GetUser(ctx, in.UserID)
+		if uerr != nil {
+			return res, storeError(fmt.Sprintf("read balance of user %d", in.UserID), uerr)
 		}
-		return res, nil
-	}
-	if errors.Is(err, store.ErrPurchaseClosed) {
-		// Failed earlier for lack of balance: this period stays unrenewed.
+		res.Balance = u.Balance
 		return res, nil
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -59,7 +60,7 @@ func (a *Activities) CreditPurchase(ctx context.Context, in CreditInput) (Credit
 		return CreditResult{}, storeError("credit purchase "+in.PurchaseID, err)
 	}
 	return CreditResult{
-		AlreadyCredited: res.AlreadyCredited, Kind: res.Kind, ExpiresAt: res.ExpiresAt,
+		Kind: res.Kind, ExpiresAt: res.ExpiresAt,
 		Balance: res.Balance, ReferrerID: res.ReferrerID, ReferralBonusPaid: res.ReferralBonusPaid,
 	}, nil
 }
@@ -72,4 +73,30 @@ func (a *Activities) ExpirePurchase(ctx context.Context, in PurchaseRef) error {
 	}
 	_, err = a.Store.ExpirePurchase(ctx, id)
 	return storeError("expire purchase "+in.PurchaseID, err)
+}
+
+// FailPurchaseInput closes a purchase that cannot be paid, with the reason.
+type FailPurchaseInput struct {
+	PurchaseID string
+	Reason     string
+}
+
+// FailPurchase records that an unpaid purchase failed, and why, which frees
+// a percent promo attached to it. It leaves a paid (or already closed)
+// purchase alone, and a purchase that was never recorded is nothing to
+// fail, so every retry succeeds the same way.
+func (a *Activities) FailPurchase(ctx context.Context, in FailPurchaseInput) error {
+	id, err := purchaseUUID(in.PurchaseID)
+	if err != nil {
+		return err
+	}
+	reason := in.Reason
+	if reason == "" {
+		reason = "unknown"
+	}
+	_, err = a.Store.FailPurchase(ctx, id, reason)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return storeError("fail purchase "+in.PurchaseID, err)
 }

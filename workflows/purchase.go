@@ -319,6 +319,7 @@ func (p *purchase) credit(ctx workflow.Context) error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInsufficientBalance {
 		p.state.Status, p.state.Failure = shop.PurchaseFailed, "insufficient balance"
+		p.recordFailure(ctx)
 		p.notify(ctx, activities.Notice{Message: "insufficient_balance", Amount: p.in.Amount, Currency: p.in.Currency, Buttons: []activities.Button{activities.ButtonTopUp}})
 		return p.upsert(ctx)
 	}
@@ -366,9 +367,34 @@ func (p *purchase) fail(ctx workflow.Context, step string, err error) error {
 	p.state.Failure = step + ": " + err.Error()
 	if p.state.Status != shop.PurchasePaid {
 		p.state.Status = shop.PurchaseFailed
+		if step != stepRecord {
+			p.recordFailure(ctx)
+		}
 	}
 	_ = p.upsert(ctx)
 	return fmt.Errorf("%s: %w", step, err)
+}
+
+// stepRecord is the step that stores the purchase; when it fails there is
+// no row of this purchase to mark failed.
+const stepRecord = "record purchase"
+
+// recordFailure marks the purchase failed in the database, with
+// state.Failure as the reason, which also frees a percent promo attached to
+// it. The store leaves a purchase that was paid after all alone. Histories
+// recorded before this step existed replay without it.
+func (p *purchase) recordFailure(ctx workflow.Context) {
+	if workflow.GetVersion(ctx, "record-purchase-failure", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	var a *activities.Activities
+	if err := workflow.ExecuteActivity(withDB(ctx), a.FailPurchase, activities.FailPurchaseInput{
+		PurchaseID: p.in.PurchaseID, Reason: p.state.Failure,
+	}).Get(ctx, nil); err != nil {
+		// withDB retries until the database answers, so only a permanent
+		// error gets here; the workflow's own failure records the purchase.
+		workflow.GetLogger(ctx).Error("purchase failure not recorded", "error", err)
+	}
 }
 
 func (p *purchase) upsert(ctx workflow.Context) error {

@@ -23,6 +23,7 @@ type purchaseEnv struct {
 	a       *activities.Activities
 	in      PurchaseInput
 	notices []string
+	failed  []activities.FailPurchaseInput // FailPurchase calls
 }
 
 func newPurchaseEnv(t *testing.T, provider string) *purchaseEnv {
@@ -45,6 +46,10 @@ func newPurchaseEnv(t *testing.T, provider string) *purchaseEnv {
 	env.OnActivity(a.SendInvoiceMessage, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.SendStarsInvoice, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.ExpirePurchase, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.FailPurchase, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FailPurchaseInput) error {
+		pe.failed = append(pe.failed, in)
+		return nil
+	})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notice) error {
 		pe.notices = append(pe.notices, n.Message)
 		return nil

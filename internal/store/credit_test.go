@@ -167,7 +167,7 @@ func TestExpiredPurchaseStillCredits(t *testing.T) {
 	wantErr(t, err, store.ErrDuplicateCharge)
 
 	// Failed purchases are closed.
-	if changed, err := e.s.FailPurchase(e.ctx, p2.ID); err != nil || !changed {
+	if changed, err := e.s.FailPurchase(e.ctx, p2.ID, "test"); err != nil || !changed {
 		t.Fatalf("fail: %t %v", changed, err)
 	}
 	_, err = e.credit(p2.ID, 0)

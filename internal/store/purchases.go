@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -53,13 +55,15 @@ type Purchase struct {
 	CreatedAt         time.Time  `db:"created_at"`
 	PaidAt            *time.Time `db:"paid_at"`
 	RefundedAt        *time.Time `db:"refunded_at"`
+	FailureReason     string     `db:"failure_reason"` // why a failed purchase failed
 }
 
 const purchaseColumns = `id, user_id, kind, plan_id, days, amount, currency, provider,
 	coalesce(provider_invoice_id, '') AS provider_invoice_id,
 	coalesce(provider_charge_id, '') AS provider_charge_id,
 	coalesce(pay_url, '') AS pay_url,
-	status, invoice_expires_at, created_at, paid_at, refunded_at`
+	status, invoice_expires_at, created_at, paid_at, refunded_at,
+	coalesce(failure_reason, '') AS failure_reason`
 
 // NewPurchase describes a purchase to create. ID is chosen by the caller (a
 // workflow derives it deterministically) so creation is idempotent.
@@ -164,21 +168,44 @@ func (s *Store) SetPurchaseInvoice(ctx context.Context, id uuid.UUID, invoiceID,
 // whether it changed anything: a purchase already paid (or closed) is left
 // alone.
 func (s *Store) ExpirePurchase(ctx context.Context, id uuid.UUID) (bool, error) {
-	changed, err := s.closeOpenPurchase(ctx, id, PurchaseExpired)
+	changed, err := s.closeOpenPurchase(ctx, id, PurchaseExpired, "")
 	return changed, wrap(fmt.Sprintf("expire purchase %s", id), err)
 }
 
-// FailPurchase closes an unpaid purchase that cannot be paid (the provider
-// refused to create an invoice). Like ExpirePurchase, it only moves pending
-// or invoiced purchases and reports whether it did.
-func (s *Store) FailPurchase(ctx context.Context, id uuid.UUID) (bool, error) {
-	changed, err := s.closeOpenPurchase(ctx, id, PurchaseFailed)
-	return changed, wrap(fmt.Sprintf("fail purchase %s", id), err)
+// FailPurchase closes an unpaid purchase that cannot be paid (no invoice
+// could be created or sent, the balance was short) and records why. Like
+// ExpirePurchase, it only moves pending or invoiced purchases and reports
+// whether it did, so a retry, or a purchase that was paid after all, is
+// left alone. A percent promo attached to the purchase is free again for
+// the user's next purchase (ApplyPromoDiscount takes discounts of failed
+// purchases back).
+func (s *Store) FailPurchase(ctx context.Context, id uuid.UUID, reason string) (bool, error) {
+	op := fmt.Sprintf("fail purchase %s", id)
+	if strings.TrimSpace(reason) == "" {
+		return false, fmt.Errorf("%s: %w: a reason is required", op, ErrInvalid)
+	}
+	changed, err := s.closeOpenPurchase(ctx, id, PurchaseFailed, truncateReason(reason))
+	return changed, wrap(op, err)
 }
 
-func (s *Store) closeOpenPurchase(ctx context.Context, id uuid.UUID, status string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE purchases SET status = $2
-		WHERE id = $1 AND status IN ('pending', 'invoiced')`, id, status)
+// maxReason bounds a stored failure reason (error texts can be long).
+const maxReason = 500
+
+func truncateReason(r string) string {
+	if len(r) <= maxReason {
+		return r
+	}
+	// Cut at a rune boundary.
+	cut := maxReason
+	for cut > 0 && !utf8.RuneStart(r[cut]) {
+		cut--
+	}
+	return r[:cut]
+}
+
+func (s *Store) closeOpenPurchase(ctx context.Context, id uuid.UUID, status, reason string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE purchases SET status = $2, failure_reason = nullif($3, '')
+		WHERE id = $1 AND status IN ('pending', 'invoiced')`, id, status, reason)
 	if err != nil {
 		return false, err
 	}

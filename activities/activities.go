@@ -8,10 +8,12 @@
 package activities
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/go-telegram/bot"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -66,4 +68,16 @@ func storeError(op string, err error) error {
 		return permanent("Invalid", err)
 	}
 	return err
+}
+
+// requestKey names the workflow run an activity works for. A retry of the
+// activity has the same key and a new request (another run) a different
+// one, so the store can tell "my own earlier attempt committed" from
+// "someone did this before". Empty outside an activity.
+func requestKey(ctx context.Context) string {
+	if !activity.IsActivity(ctx) {
+		return ""
+	}
+	info := activity.GetInfo(ctx)
+	return info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID
 }

@@ -32,11 +32,12 @@ type GrantInput struct {
 	Reference string
 }
 
-// GrantResult is the subscription after the grant.
+// GrantResult is the subscription after the grant, the same whether this
+// call or an earlier attempt booked it (each grant's reference is unique to
+// its command, so a grant found booked is a retry's).
 type GrantResult struct {
-	AlreadyGranted bool
-	ExpiresAt      time.Time
-	Status         string
+	ExpiresAt time.Time
+	Status    string
 }
 
 // GrantTime books the grant in the database, once per (user, kind,
@@ -50,7 +51,7 @@ func (a *Activities) GrantTime(ctx context.Context, in GrantInput) (GrantResult,
 	if err != nil {
 		return GrantResult{}, adminStoreError(fmt.Sprintf("grant %d days to user %d", in.Days, in.UserID), err)
 	}
-	return GrantResult{AlreadyGranted: res.AlreadyGranted, ExpiresAt: res.ExpiresAt, Status: res.SubscriptionStatus}, nil
+	return GrantResult{ExpiresAt: res.ExpiresAt, Status: res.SubscriptionStatus}, nil
 }
 
 // BanInput bans or unbans a user.
@@ -59,19 +60,19 @@ type BanInput struct {
 	Banned bool
 }
 
-// BanResult says whether the ban changed anything in the database.
+// BanResult is the user's state after the call: the same on a retry after
+// the commit.
 type BanResult struct {
-	Changed bool
+	Banned bool
 }
 
 // SetBanned records a ban or unban in the database (the user and their
 // subscription's status, in one transaction).
 func (a *Activities) SetBanned(ctx context.Context, in BanInput) (BanResult, error) {
-	changed, err := a.Store.SetBanned(ctx, in.UserID, in.Banned)
-	if err != nil {
+	if _, err := a.Store.SetBanned(ctx, in.UserID, in.Banned); err != nil {
 		return BanResult{}, adminStoreError(fmt.Sprintf("set banned=%t for user %d", in.Banned, in.UserID), err)
 	}
-	return BanResult{Changed: changed}, nil
+	return BanResult{Banned: in.Banned}, nil
 }
 
 // DeliverBanInput hands a ban or unban to the user's Subscription workflow.
@@ -158,7 +159,9 @@ type RecordRefundInput struct {
 	Reason     string
 }
 
-// RecordRefundResult is the refund as booked.
+// RecordRefundResult is the refund as booked. AlreadyRefunded means another
+// request (an earlier /refund) refunded it; a retry of this activity after
+// its commit reports the refund as its own.
 type RecordRefundResult struct {
 	AlreadyRefunded bool
 	Balance         int64
@@ -171,17 +174,17 @@ func (a *Activities) RecordRefund(ctx context.Context, in RecordRefundInput) (Re
 	if err != nil {
 		return RecordRefundResult{}, err
 	}
-	res, err := a.Store.RefundPurchase(ctx, store.RefundParams{PurchaseID: id, Reason: in.Reason})
+	res, err := a.Store.RefundPurchase(ctx, store.RefundParams{PurchaseID: id, Reason: in.Reason, Request: requestKey(ctx)})
 	if err != nil {
 		return RecordRefundResult{}, adminStoreError("record refund of purchase "+in.PurchaseID, err)
 	}
 	return RecordRefundResult{AlreadyRefunded: res.AlreadyRefunded, Balance: res.Balance}, nil
 }
 
-// CreditRefundResult says what crediting the refund to the balance did.
+// CreditRefundResult is the buyer's balance once the refund is credited
+// (by this call or an earlier attempt).
 type CreditRefundResult struct {
-	Credited bool
-	Balance  int64
+	Balance int64
 }
 
 // CreditRefundToBalance gives a refunded Crypto Pay purchase's money back
@@ -191,11 +194,11 @@ func (a *Activities) CreditRefundToBalance(ctx context.Context, in PurchaseRef) 
 	if err != nil {
 		return CreditRefundResult{}, err
 	}
-	credited, balance, err := a.Store.CreditRefundToBalance(ctx, id)
+	_, balance, err := a.Store.CreditRefundToBalance(ctx, id)
 	if err != nil {
 		return CreditRefundResult{}, adminStoreError("credit refund of purchase "+in.PurchaseID, err)
 	}
-	return CreditRefundResult{Credited: credited, Balance: balance}, nil
+	return CreditRefundResult{Balance: balance}, nil
 }
 
 // RedeemPromoInput is a user entering a promo code.
@@ -204,7 +207,9 @@ type RedeemPromoInput struct {
 	UserID int64
 }
 
-// RedeemPromoResult is the redeemed code. AlreadyRedeemed is not an error:
+// RedeemPromoResult is the redeemed code. AlreadyRedeemed means an earlier
+// request redeemed it (a retry of this activity after its commit does not
+// count as one). It is not an error:
 // the caller still applies the code (idempotently), which also finishes a
 // redemption whose application was interrupted.
 type RedeemPromoResult struct {
@@ -217,7 +222,7 @@ type RedeemPromoResult struct {
 // RedeemPromo uses one of the code's uses for the user; the store keeps
 // the uses within the limit under any concurrency.
 func (a *Activities) RedeemPromo(ctx context.Context, in RedeemPromoInput) (RedeemPromoResult, error) {
-	p, err := a.Store.RedeemPromo(ctx, in.Code, in.UserID)
+	p, err := a.Store.RedeemPromoFor(ctx, in.Code, in.UserID, requestKey(ctx))
 	res := RedeemPromoResult{Code: p.Code, Kind: p.Kind, Value: p.Value}
 	if errors.Is(err, store.ErrPromoAlreadyRedeemed) {
 		res.AlreadyRedeemed = true

@@ -79,6 +79,11 @@ func (a *Activities) ExpireSubscription(ctx context.Context, in UserRef) (Expire
 	if err != nil {
 		return ExpireResult{}, storeError(fmt.Sprintf("read subscription of user %d", in.UserID), err)
 	}
+	if sub.Status == store.StatusExpired {
+		// Expired by an earlier attempt whose answer was lost (or by
+		// another path): the same outcome, the key goes.
+		return ExpireResult{Expired: true}, nil
+	}
 	return ExpireResult{ExpiresAt: sub.ExpiresAt}, nil
 }
 

@@ -49,9 +49,12 @@ type RecordTrafficInput struct {
 	Deltas  []TrafficDelta
 }
 
-// RecordTrafficResult says what adding the batch did.
+// RecordTrafficResult says what adding the batch did. A retry after the
+// write committed reports the same: the batch id is the workflow run's, so
+// a batch already in the database was added by an earlier attempt of this
+// very activity.
 type RecordTrafficResult struct {
-	Applied bool // false: this batch was added before
+	Applied bool // the batch is in the database
 	Updated int  // subscriptions whose counters grew
 }
 
@@ -62,9 +65,9 @@ func (a *Activities) RecordTrafficBatch(ctx context.Context, in RecordTrafficInp
 	for i, d := range in.Deltas {
 		deltas[i] = store.TrafficDelta{Email: d.Email, Up: d.Up, Down: d.Down}
 	}
-	applied, updated, err := a.Store.AddTrafficBatch(ctx, in.BatchID, deltas)
+	_, updated, err := a.Store.AddTrafficBatch(ctx, in.BatchID, deltas)
 	if err != nil {
 		return RecordTrafficResult{}, storeError("record traffic batch "+in.BatchID, err)
 	}
-	return RecordTrafficResult{Applied: applied, Updated: updated}, nil
+	return RecordTrafficResult{Applied: true, Updated: updated}, nil
 }

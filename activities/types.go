@@ -73,9 +73,10 @@ type CreditInput struct {
 	ChargeID   string
 }
 
-// CreditResult is what crediting did (or had already done).
+// CreditResult is the credited purchase. It is the same whether this call
+// or an earlier attempt booked the payment: a retry after the commit must
+// not tell the workflow anything different.
 type CreditResult struct {
-	AlreadyCredited   bool
 	Kind              string
 	ExpiresAt         time.Time // new subscription expiry, for subscription purchases
 	Balance           int64     // balance after, for top-ups and balance payments

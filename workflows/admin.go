@@ -47,9 +47,8 @@ type GrantRequest struct {
 
 // GrantOutcome is the subscription after the grant.
 type GrantOutcome struct {
-	ExpiresAt      time.Time
-	Status         string
-	AlreadyGranted bool
+	ExpiresAt time.Time
+	Status    string
 }
 
 // Grant books days in the database and hands the new expiry to the user's
@@ -69,7 +68,7 @@ func Grant(ctx workflow.Context, in GrantRequest) (GrantOutcome, error) {
 	if err := deliverExtension(ctx, in.UserID, ext); err != nil {
 		return GrantOutcome{}, err
 	}
-	return GrantOutcome{ExpiresAt: g.ExpiresAt, Status: g.Status, AlreadyGranted: g.AlreadyGranted}, nil
+	return GrantOutcome{ExpiresAt: g.ExpiresAt, Status: g.Status}, nil
 }
 
 func deliverExtension(ctx workflow.Context, userID int64, ext shop.Extension) error {
@@ -89,10 +88,9 @@ type ModerationRequest struct {
 	AdminID int64
 }
 
-// ModerationOutcome says whether the database changed (false: the user was
-// already banned, or not banned).
+// ModerationOutcome is the user's state afterwards.
 type ModerationOutcome struct {
-	Changed bool
+	Banned bool
 }
 
 // Moderate records a ban or unban in the database, then tells the user's
@@ -113,7 +111,7 @@ func Moderate(ctx workflow.Context, in ModerationRequest) (ModerationOutcome, er
 	}).Get(ctx, nil); err != nil {
 		return ModerationOutcome{}, fmt.Errorf("deliver ban=%t: %w", in.Ban, err)
 	}
-	return ModerationOutcome{Changed: res.Changed}, nil
+	return ModerationOutcome{Banned: res.Banned}, nil
 }
 
 // RefundRequest reverses a paid purchase.

@@ -50,7 +50,7 @@ func newAdminEnv() *adminEnv {
 	})
 	env.OnActivity(a.SetBanned, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.BanInput) (activities.BanResult, error) {
 		e.calls = append(e.calls, "SetBanned")
-		return activities.BanResult{Changed: true}, nil
+		return activities.BanResult{Banned: true}, nil
 	})
 	env.OnActivity(a.DeliverBan, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeliverBanInput) error {
 		e.calls = append(e.calls, "DeliverBan")
@@ -77,7 +77,7 @@ func newAdminEnv() *adminEnv {
 	})
 	env.OnActivity(a.CreditRefundToBalance, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PurchaseRef) (activities.CreditRefundResult, error) {
 		e.calls = append(e.calls, "CreditRefundToBalance")
-		return activities.CreditRefundResult{Credited: true, Balance: 300}, nil
+		return activities.CreditRefundResult{Balance: 300}, nil
 	})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notice) error {
 		e.calls = append(e.calls, "Notify")

@@ -15,7 +15,7 @@ import (
 type TrafficResult struct {
 	BatchID string
 	Users   int  // users with traffic in this reading
-	Applied bool // false if the batch had been added before
+	Applied bool // the batch is in the database
 	Updated int  // subscriptions whose counters grew
 }
 

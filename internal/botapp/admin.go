@@ -283,7 +283,7 @@ func (a *App) adminBan(ctx context.Context, admin store.User, t target, ban bool
 		a.adminFailed(ctx, admin, id, err)
 		return
 	}
-	a.log.Info("admin ban", "admin_id", admin.TelegramID, "user_id", u.TelegramID, "banned", ban, "changed", out.Changed)
+	a.log.Info("admin ban", "admin_id", admin.TelegramID, "user_id", u.TelegramID, "banned", out.Banned)
 	msg := "admin_unbanned"
 	if ban {
 		msg = "admin_banned"

@@ -79,6 +79,14 @@ func (s *Store) GetPromo(ctx context.Context, code string) (Promo, error) {
 // it after a nil error and also after ErrPromoAlreadyRedeemed — the grant's
 // own key makes it happen once, and covers a crash between the two calls.
 func (s *Store) RedeemPromo(ctx context.Context, code string, userID int64) (Promo, error) {
+	return s.RedeemPromoFor(ctx, code, userID, "")
+}
+
+// RedeemPromoFor is RedeemPromo on behalf of a request (the workflow run
+// that asks). The redemption's audit row keeps it, and a repeat by the
+// same request — a retry whose first answer was lost — returns the promo
+// without ErrPromoAlreadyRedeemed, the same success as the first call.
+func (s *Store) RedeemPromoFor(ctx context.Context, code string, userID int64, request string) (Promo, error) {
 	code = NormalizePromoCode(code)
 	op := fmt.Sprintf("redeem promo %q for user %d", code, userID)
 	var promo Promo
@@ -99,6 +107,15 @@ func (s *Store) RedeemPromo(ctx context.Context, code string, userID int64) (Pro
 			return err
 		}
 		if redeemed {
+			var mine bool
+			if err := tx.QueryRow(ctx, `SELECT $3 <> '' AND EXISTS (SELECT 1 FROM audit_log
+					WHERE user_id = $1 AND event = $2 AND details->>'code' = $4 AND details->>'request' = $3)`,
+				userID, EventPromoRedeemed, request, code).Scan(&mine); err != nil {
+				return fmt.Errorf("find redemption request: %w", err)
+			}
+			if mine {
+				return nil
+			}
 			return ErrPromoAlreadyRedeemed
 		}
 		if row.Expired {
@@ -112,7 +129,7 @@ func (s *Store) RedeemPromo(ctx context.Context, code string, userID int64) (Pro
 		if _, err := tx.Exec(ctx, `INSERT INTO promo_redemptions (code, user_id) VALUES ($1, $2)`, code, userID); err != nil {
 			return err
 		}
-		return appendAudit(ctx, tx, userID, EventPromoRedeemed, map[string]any{"code": code, "kind": promo.Kind, "value": promo.Value})
+		return appendAudit(ctx, tx, userID, EventPromoRedeemed, map[string]any{"code": code, "kind": promo.Kind, "value": promo.Value, "request": request})
 	})
 	if err != nil {
 		return promo, wrap(op, err)

@@ -12,6 +12,11 @@ import (
 type RefundParams struct {
 	PurchaseID uuid.UUID
 	Reason     string // recorded in the audit log
+	// Request names who asks (the workflow run): the refund's audit row
+	// keeps it, and a repeat by the same request reports the refund as its
+	// own (AlreadyRefunded false) because it is a retry whose first answer
+	// was lost. Empty: every repeat is AlreadyRefunded.
+	Request string
 }
 
 // RefundResult is what the caller needs to finish a refund: the purchase
@@ -38,7 +43,15 @@ func (s *Store) RefundPurchase(ctx context.Context, p RefundParams) (RefundResul
 		}
 		switch pur.Status {
 		case PurchaseRefunded:
-			res.AlreadyRefunded, res.Purchase = true, pur
+			res.Purchase = pur
+			if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM audit_log
+					WHERE user_id = $1 AND event = $2 AND details->>'purchase_id' = $3 AND details->>'request' = $4)`,
+				pur.UserID, EventPurchaseRefunded, pur.ID.String(), p.Request).Scan(&res.AlreadyRefunded); err != nil {
+				return fmt.Errorf("find refund request: %w", err)
+			}
+			if p.Request == "" {
+				res.AlreadyRefunded = true
+			}
 			return tx.QueryRow(ctx, `SELECT balance FROM users WHERE telegram_id = $1`, pur.UserID).Scan(&res.Balance)
 		case PurchasePaid:
 		default:
@@ -70,7 +83,7 @@ func (s *Store) RefundPurchase(ctx context.Context, p RefundParams) (RefundResul
 		}
 		if err := appendAudit(ctx, tx, pur.UserID, EventPurchaseRefunded, map[string]any{
 			"purchase_id": pur.ID, "kind": pur.Kind, "amount": pur.Amount, "currency": pur.Currency,
-			"provider": pur.Provider, "reason": p.Reason,
+			"provider": pur.Provider, "reason": p.Reason, "request": p.Request,
 		}); err != nil {
 			return err
 		}

@@ -20,8 +20,9 @@ const trafficBatchRetention = "30 days"
 
 // AddTrafficBatch adds one reading of Xray's counters to the subscriptions
 // it names, once per batch id: a retry of the same batch changes nothing
-// and reports applied=false. Emails without a subscription (keys Xray knows
-// from elsewhere) are ignored; updated counts the subscriptions changed.
+// and reports applied=false with the updated count the first write stored.
+// Emails without a subscription (keys Xray knows from elsewhere) are
+// ignored; updated counts the subscriptions changed.
 func (s *Store) AddTrafficBatch(ctx context.Context, batchID string, deltas []TrafficDelta) (applied bool, updated int, err error) {
 	op := fmt.Sprintf("add traffic batch %s", batchID)
 	if batchID == "" {
@@ -45,7 +46,8 @@ func (s *Store) AddTrafficBatch(ctx context.Context, batchID string, deltas []Tr
 			return err
 		}
 		if applied = tag.RowsAffected() == 1; !applied {
-			return nil
+			// A retry: report what the attempt that committed changed.
+			return tx.QueryRow(ctx, `SELECT updated FROM traffic_batches WHERE id = $1`, batchID).Scan(&updated)
 		}
 		tag, err = tx.Exec(ctx, `UPDATE subscriptions s SET traffic_up = s.traffic_up + d.up, traffic_down = s.traffic_down + d.down
 			FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS d(email, up, down)
@@ -54,6 +56,9 @@ func (s *Store) AddTrafficBatch(ctx context.Context, batchID string, deltas []Tr
 			return fmt.Errorf("add traffic: %w", err)
 		}
 		updated = int(tag.RowsAffected())
+		if _, err := tx.Exec(ctx, `UPDATE traffic_batches SET updated = $2 WHERE id = $1`, batchID, updated); err != nil {
+			return fmt.Errorf("record batch outcome: %w", err)
+		}
 		_, err = tx.Exec(ctx, `DELETE FROM traffic_batches WHERE created_at < now() - $1::interval`, trafficBatchRetention)
 		return err
 	})

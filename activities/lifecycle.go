@@ -92,7 +92,7 @@ func (a *Activities) AutoRenew(ctx context.Context, in AutoRenewInput) (AutoRene
 	}
 	credit, err := a.Store.CreditPurchase(ctx, store.CreditParams{
 		PurchaseID: id, NodeID: a.NodeID, EmailDomain: a.Config.XrayEmailDomain,
-		ReferralBonus: a.Config.ReferralMinor, BonusCurrency: a.Config.Currency,
+		Referral: a.referralTerms(),
 	})
 	if errors.Is(err, store.ErrInsufficientBalance) || errors.Is(err, store.ErrPurchaseClosed) {
 		// Closed: failed for lack of balance by an earlier attempt (a retry

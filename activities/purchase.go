@@ -52,8 +52,7 @@ func (a *Activities) CreditPurchase(ctx context.Context, in CreditInput) (Credit
 		return CreditResult{}, err
 	}
 	res, err := a.Store.CreditPurchase(ctx, store.CreditParams{
-		PurchaseID: id, ChargeID: in.ChargeID,
-		ReferralBonus: a.Config.ReferralMinor, BonusCurrency: a.Config.Currency,
+		PurchaseID: id, ChargeID: in.ChargeID, Referral: a.referralTerms(),
 		NodeID: a.NodeID, EmailDomain: a.Config.XrayEmailDomain,
 	})
 	if err != nil {
@@ -62,7 +61,29 @@ func (a *Activities) CreditPurchase(ctx context.Context, in CreditInput) (Credit
 	return CreditResult{
 		Kind: res.Kind, ExpiresAt: res.ExpiresAt,
 		Balance: res.Balance, ReferrerID: res.ReferrerID, ReferralBonusPaid: res.ReferralBonusPaid,
+		ReferralBonus: res.ReferralBonus,
 	}, nil
+}
+
+// referralTerms is the configured referral share. A Stars plan is valued
+// at its price in the shop's currency, scaled by the Stars actually paid
+// (a promo lowers both alike); Stars the plan list cannot value earn
+// nothing.
+func (a *Activities) referralTerms() store.ReferralTerms {
+	cfg := a.Config
+	return store.ReferralTerms{
+		Percent: cfg.ReferralPercent, Cap: cfg.ReferralMinor, Currency: cfg.Currency,
+		Value: func(p store.Purchase) (int64, bool) {
+			if p.Currency == cfg.Currency {
+				return p.Amount, true
+			}
+			plan, ok := cfg.Plan(p.PlanID)
+			if p.Currency != "XTR" || !ok || plan.Stars <= 0 {
+				return 0, false
+			}
+			return plan.Price * p.Amount / plan.Stars, true
+		},
+	}
 }
 
 // ExpirePurchase closes an unpaid purchase.

@@ -2,6 +2,7 @@ package activities
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +27,7 @@ func (a *Activities) Notify(ctx context.Context, n Notice) error {
 		"Amount":   i18n.FormatMoney(lang, n.Amount, n.Currency),
 		"Price":    i18n.FormatMoney(lang, n.Amount, n.Currency),
 		"Balance":  i18n.FormatMoney(lang, n.Balance, a.Config.Currency),
-		"Bonus":    i18n.FormatMoney(lang, a.Config.ReferralMinor, a.Config.Currency),
+		"Bonus":    i18n.FormatMoney(lang, cmp.Or(n.Bonus, a.Config.ReferralMinor), a.Config.Currency),
 		"Expires":  i18n.FormatDate(lang, n.Expires),
 		"Left":     i18n.FormatDuration(lang, n.Left.Round(time.Minute)),
 		"Duration": i18n.FormatDuration(lang, n.Left),

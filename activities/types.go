@@ -82,6 +82,7 @@ type CreditResult struct {
 	Balance           int64     // balance after, for top-ups and balance payments
 	ReferrerID        int64
 	ReferralBonusPaid bool
+	ReferralBonus     int64 // minor units of the shop's currency, when paid
 }
 
 // PurchaseRef names a purchase.
@@ -135,6 +136,7 @@ type Notice struct {
 	Amount   int64
 	Currency string
 	Balance  int64
+	Bonus    int64 // a referral bonus paid, in the shop's currency
 	Expires  time.Time
 	Left     time.Duration
 	Buttons  []Button

@@ -346,7 +346,7 @@ func (p *purchase) credit(ctx workflow.Context) error {
 		}
 	}
 	if res.ReferralBonusPaid && res.ReferrerID != 0 {
-		p.notify(ctx, activities.Notice{UserID: res.ReferrerID, Message: "referral_bonus"})
+		p.notify(ctx, activities.Notice{UserID: res.ReferrerID, Message: "referral_bonus", Bonus: res.ReferralBonus})
 	}
 	return nil
 }

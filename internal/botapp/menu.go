@@ -126,6 +126,6 @@ func (a *App) showInvite(ctx context.Context, u store.User, msgID int) {
 		a.log.Warn("count referrals", "user_id", u.TelegramID, "error", err)
 	}
 	a.edit(ctx, u.TelegramID, msgID, a.texts.T(u.Language, "invite_text", map[string]any{
-		"Link": link, "Bonus": i18n.FormatMoney(u.Language, a.cfg.ReferralMinor, a.cfg.Currency), "Count": count,
+		"Link": link, "Bonus": i18n.FormatMoney(u.Language, a.cfg.ReferralMinor, a.cfg.Currency), "Percent": a.cfg.ReferralPercent, "Count": count,
 	}), a.backKeyboard(u.Language))
 }

@@ -63,13 +63,16 @@ type Config struct {
 
 	AdminIDs []int64 `env:"ADMIN_IDS" envSeparator:","`
 
-	Currency       string        `env:"SHOP_CURRENCY" envDefault:"USD"`
-	Plans          string        `env:"PLANS" envDefault:"1m:30d:3.00:150,3m:90d:8.00:400,12m:365d:28.00:1500"`
-	TrialDuration  time.Duration `env:"TRIAL_DURATION" envDefault:"72h"`
-	ReferralBonus  string        `env:"REFERRAL_BONUS" envDefault:"1.00"`
-	RemindersPaid  string        `env:"REMINDERS_PAID" envDefault:"72h,24h,1h"`
-	RemindersTrial string        `env:"REMINDERS_TRIAL" envDefault:"24h,1h"`
-	AutoRenewLead  time.Duration `env:"AUTO_RENEW_LEAD" envDefault:"24h"`
+	Currency      string        `env:"SHOP_CURRENCY" envDefault:"USD"`
+	Plans         string        `env:"PLANS" envDefault:"1m:30d:3.00:150,3m:90d:8.00:400,12m:365d:28.00:1500"`
+	TrialDuration time.Duration `env:"TRIAL_DURATION" envDefault:"72h"`
+	// A referrer earns ReferralPercent of what the friend paid for their
+	// first plan, at most ReferralBonus (ReferralMinor once parsed).
+	ReferralBonus   string        `env:"REFERRAL_BONUS" envDefault:"1.00"`
+	ReferralPercent int           `env:"REFERRAL_PERCENT" envDefault:"10"`
+	RemindersPaid   string        `env:"REMINDERS_PAID" envDefault:"72h,24h,1h"`
+	RemindersTrial  string        `env:"REMINDERS_TRIAL" envDefault:"24h,1h"`
+	AutoRenewLead   time.Duration `env:"AUTO_RENEW_LEAD" envDefault:"24h"`
 
 	// Sandbox enables the sandbox-only commands (/sandbox_expire). `make dev`
 	// sets it when it runs the Telegram stand-in; it is refused with a real
@@ -120,6 +123,9 @@ func load(opts env.Options) (Config, error) {
 	add("PLANS", err)
 	c.ReferralMinor, err = ParseMoney(c.ReferralBonus)
 	add("REFERRAL_BONUS", err)
+	if c.ReferralPercent < 0 || c.ReferralPercent > 100 {
+		add("REFERRAL_PERCENT", fmt.Errorf("must be a percentage 0-100, got %d", c.ReferralPercent))
+	}
 	c.PaidStages, err = parseDurations(c.RemindersPaid)
 	add("REMINDERS_PAID", err)
 	c.TrialStages, err = parseDurations(c.RemindersTrial)

@@ -42,7 +42,7 @@ func TestLoadDefaults(t *testing.T) {
 	if len(c.PlanList) != 3 || c.PlanList[0] != (Plan{ID: "1m", Days: 30, Price: 300, Stars: 150}) {
 		t.Errorf("plans: %+v", c.PlanList)
 	}
-	if c.ReferralMinor != 100 || len(c.PaidStages) != 3 || c.PaidStages[0] != 72*time.Hour {
+	if c.ReferralMinor != 100 || c.ReferralPercent != 10 || len(c.PaidStages) != 3 || c.PaidStages[0] != 72*time.Hour {
 		t.Errorf("derived: %d %v", c.ReferralMinor, c.PaidStages)
 	}
 }
@@ -54,6 +54,8 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"VLESS_PORT", "70000", "VLESS_PORT: must be a port number"},
 		{"VLESS_PORT", "https", "VLESS_PORT: cannot parse as an integer"},
 		{"TELEGRAM_MODE", "push", `TELEGRAM_MODE: must be "polling" or "webhook"`},
+		{"REFERRAL_PERCENT", "101", "REFERRAL_PERCENT: must be a percentage 0-100"},
+		{"REFERRAL_PERCENT", "-1", "REFERRAL_PERCENT: must be a percentage 0-100"},
 		{"CRYPTOPAY_INVOICE_TTL", "forever", "CRYPTOPAY_INVOICE_TTL: cannot parse as a duration"},
 		{"CRYPTOPAY_INVOICE_TTL", "10s", "CRYPTOPAY_INVOICE_TTL: must be between"},
 		{"PLANS", "1m:30d:3.00", "PLANS: entry \"1m:30d:3.00\" must be id:days:price:stars"},

@@ -108,8 +108,9 @@ func TestBuyWithCryptoPayCreditsReferrerOnce(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if u.Balance != 100 {
-			return fmt.Errorf("alice's balance is %d, want 100", u.Balance)
+		// REFERRAL_PERCENT's default 10% of the 3.00 Bob paid.
+		if u.Balance != 30 {
+			return fmt.Errorf("alice's balance is %d, want 30", u.Balance)
 		}
 		return nil
 	})
@@ -120,7 +121,7 @@ func TestBuyWithCryptoPayCreditsReferrerOnce(t *testing.T) {
 	if bonuses != 1 {
 		t.Fatalf("%d referral bonus rows, want 1", bonuses)
 	}
-	s.waitText(alice, 0, "") // the referrer is told
+	s.waitText(alice, 0, "0.30") // the referrer is told the bonus paid
 	if n := s.keyMessages(bob); n != 1 {
 		t.Fatalf("%d key messages, want 1", n)
 	}

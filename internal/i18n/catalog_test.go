@@ -83,7 +83,7 @@ func sampleData() map[string]map[string]any {
 		"topup_done":           {"Amount": money, "Balance": money},
 		"insufficient_balance": {"Price": money, "Balance": money},
 
-		"invite_text":    {"Link": "https://t.me/vpnflow_bot?start=r42&x=<1>", "Bonus": money, "Count": 3},
+		"invite_text":    {"Link": "https://t.me/vpnflow_bot?start=r42&x=<1>", "Bonus": money, "Percent": 10, "Count": 3},
 		"referral_bonus": {"Bonus": money},
 
 		"help_text":       nil,
@@ -364,7 +364,7 @@ func TestUnknownIDAndMissingData(t *testing.T) {
 
 func TestPluralForms(t *testing.T) {
 	c := newCatalog(t)
-	data := map[string]any{"Link": "l", "Bonus": "b"}
+	data := map[string]any{"Link": "l", "Bonus": "b", "Percent": 10}
 	tests := []struct {
 		lang  string
 		count int

@@ -22,6 +22,7 @@ const (
 	EventReissueAborted       = "reissue_aborted"
 	EventPurchaseRefunded     = "purchase_refunded"
 	EventReferralBonus        = "referral_bonus"
+	EventReferralReversed     = "referral_reversed"
 	EventPromoRedeemed        = "promo_redeemed"
 )
 

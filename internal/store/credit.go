@@ -16,10 +16,13 @@ const (
 	LedgerPayment       = "payment"        // money received from a provider
 	LedgerBalanceDebit  = "balance_debit"  // (balance) a purchase paid from the balance
 	LedgerTopup         = "topup"          // (balance) a top-up credited
-	LedgerReferralBonus = "referral_bonus" // (balance) bonus for a referred user's first payment
+	LedgerReferralBonus = "referral_bonus" // (balance) bonus for a referred user's first paid plan
 	LedgerRefund        = "refund"         // a purchase reversed
 	LedgerBalanceRefund = "balance_refund" // (balance) a balance-paid purchase refunded to the balance
 	LedgerTopupReversal = "topup_reversal" // (balance) a refunded top-up taken back
+	// LedgerReferralReversal (balance) takes a referral bonus back when the
+	// purchase that earned it is refunded; reference as the bonus's.
+	LedgerReferralReversal = "referral_reversal"
 )
 
 // PurchaseRef is the ledger reference of a purchase's movements.
@@ -34,10 +37,9 @@ type CreditParams struct {
 	// ChargeID is the provider's payment id (Stars charge id, Crypto Pay
 	// invoice id); stored so one charge can pay for one purchase only.
 	ChargeID string
-	// ReferralBonus, in minor units of BonusCurrency, goes to the referrer
-	// on the referred user's first real payment. 0 disables it.
-	ReferralBonus int64
-	BonusCurrency string
+	// Referral says what the referrer earns from the referred user's first
+	// paid plan; the zero value pays nothing.
+	Referral ReferralTerms
 	// NodeID and EmailDomain are used when the purchase creates the user's
 	// first subscription.
 	NodeID      int16
@@ -81,11 +83,8 @@ type CreditResult struct {
 // leaves everything unchanged.
 func (s *Store) CreditPurchase(ctx context.Context, p CreditParams) (CreditResult, error) {
 	op := fmt.Sprintf("credit purchase %s", p.PurchaseID)
-	if p.ReferralBonus < 0 {
-		return CreditResult{}, fmt.Errorf("%s: %w: negative referral bonus", op, ErrInvalid)
-	}
-	if p.ReferralBonus > 0 && !validCurrency(p.BonusCurrency) {
-		return CreditResult{}, fmt.Errorf("%s: %w: referral bonus needs a currency code, got %q", op, ErrInvalid, p.BonusCurrency)
+	if err := p.Referral.validate(); err != nil {
+		return CreditResult{}, fmt.Errorf("%s: %w", op, err)
 	}
 	var res CreditResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -182,8 +181,8 @@ func creditPurchase(ctx context.Context, tx pgx.Tx, p CreditParams) (CreditResul
 		return res, fmt.Errorf("%w: unknown purchase kind %q", ErrInvalid, pur.Kind)
 	}
 
-	if pur.Provider != ProviderBalance && p.ReferralBonus > 0 {
-		if err := payReferralBonus(ctx, tx, pur, now, p.ReferralBonus, p.BonusCurrency, &res); err != nil {
+	if bonus := p.Referral.bonus(pur); bonus > 0 {
+		if err := payReferralBonus(ctx, tx, pur, now, bonus, p.Referral.Currency, &res); err != nil {
 			return res, err
 		}
 	}
@@ -192,35 +191,6 @@ func creditPurchase(ctx context.Context, tx pgx.Tx, p CreditParams) (CreditResul
 		return res, fmt.Errorf("read balance: %w", err)
 	}
 	return res, nil
-}
-
-// payReferralBonus credits the referrer once, on the referred user's first
-// real (not balance) payment. The referrals row's bonus_paid_at is the
-// once-only switch; the ledger key backs it up.
-func payReferralBonus(ctx context.Context, tx pgx.Tx, pur Purchase, now time.Time, bonus int64, currency string, res *CreditResult) error {
-	var referrer int64
-	err := tx.QueryRow(ctx, `UPDATE referrals r SET bonus_paid_at = $3, bonus_purchase_id = $2
-		WHERE r.referred_id = $1 AND r.bonus_paid_at IS NULL
-			AND NOT EXISTS (SELECT 1 FROM purchases p
-				WHERE p.user_id = $1 AND p.id <> $2 AND p.provider <> 'balance'
-					AND p.status IN ('paid', 'refunded'))
-		RETURNING r.referrer_id`, pur.UserID, pur.ID, now).Scan(&referrer)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // not referred, already paid, or not the first payment
-	}
-	if err != nil {
-		return fmt.Errorf("claim referral bonus: %w", err)
-	}
-	if err := addBalance(ctx, tx, referrer, bonus); err != nil {
-		return err
-	}
-	if err := insertLedger(ctx, tx, referrer, bonus, currency, LedgerReferralBonus, ReferredRef(pur.UserID)); err != nil {
-		return err
-	}
-	res.ReferralBonusPaid, res.ReferralBonus = true, bonus
-	return appendAudit(ctx, tx, referrer, EventReferralBonus, map[string]any{
-		"referred_id": pur.UserID, "purchase_id": pur.ID, "amount": bonus, "currency": currency,
-	})
 }
 
 // storedCredit rebuilds the result of an earlier credit of pur.

@@ -176,11 +176,11 @@ func TestExpiredPurchaseStillCredits(t *testing.T) {
 	wantErr(t, err, store.ErrNotFound)
 }
 
-func TestReferralBonusOnlyOnFirstRealPayment(t *testing.T) {
+func TestReferralBonusOnlyOnFirstPaidPlan(t *testing.T) {
 	e := newEnv(t)
 	a := e.user(1, "")
 
-	// B: bonus on the first payment, not the second.
+	// B: bonus on the first plan, not the second.
 	e.user(2, a.RefCode)
 	if r := e.mustCredit(e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 100); !r.ReferralBonusPaid || r.ReferralBonus != 100 {
 		t.Errorf("first payment: %+v", r)
@@ -189,33 +189,28 @@ func TestReferralBonusOnlyOnFirstRealPayment(t *testing.T) {
 		t.Errorf("second payment paid a bonus: %+v", r)
 	}
 
-	// C: the first payment happened with bonuses off; later ones pay none.
+	// C: the first plan was bought with bonuses off; later ones pay none.
 	e.user(3, a.RefCode)
 	e.mustCredit(e.purchase(3, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
 	if r := e.mustCredit(e.purchase(3, store.KindSubscription, store.ProviderStars, 150, 30).ID, 100); r.ReferralBonusPaid {
 		t.Errorf("not-first payment paid a bonus: %+v", r)
 	}
 
-	// D: spending balance is not a payment; the later real one is the first.
+	// D: a top-up earns nothing; the plan bought with the topped-up
+	// balance is the first paid plan and earns.
 	e.user(4, a.RefCode)
-	e.exec(`UPDATE users SET balance = 500 WHERE telegram_id = 4`)
-	if r := e.mustCredit(e.purchase(4, store.KindSubscription, store.ProviderBalance, 300, 30).ID, 100); r.ReferralBonusPaid {
-		t.Errorf("balance purchase paid a bonus: %+v", r)
-	}
-	// E: a top-up is a real payment.
-	e.user(5, a.RefCode)
-	if r := e.mustCredit(e.purchase(5, store.KindTopup, store.ProviderCryptoPay, 1000, 0).ID, 100); !r.ReferralBonusPaid || r.Balance != 1000 {
+	if r := e.mustCredit(e.purchase(4, store.KindTopup, store.ProviderCryptoPay, 1000, 0).ID, 100); r.ReferralBonusPaid || r.Balance != 1000 {
 		t.Errorf("top-up: %+v", r)
 	}
-	if r := e.mustCredit(e.purchase(4, store.KindSubscription, store.ProviderStars, 150, 30).ID, 100); !r.ReferralBonusPaid {
-		t.Errorf("first real payment after a balance purchase paid no bonus: %+v", r)
+	if r := e.mustCredit(e.purchase(4, store.KindSubscription, store.ProviderBalance, 300, 30).ID, 100); !r.ReferralBonusPaid || r.ReferralBonus != 100 {
+		t.Errorf("plan paid from the balance: %+v", r)
 	}
 
-	if b := e.balance(1); b != 300 {
-		t.Errorf("referrer balance %d, want 3 bonuses = 300", b)
+	if b := e.balance(1); b != 200 {
+		t.Errorf("referrer balance %d, want 2 bonuses = 200", b)
 	}
 	e.checkLedger(1)
-	e.checkLedger(5)
+	e.checkLedger(4)
 }
 
 func TestCreditWithoutNodeCannotCreateSubscription(t *testing.T) {
@@ -227,7 +222,9 @@ func TestCreditWithoutNodeCannotCreateSubscription(t *testing.T) {
 	if got, _ := e.s.GetPurchase(e.ctx, p.ID); got.Status != store.PurchasePending {
 		t.Errorf("status %s after a refused credit", got.Status)
 	}
-	_, err = e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p.ID, ReferralBonus: 10})
+	_, err = e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p.ID, Referral: store.ReferralTerms{Percent: 10, Cap: 10}})
+	wantErr(t, err, store.ErrInvalid)
+	_, err = e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p.ID, Referral: store.ReferralTerms{Percent: 101, Cap: 10, Currency: "USD"}})
 	wantErr(t, err, store.ErrInvalid)
 }
 

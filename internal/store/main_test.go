@@ -63,9 +63,12 @@ func (e *env) purchase(userID int64, kind, provider string, amount int64, days i
 	return p
 }
 
+// credit credits a purchase; a first paid plan of a referred user earns
+// the referrer the whole amount paid, at most bonus.
 func (e *env) credit(id uuid.UUID, bonus int64) (store.CreditResult, error) {
 	return e.s.CreditPurchase(e.ctx, store.CreditParams{
-		PurchaseID: id, ReferralBonus: bonus, BonusCurrency: "USD", NodeID: e.node, EmailDomain: domain,
+		PurchaseID: id, NodeID: e.node, EmailDomain: domain,
+		Referral: store.ReferralTerms{Percent: 100, Cap: bonus, Currency: "USD"},
 	})
 }
 
@@ -124,7 +127,7 @@ func (e *env) checkLedger(userID int64) {
 	e.t.Helper()
 	var sum int64
 	if err := e.pool.QueryRow(e.ctx, `SELECT coalesce(sum(amount), 0) FROM ledger WHERE user_id = $1
-		AND kind IN ('topup', 'balance_debit', 'referral_bonus', 'balance_refund', 'topup_reversal')`, userID).Scan(&sum); err != nil {
+		AND kind IN ('topup', 'balance_debit', 'referral_bonus', 'balance_refund', 'topup_reversal', 'referral_reversal')`, userID).Scan(&sum); err != nil {
 		e.t.Fatal(err)
 	}
 	if b := e.balance(userID); b != sum {

@@ -26,6 +26,9 @@ type RefundResult struct {
 	AlreadyRefunded bool
 	Purchase        Purchase
 	Balance         int64
+	// Referral is the referral bonus taken back (zero if the purchase
+	// earned none, or on a repeat).
+	Referral ReferralReversal
 }
 
 // RefundPurchase marks a paid purchase refunded and writes a negative
@@ -33,7 +36,9 @@ type RefundResult struct {
 // balance; a refunded top-up is taken back from it (ErrInsufficientBalance
 // if it has been spent, changing nothing). Subscription time is not touched:
 // the caller shortens it (GrantTime with a negative duration) if it should.
-// The referrer's bonus, if any, stays paid.
+// A referral bonus the purchase earned is taken back from the referrer in
+// the same transaction, as far as their balance allows (the rest is
+// recorded as a shortfall; see ReferralReversal).
 func (s *Store) RefundPurchase(ctx context.Context, p RefundParams) (RefundResult, error) {
 	var res RefundResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -80,6 +85,9 @@ func (s *Store) RefundPurchase(ctx context.Context, p RefundParams) (RefundResul
 			if err := insertLedger(ctx, tx, pur.UserID, -pur.Amount, pur.Currency, LedgerTopupReversal, ref); err != nil {
 				return err
 			}
+		}
+		if res.Referral, err = reverseReferralBonus(ctx, tx, pur); err != nil {
+			return err
 		}
 		if err := appendAudit(ctx, tx, pur.UserID, EventPurchaseRefunded, map[string]any{
 			"purchase_id": pur.ID, "kind": pur.Kind, "amount": pur.Amount, "currency": pur.Currency,

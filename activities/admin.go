@@ -165,6 +165,12 @@ type RecordRefundInput struct {
 type RecordRefundResult struct {
 	AlreadyRefunded bool
 	Balance         int64
+	// The referral bonus the purchase had earned, taken back from
+	// ReferrerID: ReferralShortfall is what their balance could not cover
+	// (recorded in the audit log as referral_reversed).
+	ReferrerID        int64
+	ReferralReversed  int64
+	ReferralShortfall int64
 }
 
 // RecordRefund marks the purchase refunded with one ledger row
@@ -178,7 +184,10 @@ func (a *Activities) RecordRefund(ctx context.Context, in RecordRefundInput) (Re
 	if err != nil {
 		return RecordRefundResult{}, adminStoreError("record refund of purchase "+in.PurchaseID, err)
 	}
-	return RecordRefundResult{AlreadyRefunded: res.AlreadyRefunded, Balance: res.Balance}, nil
+	return RecordRefundResult{
+		AlreadyRefunded: res.AlreadyRefunded, Balance: res.Balance, ReferrerID: res.Referral.ReferrerID,
+		ReferralReversed: res.Referral.Reversed, ReferralShortfall: res.Referral.Shortfall,
+	}, nil
 }
 
 // CreditRefundResult is the buyer's balance once the refund is credited

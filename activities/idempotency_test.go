@@ -208,6 +208,15 @@ func idempotencyCases() []idempotencyCase {
 			p := e.paidUser(1)
 			return e.a.RecordRefund, RecordRefundInput{PurchaseID: p.String(), Reason: "test"}, RecordRefundResult{}
 		}},
+		{"RecordRefund referred", func(e *dbEnv) (any, any, any) {
+			ref := e.user(1, "")
+			e.user(2, ref.RefCode)
+			p := e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300)
+			if _, err := e.run(e.a.CreditPurchase, CreditInput{PurchaseID: p.String()}, CreditResult{}); err != nil {
+				e.t.Fatal(err)
+			}
+			return e.a.RecordRefund, RecordRefundInput{PurchaseID: p.String(), Reason: "test"}, RecordRefundResult{}
+		}},
 		{"CreditRefundToBalance", func(e *dbEnv) (any, any, any) {
 			p := e.paidUser(1)
 			if _, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: p, Reason: "test"}); err != nil {

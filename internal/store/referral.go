@@ -133,3 +133,23 @@ func reverseReferralBonus(ctx context.Context, tx pgx.Tx, pur Purchase) (Referra
 		"shortfall": rv.Shortfall, "currency": currency,
 	})
 }
+
+// storedReversal rebuilds the reversal an earlier refund of pur wrote.
+func storedReversal(ctx context.Context, tx pgx.Tx, pur Purchase) (ReferralReversal, error) {
+	var rv ReferralReversal
+	var reversed int64
+	err := tx.QueryRow(ctx, `SELECT r.referrer_id, b.amount, -v.amount
+		FROM referrals r
+		JOIN ledger b ON b.kind = $3 AND b.reference = $5
+		JOIN ledger v ON v.kind = $4 AND v.reference = $5
+		WHERE r.referred_id = $1 AND r.bonus_purchase_id = $2`,
+		pur.UserID, pur.ID, LedgerReferralBonus, LedgerReferralReversal, ReferredRef(pur.UserID)).Scan(&rv.ReferrerID, &rv.Bonus, &reversed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ReferralReversal{}, nil
+	}
+	if err != nil {
+		return rv, fmt.Errorf("read referral reversal: %w", err)
+	}
+	rv.Reversed, rv.Shortfall = reversed, rv.Bonus-reversed
+	return rv, nil
+}

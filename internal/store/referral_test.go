@@ -93,8 +93,9 @@ func TestReferralBonusReversedOnRefund(t *testing.T) {
 	if b := e.balance(1); b != 0 {
 		t.Errorf("referrer balance %d after the refund, want 0", b)
 	}
-	if _, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: p.ID, Reason: "test"}); err != nil {
-		t.Fatal(err)
+	again, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: p.ID, Reason: "test"})
+	if err != nil || again.Referral != r.Referral {
+		t.Fatalf("repeated refund reports reversal %+v (%v), want the stored %+v", again.Referral, err, r.Referral)
 	}
 	if n := e.count(`SELECT count(*) FROM ledger WHERE kind = 'referral_reversal' AND reference = 'referred:2' AND amount = -30`); n != 1 {
 		t.Errorf("%d reversal rows, want 1", n)
@@ -131,6 +132,9 @@ func TestReferralReversalShortfall(t *testing.T) {
 	}
 	if r.Referral != (store.ReferralReversal{ReferrerID: 1, Bonus: 30, Reversed: 10, Shortfall: 20}) {
 		t.Errorf("reversal = %+v", r.Referral)
+	}
+	if again, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: p.ID}); err != nil || again.Referral != r.Referral {
+		t.Errorf("repeat reports %+v, %v", again.Referral, err)
 	}
 	if b := e.balance(1); b != 0 {
 		t.Errorf("referrer balance %d, want 0", b)

@@ -27,7 +27,7 @@ type RefundResult struct {
 	Purchase        Purchase
 	Balance         int64
 	// Referral is the referral bonus taken back (zero if the purchase
-	// earned none, or on a repeat).
+	// earned none); a repeat reports the stored reversal.
 	Referral ReferralReversal
 }
 
@@ -56,6 +56,9 @@ func (s *Store) RefundPurchase(ctx context.Context, p RefundParams) (RefundResul
 			}
 			if p.Request == "" {
 				res.AlreadyRefunded = true
+			}
+			if res.Referral, err = storedReversal(ctx, tx, pur); err != nil {
+				return err
 			}
 			return tx.QueryRow(ctx, `SELECT balance FROM users WHERE telegram_id = $1`, pur.UserID).Scan(&res.Balance)
 		case PurchasePaid:

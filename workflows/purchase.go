@@ -367,7 +367,9 @@ func (p *purchase) fail(ctx workflow.Context, step string, err error) error {
 	p.state.Failure = step + ": " + err.Error()
 	if p.state.Status != shop.PurchasePaid {
 		p.state.Status = shop.PurchaseFailed
-		if step != stepRecord {
+		// A payment received but not credited stays open for the credit
+		// that has yet to happen; it is not a failed purchase.
+		if step != stepRecord && p.payment == nil {
 			p.recordFailure(ctx)
 		}
 	}

@@ -53,3 +53,16 @@ func TestPurchaseFailureAfterCreditKeepsItPaid(t *testing.T) {
 	require.Error(t, pe.GetWorkflowError())
 	require.Empty(t, pe.failed)
 }
+
+// A payment that arrived but could not be credited leaves the purchase open
+// for the credit that must still happen: it is not marked failed.
+func TestPurchaseCreditFailureAfterPaymentIsNotFailed(t *testing.T) {
+	pe := newPurchaseEnv(t, shop.ProviderBalance)
+	pe.OnActivity(pe.a.CreditPurchase, mock.Anything, mock.Anything).Return(activities.CreditResult{},
+		temporal.NewNonRetryableApplicationError("no node", "Invalid", errors.New("no node")))
+
+	pe.ExecuteWorkflow(Purchase, pe.in)
+
+	require.Error(t, pe.GetWorkflowError())
+	require.Empty(t, pe.failed)
+}

@@ -77,8 +77,9 @@ type CreditResult struct {
 // paid, debits the balance (provider 'balance') or records the payment,
 // extends the subscription or tops up the balance, pays a first-payment
 // referral bonus, and writes ledger and audit rows. Running it again changes
-// nothing and returns the stored outcome. An expired purchase is still
-// credited (the user paid); a refunded or failed one is ErrPurchaseClosed.
+// nothing and returns the stored outcome. An expired or failed purchase is
+// still credited (the user paid); a refunded one, or a failed balance
+// purchase, is ErrPurchaseClosed.
 // A balance too small for a balance purchase is ErrInsufficientBalance and
 // leaves everything unchanged.
 func (s *Store) CreditPurchase(ctx context.Context, p CreditParams) (CreditResult, error) {
@@ -108,8 +109,15 @@ func creditPurchase(ctx context.Context, tx pgx.Tx, p CreditParams) (CreditResul
 	switch pur.Status {
 	case PurchasePaid:
 		return storedCredit(ctx, tx, pur)
-	case PurchaseRefunded, PurchaseFailed:
+	case PurchaseRefunded:
 		return CreditResult{}, fmt.Errorf("%w: status %s", ErrPurchaseClosed, pur.Status)
+	case PurchaseFailed:
+		// A provider can still take money for a purchase marked failed (an
+		// invoice whose send timed out was delivered): that payment is
+		// credited. Nothing pays a failed balance purchase later.
+		if pur.Provider == ProviderBalance {
+			return CreditResult{}, fmt.Errorf("%w: status %s", ErrPurchaseClosed, pur.Status)
+		}
 	}
 	now, err := clock(ctx, tx, p.Now)
 	if err != nil {

@@ -166,11 +166,21 @@ func TestExpiredPurchaseStillCredits(t *testing.T) {
 	_, err = e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p2.ID, ChargeID: "charge-1", NodeID: e.node, EmailDomain: domain})
 	wantErr(t, err, store.ErrDuplicateCharge)
 
-	// Failed purchases are closed.
-	if changed, err := e.s.FailPurchase(e.ctx, p2.ID, "test"); err != nil || !changed {
+	// A failed provider purchase that gets paid after all (an invoice sent
+	// although its send timed out) is credited: money taken is credited.
+	if changed, err := e.s.FailPurchase(e.ctx, p2.ID, "send stars invoice: timeout"); err != nil || !changed {
 		t.Fatalf("fail: %t %v", changed, err)
 	}
-	_, err = e.credit(p2.ID, 0)
+	if r, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p2.ID, ChargeID: "charge-2", NodeID: e.node, EmailDomain: domain}); err != nil || r.AlreadyCredited {
+		t.Fatalf("credit of a failed purchase that was paid: %+v %v", r, err)
+	}
+	// A failed balance purchase stays closed: no payment can arrive for it.
+	e.topup(1, 1000)
+	p3 := e.purchase(1, store.KindSubscription, store.ProviderBalance, 300, 30)
+	if _, err := e.s.FailPurchase(e.ctx, p3.ID, "insufficient balance"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.credit(p3.ID, 0)
 	wantErr(t, err, store.ErrPurchaseClosed)
 	_, err = e.credit(uuid.New(), 0)
 	wantErr(t, err, store.ErrNotFound)

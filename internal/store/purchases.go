@@ -27,7 +27,7 @@ const (
 
 // Purchase statuses. pending → invoiced → paid → refunded; pending or
 // invoiced → expired or failed. A provider that reports payment of an
-// expired purchase still gets it credited.
+// expired or failed purchase still gets it credited.
 const (
 	PurchasePending  = "pending"
 	PurchaseInvoiced = "invoiced"

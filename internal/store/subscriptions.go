@@ -45,9 +45,16 @@ type Subscription struct {
 const subscriptionColumns = `user_id, node_id, vless_uuid, pending_uuid, xray_email, status, expires_at,
 	auto_renew, is_trial, plan_id, traffic_up, traffic_down, created_at, updated_at`
 
-// Live reports whether the key should be in Xray.
+// Live reports whether the status is one whose key belongs in Xray.
 func (s Subscription) Live() bool {
 	return s.Status == StatusTrial || s.Status == StatusActive
+}
+
+// LiveAt reports whether the key belongs in Xray at now: a live status and
+// an expiry still ahead. A live row past its expiry is a missed expiry, and
+// its key must not be served.
+func (s Subscription) LiveAt(now time.Time) bool {
+	return s.Live() && s.ExpiresAt.After(now)
 }
 
 // String describes the subscription without its keys.
@@ -227,19 +234,25 @@ type LiveKey struct {
 // MaxPage bounds a page of keyset pagination.
 const MaxPage = 10000
 
-// ActiveSubscriptions returns up to limit live ('trial' or 'active') keys
-// with user_id > afterUserID, in user_id order. Pass the last UserID of a
-// page to get the next; an empty page is the end. Each page is its own
-// short query, so a long reconciliation never holds a connection.
-func (s *Store) ActiveSubscriptions(ctx context.Context, afterUserID int64, limit int) ([]LiveKey, error) {
+// ActiveSubscriptions returns up to limit keys live at now — 'trial' or
+// 'active' and expiring after now — with user_id > afterUserID, in user_id
+// order. A live row whose expiry has passed is not among them: its timer
+// was missed, and its key must leave Xray, not be put back. now is the
+// caller's clock (a workflow's), not the database's. Pass the last UserID
+// of a page to get the next; an empty page is the end. Each page is its
+// own short query, so a long reconciliation never holds a connection.
+func (s *Store) ActiveSubscriptions(ctx context.Context, now time.Time, afterUserID int64, limit int) ([]LiveKey, error) {
 	op := fmt.Sprintf("list live keys after user %d", afterUserID)
 	if limit <= 0 || limit > MaxPage {
 		return nil, fmt.Errorf("%s: %w: limit must be 1-%d, got %d", op, ErrInvalid, MaxPage, limit)
 	}
+	if now.IsZero() {
+		return nil, fmt.Errorf("%s: %w: no time given", op, ErrInvalid)
+	}
 	keys, err := collectAll[LiveKey](s.pool.Query(ctx, `SELECT user_id, node_id, xray_email, vless_uuid, pending_uuid, status, expires_at
 		FROM subscriptions
-		WHERE status IN ('trial', 'active') AND user_id > $1
-		ORDER BY user_id LIMIT $2`, afterUserID, limit))
+		WHERE status IN ('trial', 'active') AND expires_at > $3 AND user_id > $1
+		ORDER BY user_id LIMIT $2`, afterUserID, limit, now))
 	return keys, wrap(op, err)
 }
 

@@ -26,16 +26,20 @@ type User struct {
 	Flow  string // "" or FlowVision
 }
 
+// validate checks u before any call. Its errors never quote the UUID: it is
+// a bearer secret, and even a malformed one is nearly one; the caller's
+// operation names the email.
 func (u User) validate() error {
 	if err := validateEmail(u.Email); err != nil {
 		return err
 	}
 	if len(u.UUID) != 36 {
-		return fmt.Errorf("%w: %q is not in 8-4-4-4-12 form", ErrInvalidUUID, u.UUID)
+		return fmt.Errorf("%w: %d characters, not in 8-4-4-4-12 form", ErrInvalidUUID, len(u.UUID))
 	}
+	// uuid.Parse's own errors may quote the input, so they are dropped.
 	id, err := uuid.Parse(u.UUID)
 	if err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrInvalidUUID, u.UUID, err)
+		return fmt.Errorf("%w: not a hexadecimal 8-4-4-4-12 UUID", ErrInvalidUUID)
 	}
 	if id == uuid.Nil {
 		return fmt.Errorf("%w: the nil UUID", ErrInvalidUUID)
@@ -69,7 +73,8 @@ func sameUser(a, b User) bool {
 }
 
 // AddUser adds u to the inbound. A user already there with the same UUID
-// and flow is success; with a different one, ErrUUIDMismatch.
+// and flow is success; with a different one, ErrUUIDMismatch, whose text
+// names the email and the flows but neither UUID.
 func (c *Client) AddUser(ctx context.Context, u User) error {
 	op := "add vless user " + u.Email
 	if err := u.validate(); err != nil {
@@ -108,8 +113,8 @@ func (c *Client) AddUser(ctx context.Context, u User) error {
 			continue
 		}
 		if !sameUser(have, u) {
-			return fmt.Errorf("%s: %w (xray has uuid %s flow %q, want uuid %s flow %q)",
-				op, ErrUUIDMismatch, have.UUID, have.Flow, u.UUID, u.Flow)
+			return fmt.Errorf("%s: %w (same uuid: %t; xray has flow %q, want flow %q)",
+				op, ErrUUIDMismatch, strings.EqualFold(have.UUID, u.UUID), have.Flow, u.Flow)
 		}
 		return nil
 	}

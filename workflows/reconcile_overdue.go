@@ -54,9 +54,8 @@ func sweepOverdue(ctx workflow.Context, in schedules.ReconcileInput, p *schedule
 		}
 		p.OverdueAfter = page.NextAfter
 		p.OverdueDone = page.Done
-		if page.Found > 0 {
-			workflow.GetMetricsHandler(ctx).Counter(OverdueMetric).Inc(int64(page.Found))
-		}
+		// Also a zero, so the series exists for alerting rules.
+		workflow.GetMetricsHandler(ctx).Counter(OverdueMetric).Inc(int64(page.Found))
 	}
 	if p.Overdue == 0 {
 		return true, nil

@@ -1,6 +1,11 @@
 package store_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,4 +143,34 @@ func TestOverdueSubscriptions(t *testing.T) {
 	wantErr(t, err, store.ErrInvalid)
 	_, err = e.s.OverdueSubscriptions(e.ctx, time.Time{}, 0, 10)
 	wantErr(t, err, store.ErrInvalid)
+}
+
+// A LiveKey printed, logged or marshalled shows neither of its keys.
+func TestLiveKeyNeverPrintsItsKeys(t *testing.T) {
+	e := newEnv(t)
+	e.user(1, "")
+	e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	pending, err := e.s.BeginReissue(e.ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := e.s.ActiveSubscriptions(e.ctx, e.dbNow(), 0, 10)
+	if err != nil || len(keys) != 1 || keys[0].PendingUUID == nil {
+		t.Fatalf("live keys %v, %v; want user 1 with a pending key", keys, err)
+	}
+	k := keys[0]
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "key", k, "keys", keys)
+	js, err := json.Marshal(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{fmt.Sprint(k), fmt.Sprintf("%v %+v %#v %s", k, k, k, keys), logged.String(), string(js)} {
+		if strings.Contains(out, k.VLESSUUID.String()) || strings.Contains(out, pending.String()) {
+			t.Errorf("key printed: %s", out)
+		}
+		if !strings.Contains(out, "tg1@vpnflow") {
+			t.Errorf("description lacks the email: %s", out)
+		}
+	}
 }

@@ -220,15 +220,32 @@ func (s *Store) SetAutoRenew(ctx context.Context, userID int64, on bool) error {
 	return wrap(fmt.Sprintf("set auto-renew of user %d", userID), err)
 }
 
-// LiveKey is a key that should be in Xray, for reconciliation.
+// LiveKey is a key that should be in Xray, for reconciliation. Its UUIDs
+// are secrets: String, GoString and LogValue leave them out and JSON drops
+// them.
 type LiveKey struct {
 	UserID      int64      `db:"user_id"`
 	NodeID      int16      `db:"node_id"`
 	XrayEmail   string     `db:"xray_email"`
-	VLESSUUID   uuid.UUID  `db:"vless_uuid"`   // secret: never log
-	PendingUUID *uuid.UUID `db:"pending_uuid"` // a reissue in progress may have put this one in Xray already
+	VLESSUUID   uuid.UUID  `db:"vless_uuid" json:"-"`   // secret: never log
+	PendingUUID *uuid.UUID `db:"pending_uuid" json:"-"` // a reissue in progress may have put this one in Xray already
 	Status      string     `db:"status"`
 	ExpiresAt   time.Time  `db:"expires_at"`
+}
+
+// String describes the key without the keys.
+func (k LiveKey) String() string {
+	return fmt.Sprintf("live key{user=%d email=%s status=%s expires=%s node=%d}",
+		k.UserID, k.XrayEmail, k.Status, k.ExpiresAt.UTC().Format(time.RFC3339), k.NodeID)
+}
+
+// GoString keeps %#v from printing the keys too.
+func (k LiveKey) GoString() string { return k.String() }
+
+// LogValue describes the key to slog without the keys.
+func (k LiveKey) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int64("user_id", k.UserID), slog.String("email", k.XrayEmail),
+		slog.String("status", k.Status), slog.Time("expires_at", k.ExpiresAt))
 }
 
 // MaxPage bounds a page of keyset pagination.

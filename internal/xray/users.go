@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"unicode"
 
@@ -20,10 +21,25 @@ import (
 const FlowVision = vless.XRV
 
 // User is a VLESS user of the inbound.
+//
+// UUID is a bearer secret: String, GoString and LogValue leave it out, and
+// JSON (a log handler's or Temporal's data converter) drops it, so
+// printing, logging or passing a User never shows it.
 type User struct {
 	Email string // unique key within Xray (compared case-insensitively by Xray)
-	UUID  string // canonical lower-case UUID
+	UUID  string `json:"-"` // canonical lower-case UUID; secret
 	Flow  string // "" or FlowVision
+}
+
+// String describes the user without the key.
+func (u User) String() string { return fmt.Sprintf("xray.User{Email:%s Flow:%q}", u.Email, u.Flow) }
+
+// GoString keeps %#v from printing the key too.
+func (u User) GoString() string { return u.String() }
+
+// LogValue describes the user to slog without the key.
+func (u User) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("email", u.Email), slog.String("flow", u.Flow))
 }
 
 // validate checks u before any call. Its errors never quote the UUID: it is

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -287,6 +288,21 @@ func assertNoUUID(t *testing.T, err error, ids ...string) {
 		id = strings.ToLower(id)
 		if strings.Contains(text, id) || strings.Contains(text, strings.ReplaceAll(id, "-", "")) {
 			t.Errorf("error text carries the UUID %s: %v", id, err)
+		}
+	}
+}
+
+// A User printed or logged in any usual way does not show its key.
+func TestUserNeverPrintsItsUUID(t *testing.T) {
+	u := xray.User{Email: "tg1@vpnflow", UUID: "b831381d-6324-4d53-ad4f-8cda48b30811", Flow: xray.FlowVision}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("user", "user", u, "users", []xray.User{u})
+	for _, text := range []string{fmt.Sprint(u), fmt.Sprintf("%v %+v %#v %s", u, u, u, u), fmt.Sprint([]xray.User{u}), logged.String()} {
+		if strings.Contains(text, "b831381d") {
+			t.Errorf("the key is printed: %s", text)
+		}
+		if !strings.Contains(text, u.Email) {
+			t.Errorf("the email is not: %s", text)
 		}
 	}
 }

@@ -21,6 +21,8 @@ type ReconcileResult struct {
 	Pages   int
 	Runs    int // workflow runs, continue-as-new included
 	Overdue int // live rows past their expiry, handed to their workflows
+
+	OverdueFailed bool // the sweep gave up; the next run sweeps again
 }
 
 // Reconcile makes the database's expiries hold and Xray serve exactly the
@@ -45,11 +47,7 @@ func Reconcile(ctx workflow.Context, in schedules.ReconcileInput) (ReconcileResu
 		return workflow.NewContinueAsNewError(ctx, schedules.ReconcileWorkflowType, next)
 	}
 	if workflow.GetVersion(ctx, overdueSweepVersion, workflow.DefaultVersion, 1) == 1 && !p.OverdueDone {
-		swept, err := sweepOverdue(ctx, in, &p)
-		if err != nil {
-			return ReconcileResult{}, err
-		}
-		if !swept {
+		if !sweepOverdue(ctx, in, &p) {
 			return ReconcileResult{}, continueAsNew()
 		}
 	}
@@ -83,10 +81,11 @@ func Reconcile(ctx workflow.Context, in schedules.ReconcileInput) (ReconcileResu
 	res := ReconcileResult{
 		Checked: p.Checked, Readded: p.Readded, Removed: orphans.Removed, Foreign: orphans.Foreign,
 		Errors: p.Errors + orphans.Errors, Pages: p.Pages, Runs: p.Runs, Overdue: p.Overdue,
+		OverdueFailed: p.OverdueFailed,
 	}
 	workflow.GetLogger(ctx).Info("reconcile done", "checked", res.Checked, "readded", res.Readded,
 		"removed", res.Removed, "errors", res.Errors, "foreign", res.Foreign, "pages", res.Pages, "runs", res.Runs,
-		"overdue", res.Overdue)
+		"overdue", res.Overdue, "overdue_failed", res.OverdueFailed)
 	return res, nil
 }
 

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -31,19 +30,27 @@ const overdueSweepVersion = "reconcile-overdue-sweep"
 // and must continue as new; p keeps where the sweep is. When the sweep
 // ends having found any, it counts them in OverdueMetric and tells the
 // admins, once per sweep.
-func sweepOverdue(ctx workflow.Context, in schedules.ReconcileInput, p *schedules.ReconcileProgress) (bool, error) {
+//
+// A sweep that fails (Temporal refusing the signals, say) ends the sweep,
+// not the run: Xray is reconciled all the same — an overdue key is removed
+// there whatever its row says — and the rows, still overdue in the
+// database, are found again by the next run.
+func sweepOverdue(ctx workflow.Context, in schedules.ReconcileInput, p *schedules.ReconcileProgress) bool {
 	var a *activities.Activities
-	pageCtx := withReconcilePage(ctx)
+	log := workflow.GetLogger(ctx)
+	pageCtx := withOverduePage(ctx)
 	for pages := 0; !p.OverdueDone; pages++ {
 		if pages == in.PagesPerRun {
-			return false, nil
+			return false
 		}
 		var page activities.OverduePageResult
 		err := workflow.ExecuteActivity(pageCtx, a.HandOverOverdue, activities.OverduePageInput{
 			Before: workflow.Now(ctx).Add(-OverdueGrace), AfterUserID: p.OverdueAfter, Limit: in.PageSize,
 		}).Get(ctx, &page)
 		if err != nil {
-			return false, fmt.Errorf("overdue sweep after user %d: %w", p.OverdueAfter, err)
+			log.Error("reconcile: overdue sweep failed; the next run sweeps again", "after_user", p.OverdueAfter, "error", err)
+			p.OverdueDone, p.OverdueFailed = true, true
+			break
 		}
 		p.OverduePages++
 		p.Overdue += page.Found
@@ -58,9 +65,8 @@ func sweepOverdue(ctx workflow.Context, in schedules.ReconcileInput, p *schedule
 		workflow.GetMetricsHandler(ctx).Counter(OverdueMetric).Inc(int64(page.Found))
 	}
 	if p.Overdue == 0 {
-		return true, nil
+		return true
 	}
-	log := workflow.GetLogger(ctx)
 	log.Error("reconcile: live subscriptions past their expiry; their timers were missed",
 		"overdue", p.Overdue, "users", p.OverdueSample)
 	alert := activities.OverdueAlert{Count: p.Overdue, Sample: p.OverdueSample}
@@ -69,5 +75,17 @@ func sweepOverdue(ctx workflow.Context, in schedules.ReconcileInput, p *schedule
 		// its audit log once its workflow has expired it.
 		log.Error("reconcile: admins could not be told of overdue subscriptions", "overdue", p.Overdue, "error", err)
 	}
-	return true, nil
+	return true
+}
+
+// withOverduePage is for one page of the sweep: a database read and up to a
+// page of signals to Temporal, heartbeating. Retried for a few minutes,
+// not for ever: the sweep must not hold up the repair of Xray.
+func withOverduePage(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    2 * time.Minute,
+		HeartbeatTimeout:       30 * time.Second,
+		ScheduleToCloseTimeout: 5 * time.Minute,
+		RetryPolicy:            backoff(time.Minute),
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -20,12 +21,16 @@ import (
 
 // fakeOverdue pages through users 1..n, all overdue, the way the store does.
 type fakeOverdue struct {
-	n     int64
-	calls []activities.OverduePageInput
+	n      int64
+	failAt int64 // a page after this user id fails for good; 0 never
+	calls  []activities.OverduePageInput
 }
 
 func (f *fakeOverdue) page(_ context.Context, in activities.OverduePageInput) (activities.OverduePageResult, error) {
 	f.calls = append(f.calls, in)
+	if f.failAt != 0 && in.AfterUserID == f.failAt {
+		return activities.OverduePageResult{}, temporal.NewNonRetryableApplicationError("namespace refuses the signal", "InvalidArgument", nil)
+	}
 	res := activities.OverduePageResult{NextAfter: in.AfterUserID}
 	for id := in.AfterUserID + 1; id <= f.n && id <= in.AfterUserID+int64(in.Limit); id++ {
 		res.NextAfter = id
@@ -194,4 +199,22 @@ func TestReconcileSweepContinuesAsNew(t *testing.T) {
 	}
 	require.Equal(t, int64(45), counted)
 	require.Equal(t, []activities.OverdueAlert{{Count: 45, Sample: []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}}, alerts)
+}
+
+// A sweep that fails does not hold up the repair of Xray: the run goes on
+// to the live keys and the orphans, says the sweep failed, and the rows
+// found before the failure are counted and reported.
+func TestReconcileGoesOnWhenTheSweepFails(t *testing.T) {
+	oe := newOverdueEnv(25, nil)
+	oe.overdue.failAt = 10
+	oe.ExecuteWorkflow(Reconcile, schedules.ReconcileInput{PageSize: 10})
+	require.True(t, oe.IsWorkflowCompleted())
+	require.NoError(t, oe.GetWorkflowError())
+	var res ReconcileResult
+	require.NoError(t, oe.GetWorkflowResult(&res))
+	require.True(t, res.OverdueFailed)
+	require.Equal(t, 10, res.Overdue)
+	require.Equal(t, int64(10), oe.metrics.get(OverdueMetric))
+	require.Equal(t, []activities.OverdueAlert{{Count: 10, Sample: []int64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}}, oe.alerts)
+	require.Equal(t, []string{"overdue", "overdue", "alert", "live", "orphans"}, oe.order)
 }

@@ -84,6 +84,7 @@ type ReconcileProgress struct {
 	OverduePages  int     // pages of the sweep so far
 	Overdue       int     // rows found overdue
 	OverdueSample []int64 // a few of their user ids, for the admin alert
+	OverdueFailed bool    // the sweep gave up (the next run sweeps again)
 }
 
 // XrayWatchInput is what the last XrayWatch run saw: when the Xray process

@@ -30,10 +30,11 @@ import (
 // current key in place and neither adds nor removes the pending one.
 
 // ReconcilePageInput names one page of live subscriptions: up to Limit of
-// them with user ids above AfterUserID.
+// them with user ids above AfterUserID, live at Now (the workflow's clock).
 type ReconcilePageInput struct {
 	AfterUserID int64
 	Limit       int
+	Now         time.Time // zero (an input from before it existed): the worker's clock
 }
 
 // ReconcilePageResult counts what one page held and repaired, and says where
@@ -49,14 +50,17 @@ type ReconcilePageResult struct {
 // ReconcilePage reads one page of live keys and makes sure Xray holds each
 // under its email with its UUID. A key that is missing or different is read
 // again first — it may have expired or been reissued since the page was
-// read — and then (re-)added. Xray being away fails the page, which the
-// workflow retries; the page is idempotent.
+// read — and then (re-)added. A row whose expiry has passed is not live,
+// whatever its status: its key is never added (RemoveOrphans removes it).
+// Xray being away fails the page, which the workflow retries; the page is
+// idempotent.
 func (a *Activities) ReconcilePage(ctx context.Context, in ReconcilePageInput) (ReconcilePageResult, error) {
 	op := fmt.Sprintf("reconcile live keys after user %d", in.AfterUserID)
 	if in.Limit <= 0 || in.Limit > store.MaxPage {
 		return ReconcilePageResult{}, permanent("Invalid", fmt.Errorf("%s: page size must be 1-%d, got %d", op, store.MaxPage, in.Limit))
 	}
-	keys, err := a.Store.ActiveSubscriptions(ctx, in.AfterUserID, in.Limit)
+	now := clockOr(in.Now)
+	keys, err := a.Store.ActiveSubscriptions(ctx, now, in.AfterUserID, in.Limit)
 	if err != nil {
 		return ReconcilePageResult{}, storeError(op, err)
 	}
@@ -79,7 +83,7 @@ func (a *Activities) ReconcilePage(ctx context.Context, in ReconcilePageInput) (
 			continue
 		}
 		g.Go(func() error {
-			outcome, err := a.reconcileKey(gctx, k)
+			outcome, err := a.reconcileKey(gctx, k, now)
 			if err != nil {
 				return err
 			}
@@ -122,7 +126,7 @@ const (
 // reconcileKey checks one live key. An error means the page must stop and
 // be retried (Xray or the database is away); a key Xray refuses is
 // keyFailed and logged.
-func (a *Activities) reconcileKey(ctx context.Context, k store.LiveKey) (keyOutcome, error) {
+func (a *Activities) reconcileKey(ctx context.Context, k store.LiveKey, now time.Time) (keyOutcome, error) {
 	have, found, err := a.Xray.GetUser(ctx, k.XrayEmail)
 	if err != nil {
 		return a.keyXrayError(ctx, k.UserID, k.XrayEmail, "look up", err)
@@ -137,7 +141,7 @@ func (a *Activities) reconcileKey(ctx context.Context, k store.LiveKey) (keyOutc
 	if err != nil {
 		return keyOK, storeError(fmt.Sprintf("re-read subscription of user %d", k.UserID), err)
 	}
-	if !sub.Live() || sub.NodeID != a.NodeID {
+	if !sub.LiveAt(now) || sub.NodeID != a.NodeID {
 		return keyOK, nil // expired or banned meanwhile: the orphan sweep removes it
 	}
 	u := xray.User{Email: sub.XrayEmail, UUID: sub.VLESSUUID.String(), Flow: a.Config.VLESSFlow}
@@ -175,9 +179,11 @@ func (a *Activities) keyXrayError(ctx context.Context, userID int64, email, op s
 	return keyFailed, nil
 }
 
-// RemoveOrphansInput sets the page size of the database scan.
+// RemoveOrphansInput sets the page size of the database scan and the time
+// (the workflow's clock) keys are judged live at.
 type RemoveOrphansInput struct {
 	PageSize int
+	Now      time.Time // zero (an input from before it existed): the worker's clock
 }
 
 // RemoveOrphansResult counts Xray's users and what was removed.
@@ -189,8 +195,9 @@ type RemoveOrphansResult struct {
 }
 
 // RemoveOrphans removes from Xray every user under our email domain that no
-// live key of this node accounts for; users of other domains (another
-// tool's) are never touched.
+// live key of this node accounts for — including the key of a row still
+// 'active' or 'trial' whose expiry has passed; users of other domains
+// (another tool's) are never touched.
 //
 // Xray's API returns the whole inbound in one reply, so this is one
 // activity per run rather than one per page: it keeps the user ids of our
@@ -205,6 +212,7 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 	if pageSize <= 0 || pageSize > store.MaxPage {
 		pageSize = schedules.DefaultPageSize
 	}
+	now := clockOr(in.Now)
 	domain := a.Config.XrayEmailDomain
 	users, err := a.Xray.ListUsers(ctx)
 	if err != nil {
@@ -223,7 +231,7 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 	users = nil // the keys are not needed any more
 
 	for after := int64(0); len(suspects) > 0; {
-		keys, err := a.Store.ActiveSubscriptions(ctx, after, pageSize)
+		keys, err := a.Store.ActiveSubscriptions(ctx, now, after, pageSize)
 		if err != nil {
 			return res, storeError("scan live keys", err)
 		}
@@ -257,7 +265,7 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return res, storeError(fmt.Sprintf("re-read subscription of user %d", id), err)
 		}
-		live := err == nil && sub.Live() && sub.NodeID == a.NodeID
+		live := err == nil && sub.LiveAt(now) && sub.NodeID == a.NodeID
 		for _, email := range suspects[id] {
 			if live && a.wanted(sub.XrayEmail, sub.PendingUUID != nil, email) {
 				continue // went live since the scan
@@ -276,6 +284,15 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 		activity.RecordHeartbeat(ctx, id)
 	}
 	return res, nil
+}
+
+// clockOr is the time a workflow passed in, or the worker's clock for an
+// input scheduled before workflows passed one.
+func clockOr(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
 }
 
 // wanted reports whether email is a key a live subscription has in Xray:

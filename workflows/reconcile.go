@@ -20,13 +20,20 @@ type ReconcileResult struct {
 	Errors  int // keys Xray refused (each logged by the activity)
 	Pages   int
 	Runs    int // workflow runs, continue-as-new included
+	Overdue int // live rows past their expiry, handed to their workflows
+
+	OverdueFailed bool // the sweep gave up; the next run sweeps again
 }
 
-// Reconcile makes Xray serve exactly the database's live keys: it walks the
-// live subscriptions a page at a time (each page one activity that reads the
-// page and repairs Xray), then removes the users under our email domain that
-// no live key accounts for. Its history holds page bounds and counts only;
-// after PagesPerRun pages it continues as new, so any number of users fits.
+// Reconcile makes the database's expiries hold and Xray serve exactly the
+// database's live keys. First it sweeps the live rows whose expiry has
+// passed (sweepOverdue) and hands each to its Subscription workflow. Then
+// it walks the keys live at the workflow's now a page at a time (each page
+// one activity that reads the page and repairs Xray), and removes the
+// users under our email domain that no live key accounts for — a row past
+// its expiry among them. Its history holds page bounds and counts only;
+// after PagesPerRun pages of a phase it continues as new, so any number of
+// users fits.
 func Reconcile(ctx workflow.Context, in schedules.ReconcileInput) (ReconcileResult, error) {
 	in = in.WithDefaults()
 	var p schedules.ReconcileProgress
@@ -34,17 +41,26 @@ func Reconcile(ctx workflow.Context, in schedules.ReconcileInput) (ReconcileResu
 		p = *in.Progress
 	}
 	p.Runs++
+	continueAsNew := func() error {
+		next := in
+		next.Progress = &p
+		return workflow.NewContinueAsNewError(ctx, schedules.ReconcileWorkflowType, next)
+	}
+	if workflow.GetVersion(ctx, overdueSweepVersion, workflow.DefaultVersion, 1) == 1 && !p.OverdueDone {
+		if !sweepOverdue(ctx, in, &p) {
+			return ReconcileResult{}, continueAsNew()
+		}
+	}
 	var a *activities.Activities
 	pageCtx := withReconcilePage(ctx)
 	for done, pages := false, 0; !done; pages++ {
 		if pages == in.PagesPerRun {
-			next := in
-			next.Progress = &p
-			return ReconcileResult{}, workflow.NewContinueAsNewError(ctx, schedules.ReconcileWorkflowType, next)
+			return ReconcileResult{}, continueAsNew()
 		}
 		var page activities.ReconcilePageResult
-		err := workflow.ExecuteActivity(pageCtx, a.ReconcilePage,
-			activities.ReconcilePageInput{AfterUserID: p.AfterUserID, Limit: in.PageSize}).Get(ctx, &page)
+		err := workflow.ExecuteActivity(pageCtx, a.ReconcilePage, activities.ReconcilePageInput{
+			AfterUserID: p.AfterUserID, Limit: in.PageSize, Now: workflow.Now(ctx),
+		}).Get(ctx, &page)
 		if err != nil {
 			return ReconcileResult{}, fmt.Errorf("reconcile page after user %d: %w", p.AfterUserID, err)
 		}
@@ -58,16 +74,18 @@ func Reconcile(ctx workflow.Context, in schedules.ReconcileInput) (ReconcileResu
 
 	var orphans activities.RemoveOrphansResult
 	err := workflow.ExecuteActivity(withOrphanSweep(ctx), a.RemoveOrphans,
-		activities.RemoveOrphansInput{PageSize: in.PageSize}).Get(ctx, &orphans)
+		activities.RemoveOrphansInput{PageSize: in.PageSize, Now: workflow.Now(ctx)}).Get(ctx, &orphans)
 	if err != nil {
 		return ReconcileResult{}, fmt.Errorf("remove orphans: %w", err)
 	}
 	res := ReconcileResult{
 		Checked: p.Checked, Readded: p.Readded, Removed: orphans.Removed, Foreign: orphans.Foreign,
-		Errors: p.Errors + orphans.Errors, Pages: p.Pages, Runs: p.Runs,
+		Errors: p.Errors + orphans.Errors, Pages: p.Pages, Runs: p.Runs, Overdue: p.Overdue,
+		OverdueFailed: p.OverdueFailed,
 	}
 	workflow.GetLogger(ctx).Info("reconcile done", "checked", res.Checked, "readded", res.Readded,
-		"removed", res.Removed, "errors", res.Errors, "foreign", res.Foreign, "pages", res.Pages, "runs", res.Runs)
+		"removed", res.Removed, "errors", res.Errors, "foreign", res.Foreign, "pages", res.Pages, "runs", res.Runs,
+		"overdue", res.Overdue, "overdue_failed", res.OverdueFailed)
 	return res, nil
 }
 

@@ -26,6 +26,10 @@ type fakeLiveKeys struct {
 }
 
 func (f *fakeLiveKeys) page(_ context.Context, in activities.ReconcilePageInput) (activities.ReconcilePageResult, error) {
+	if in.Now.IsZero() {
+		return activities.ReconcilePageResult{}, temporal.NewNonRetryableApplicationError("no time given", "Invalid", nil)
+	}
+	in.Now = time.Time{} // the calls are compared by page bounds
 	f.calls = append(f.calls, in)
 	if f.failAt != 0 && in.AfterUserID == f.failAt {
 		return activities.ReconcilePageResult{}, temporal.NewNonRetryableApplicationError("inbound gone", activities.ErrConfiguration, nil)
@@ -49,6 +53,8 @@ func newReconcileEnv(keys *fakeLiveKeys) (*testsuite.TestWorkflowEnvironment, *a
 	env.OnActivity(a.ReconcilePage, mock.Anything, mock.Anything).Return(keys.page)
 	env.OnActivity(a.RemoveOrphans, mock.Anything, mock.Anything).Return(
 		activities.RemoveOrphansResult{InXray: 10, Foreign: 2, Removed: 3, Errors: 1}, nil)
+	// No row is overdue.
+	env.OnActivity(a.HandOverOverdue, mock.Anything, mock.Anything).Return(activities.OverduePageResult{Done: true}, nil)
 	return env, a
 }
 

@@ -36,6 +36,7 @@ type App struct {
 	texts    *i18n.Catalog
 	limiter  *limiter
 	username string // the bot's @username, for invite links
+	sandbox  bool   // sandbox commands allowed (decideSandbox)
 }
 
 // Run runs the bot until ctx ends: updates by long polling or webhook, and
@@ -82,6 +83,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 		return fmt.Errorf("telegram client: %w", err)
 	}
 	app.username = app.botUsername(ctx)
+	app.decideSandbox(ctx)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return telemetry.Serve(ctx, cfg.HTTPAddr, app.routes(tel)) })

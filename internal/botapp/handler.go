@@ -223,7 +223,16 @@ func (a *App) user(ctx context.Context, from *models.User) (store.User, error) {
 	return u, nil
 }
 
+// dbLookupTimeout bounds the read langOf makes, whatever context it is
+// given: the Stars payment path hands it one without a deadline, and a
+// language is not worth waiting for.
+const dbLookupTimeout = 3 * time.Second
+
+// langOf is the user's chosen language, or Telegram's language code when
+// the database does not answer in time.
 func (a *App) langOf(ctx context.Context, from *models.User) string {
+	ctx, cancel := context.WithTimeout(ctx, dbLookupTimeout)
+	defer cancel()
 	if u, err := a.store.GetUser(ctx, from.ID); err == nil {
 		return u.Language
 	}

@@ -10,17 +10,36 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"vpnflow/internal/sandboxgate"
 	"vpnflow/internal/store"
 	"vpnflow/workflows"
 )
+
+// decideSandbox decides once, at start, whether the sandbox commands run:
+// VPNFLOW_SANDBOX must be on and the Telegram endpoint must be our
+// stand-in (sandboxgate.Check), not merely on loopback. A refusal is
+// logged with its reason.
+func (a *App) decideSandbox(ctx context.Context) {
+	a.sandbox = false
+	if !a.cfg.Sandbox {
+		return
+	}
+	if err := sandboxgate.Check(ctx, a.cfg.TelegramAPIURL, a.cfg.TelegramBotToken, nil); err != nil {
+		a.log.Warn("sandbox commands refused: VPNFLOW_SANDBOX is on, but Telegram is not the vpnflow stand-in", "reason", err)
+		return
+	}
+	a.sandbox = true
+	a.log.Info("sandbox commands enabled: Telegram is the vpnflow stand-in")
+}
 
 // sandboxExpire is the sandbox-only "expire my subscription in N minutes"
 // (/sandbox_expire 2m), so reminders, renewal and expiry can be watched
 // live. It starts a SandboxExpire workflow, which moves the expiry and
 // tells the user's Subscription workflow; the bot itself writes nothing.
+// Outside the sandbox (see decideSandbox) it is an unknown command.
 func (a *App) sandboxExpire(ctx context.Context, u store.User, args string) {
 	lang := u.Language
-	if !a.cfg.Sandbox {
+	if !a.sandbox {
 		a.reply(ctx, u.TelegramID, a.texts.T(lang, "unknown_command", nil), nil)
 		return
 	}

@@ -75,8 +75,9 @@ type Config struct {
 	AutoRenewLead   time.Duration `env:"AUTO_RENEW_LEAD" envDefault:"24h"`
 
 	// Sandbox enables the sandbox-only commands (/sandbox_expire). `make dev`
-	// sets it when it runs the Telegram stand-in; it is refused with a real
-	// Telegram API.
+	// sets it when it runs the Telegram stand-in; it is refused with a
+	// non-loopback Telegram API here, and at start the bot and the worker
+	// turn it off unless Telegram is the stand-in itself (sandboxgate).
 	Sandbox bool `env:"VPNFLOW_SANDBOX" envDefault:"false"`
 
 	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`

@@ -294,7 +294,21 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 		}
 		return nil
 	})
-	actionsBefore := s.describeSchedule(schedules.ReconcileID).Info.NumActions
+	// The reconcile the watch's first look triggered has finished: one
+	// still running when Xray restarts would heal it itself, and the
+	// schedule (overlap SKIP) would skip the restart's trigger.
+	var actionsBefore int
+	s.eventually("the watch's reconcile has finished", func() error {
+		d, err := s.temporal.ScheduleClient().GetHandle(ctx, schedules.ReconcileID).Describe(ctx)
+		if err != nil {
+			return err
+		}
+		if n := len(d.Info.RunningWorkflows); n > 0 {
+			return fmt.Errorf("%d reconcile runs still running", n)
+		}
+		actionsBefore = d.Info.NumActions
+		return nil
+	})
 
 	restarted := time.Now()
 	if err := s.stack.Xray.Restart(ctx); err != nil {

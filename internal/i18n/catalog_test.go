@@ -127,6 +127,7 @@ func sampleData() map[string]map[string]any {
 		"admin_not_found":          nil,
 		"admin_health_down":        {"Component": "PostgreSQL", "Error": hostile},
 		"admin_health_up":          {"Component": "PostgreSQL"},
+		"admin_overdue":            {"Count": 12, "Users": "1, 2, <3>"},
 
 		"sandbox_expire_usage": {"Min": time.Minute, "Max": 24 * time.Hour},
 		"sandbox_expire_set":   {"Expires": expires, "Left": 2 * time.Minute},

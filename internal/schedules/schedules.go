@@ -76,6 +76,15 @@ type ReconcileProgress struct {
 	Readded     int
 	Errors      int
 	Runs        int // workflow runs so far, this one included
+
+	// The overdue sweep, the first phase (workflows.Reconcile): live rows
+	// past their expiry, handed to their Subscription workflows.
+	OverdueDone   bool
+	OverdueAfter  int64   // the sweep's next page starts after this user id
+	OverduePages  int     // pages of the sweep so far
+	Overdue       int     // rows found overdue
+	OverdueSample []int64 // a few of their user ids, for the admin alert
+	OverdueFailed bool    // the sweep gave up (the next run sweeps again)
 }
 
 // XrayWatchInput is what the last XrayWatch run saw: when the Xray process

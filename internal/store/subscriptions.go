@@ -45,9 +45,16 @@ type Subscription struct {
 const subscriptionColumns = `user_id, node_id, vless_uuid, pending_uuid, xray_email, status, expires_at,
 	auto_renew, is_trial, plan_id, traffic_up, traffic_down, created_at, updated_at`
 
-// Live reports whether the key should be in Xray.
+// Live reports whether the status is one whose key belongs in Xray.
 func (s Subscription) Live() bool {
 	return s.Status == StatusTrial || s.Status == StatusActive
+}
+
+// LiveAt reports whether the key belongs in Xray at now: a live status and
+// an expiry still ahead. A live row past its expiry is a missed expiry, and
+// its key must not be served.
+func (s Subscription) LiveAt(now time.Time) bool {
+	return s.Live() && s.ExpiresAt.After(now)
 }
 
 // String describes the subscription without its keys.
@@ -213,33 +220,56 @@ func (s *Store) SetAutoRenew(ctx context.Context, userID int64, on bool) error {
 	return wrap(fmt.Sprintf("set auto-renew of user %d", userID), err)
 }
 
-// LiveKey is a key that should be in Xray, for reconciliation.
+// LiveKey is a key that should be in Xray, for reconciliation. Its UUIDs
+// are secrets: String, GoString and LogValue leave them out and JSON drops
+// them.
 type LiveKey struct {
 	UserID      int64      `db:"user_id"`
 	NodeID      int16      `db:"node_id"`
 	XrayEmail   string     `db:"xray_email"`
-	VLESSUUID   uuid.UUID  `db:"vless_uuid"`   // secret: never log
-	PendingUUID *uuid.UUID `db:"pending_uuid"` // a reissue in progress may have put this one in Xray already
+	VLESSUUID   uuid.UUID  `db:"vless_uuid" json:"-"`   // secret: never log
+	PendingUUID *uuid.UUID `db:"pending_uuid" json:"-"` // a reissue in progress may have put this one in Xray already
 	Status      string     `db:"status"`
 	ExpiresAt   time.Time  `db:"expires_at"`
+}
+
+// String describes the key without the keys.
+func (k LiveKey) String() string {
+	return fmt.Sprintf("live key{user=%d email=%s status=%s expires=%s node=%d}",
+		k.UserID, k.XrayEmail, k.Status, k.ExpiresAt.UTC().Format(time.RFC3339), k.NodeID)
+}
+
+// GoString keeps %#v from printing the keys too.
+func (k LiveKey) GoString() string { return k.String() }
+
+// LogValue describes the key to slog without the keys.
+func (k LiveKey) LogValue() slog.Value {
+	return slog.GroupValue(slog.Int64("user_id", k.UserID), slog.String("email", k.XrayEmail),
+		slog.String("status", k.Status), slog.Time("expires_at", k.ExpiresAt))
 }
 
 // MaxPage bounds a page of keyset pagination.
 const MaxPage = 10000
 
-// ActiveSubscriptions returns up to limit live ('trial' or 'active') keys
-// with user_id > afterUserID, in user_id order. Pass the last UserID of a
-// page to get the next; an empty page is the end. Each page is its own
-// short query, so a long reconciliation never holds a connection.
-func (s *Store) ActiveSubscriptions(ctx context.Context, afterUserID int64, limit int) ([]LiveKey, error) {
+// ActiveSubscriptions returns up to limit keys live at now — 'trial' or
+// 'active' and expiring after now — with user_id > afterUserID, in user_id
+// order. A live row whose expiry has passed is not among them: its timer
+// was missed, and its key must leave Xray, not be put back. now is the
+// caller's clock (a workflow's), not the database's. Pass the last UserID
+// of a page to get the next; an empty page is the end. Each page is its
+// own short query, so a long reconciliation never holds a connection.
+func (s *Store) ActiveSubscriptions(ctx context.Context, now time.Time, afterUserID int64, limit int) ([]LiveKey, error) {
 	op := fmt.Sprintf("list live keys after user %d", afterUserID)
 	if limit <= 0 || limit > MaxPage {
 		return nil, fmt.Errorf("%s: %w: limit must be 1-%d, got %d", op, ErrInvalid, MaxPage, limit)
 	}
+	if now.IsZero() {
+		return nil, fmt.Errorf("%s: %w: no time given", op, ErrInvalid)
+	}
 	keys, err := collectAll[LiveKey](s.pool.Query(ctx, `SELECT user_id, node_id, xray_email, vless_uuid, pending_uuid, status, expires_at
 		FROM subscriptions
-		WHERE status IN ('trial', 'active') AND user_id > $1
-		ORDER BY user_id LIMIT $2`, afterUserID, limit))
+		WHERE status IN ('trial', 'active') AND expires_at > $3 AND user_id > $1
+		ORDER BY user_id LIMIT $2`, afterUserID, limit, now))
 	return keys, wrap(op, err)
 }
 

@@ -198,7 +198,7 @@ func TestActiveSubscriptionsPagesCoverEachLiveKeyOnce(t *testing.T) {
 	var after int64
 	pages := 0
 	for {
-		page, err := e.s.ActiveSubscriptions(e.ctx, after, 7)
+		page, err := e.s.ActiveSubscriptions(e.ctx, e.dbNow(), after, 7)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func TestActiveSubscriptionsPagesCoverEachLiveKeyOnce(t *testing.T) {
 	if pages != (len(want)+6)/7 {
 		t.Errorf("%d pages for %d keys", pages, len(want))
 	}
-	_, err := e.s.ActiveSubscriptions(e.ctx, 0, 0)
+	_, err := e.s.ActiveSubscriptions(e.ctx, e.dbNow(), 0, 0)
 	wantErr(t, err, store.ErrInvalid)
 }
 

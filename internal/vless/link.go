@@ -81,7 +81,7 @@ func (l Link) fingerprint() string {
 // Validate reports the first field a client would reject or misread.
 func (l Link) Validate() error {
 	if !isCanonicalUUID(l.UUID) {
-		return fmt.Errorf("uuid %q is not a canonical UUID", l.UUID)
+		return errors.New("uuid is not a canonical UUID") // never quoted: it is a bearer secret
 	}
 	if err := validateHost(l.Host); err != nil {
 		return err

@@ -21,6 +21,7 @@ import (
 	"vpnflow/internal/cryptopay"
 	"vpnflow/internal/db"
 	"vpnflow/internal/i18n"
+	"vpnflow/internal/sandboxgate"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/store"
 	"vpnflow/internal/telemetry"
@@ -68,6 +69,14 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	texts, err := i18n.New()
 	if err != nil {
 		return err
+	}
+	if cfg.Sandbox {
+		// The sandbox activities run only against our own Telegram
+		// stand-in, whatever the configuration says; decided once.
+		if err := sandboxgate.Check(ctx, cfg.TelegramAPIURL, cfg.TelegramBotToken, nil); err != nil {
+			log.Warn("sandbox activities refused: VPNFLOW_SANDBOX is on, but Telegram is not the vpnflow stand-in", "reason", err)
+			cfg.Sandbox = false
+		}
 	}
 	tc, err := temporalclient.Dial(ctx, cfg, tel, 30*time.Second)
 	if err != nil {

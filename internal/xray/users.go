@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"unicode"
 
@@ -20,22 +21,41 @@ import (
 const FlowVision = vless.XRV
 
 // User is a VLESS user of the inbound.
+//
+// UUID is a bearer secret: String, GoString and LogValue leave it out, and
+// JSON (a log handler's or Temporal's data converter) drops it, so
+// printing, logging or passing a User never shows it.
 type User struct {
 	Email string // unique key within Xray (compared case-insensitively by Xray)
-	UUID  string // canonical lower-case UUID
+	UUID  string `json:"-"` // canonical lower-case UUID; secret
 	Flow  string // "" or FlowVision
 }
 
+// String describes the user without the key.
+func (u User) String() string { return fmt.Sprintf("xray.User{Email:%s Flow:%q}", u.Email, u.Flow) }
+
+// GoString keeps %#v from printing the key too.
+func (u User) GoString() string { return u.String() }
+
+// LogValue describes the user to slog without the key.
+func (u User) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("email", u.Email), slog.String("flow", u.Flow))
+}
+
+// validate checks u before any call. Its errors never quote the UUID: it is
+// a bearer secret, and even a malformed one is nearly one; the caller's
+// operation names the email.
 func (u User) validate() error {
 	if err := validateEmail(u.Email); err != nil {
 		return err
 	}
 	if len(u.UUID) != 36 {
-		return fmt.Errorf("%w: %q is not in 8-4-4-4-12 form", ErrInvalidUUID, u.UUID)
+		return fmt.Errorf("%w: %d characters, not in 8-4-4-4-12 form", ErrInvalidUUID, len(u.UUID))
 	}
+	// uuid.Parse's own errors may quote the input, so they are dropped.
 	id, err := uuid.Parse(u.UUID)
 	if err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrInvalidUUID, u.UUID, err)
+		return fmt.Errorf("%w: not a hexadecimal 8-4-4-4-12 UUID", ErrInvalidUUID)
 	}
 	if id == uuid.Nil {
 		return fmt.Errorf("%w: the nil UUID", ErrInvalidUUID)
@@ -69,7 +89,8 @@ func sameUser(a, b User) bool {
 }
 
 // AddUser adds u to the inbound. A user already there with the same UUID
-// and flow is success; with a different one, ErrUUIDMismatch.
+// and flow is success; with a different one, ErrUUIDMismatch, whose text
+// names the email and the flows but neither UUID.
 func (c *Client) AddUser(ctx context.Context, u User) error {
 	op := "add vless user " + u.Email
 	if err := u.validate(); err != nil {
@@ -108,8 +129,8 @@ func (c *Client) AddUser(ctx context.Context, u User) error {
 			continue
 		}
 		if !sameUser(have, u) {
-			return fmt.Errorf("%s: %w (xray has uuid %s flow %q, want uuid %s flow %q)",
-				op, ErrUUIDMismatch, have.UUID, have.Flow, u.UUID, u.Flow)
+			return fmt.Errorf("%s: %w (same uuid: %t; xray has flow %q, want flow %q)",
+				op, ErrUUIDMismatch, strings.EqualFold(have.UUID, u.UUID), have.Flow, u.Flow)
 		}
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -85,8 +86,11 @@ func TestAddUserIsIdempotent(t *testing.T) {
 	if xray.IsRetryable(err) {
 		t.Errorf("ErrUUIDMismatch is retryable: %v", err)
 	}
-	if !strings.Contains(err.Error(), u.UUID) || !strings.Contains(err.Error(), other.UUID) {
-		t.Errorf("mismatch error does not name both UUIDs: %v", err)
+	// The UUIDs are bearer secrets, and this text ends up in logs and
+	// workflow histories: it names the email and neither key.
+	assertNoUUID(t, err, u.UUID, other.UUID)
+	if !strings.Contains(err.Error(), u.Email) {
+		t.Errorf("mismatch error does not name the email %s: %v", u.Email, err)
 	}
 
 	noFlow := u
@@ -196,8 +200,13 @@ func TestInvalidInputIsRejectedBeforeAnyCall(t *testing.T) {
 	for _, id := range badUUIDs {
 		u := good
 		u.UUID = id
-		if err := c.AddUser(ctx, u); !errors.Is(err, xray.ErrInvalidUUID) || xray.IsRetryable(err) {
+		err := c.AddUser(ctx, u)
+		if !errors.Is(err, xray.ErrInvalidUUID) || xray.IsRetryable(err) {
 			t.Errorf("AddUser with uuid %q: got %v, want non-retryable ErrInvalidUUID", id, err)
+		}
+		// A malformed key is still somebody's secret, nearly.
+		if id != "" && (strings.Contains(err.Error(), id) || strings.Contains(err.Error(), "b831381d")) {
+			t.Errorf("AddUser with uuid %q: the error quotes it: %v", id, err)
 		}
 	}
 	for _, email := range []string{"", "tg1 @vpnflow", "tg1@vpnflow\n", "a>>>b", "tab\there"} {
@@ -269,4 +278,31 @@ func TestListUsersAboveGRPCDefaultLimit(t *testing.T) {
 
 func sortUsers(us []xray.User) {
 	slices.SortFunc(us, func(a, b xray.User) int { return strings.Compare(a.Email, b.Email) })
+}
+
+// assertNoUUID fails if err's text holds any of the UUIDs, in any spelling.
+func assertNoUUID(t *testing.T, err error, ids ...string) {
+	t.Helper()
+	text := strings.ToLower(err.Error())
+	for _, id := range ids {
+		id = strings.ToLower(id)
+		if strings.Contains(text, id) || strings.Contains(text, strings.ReplaceAll(id, "-", "")) {
+			t.Errorf("error text carries the UUID %s: %v", id, err)
+		}
+	}
+}
+
+// A User printed or logged in any usual way does not show its key.
+func TestUserNeverPrintsItsUUID(t *testing.T) {
+	u := xray.User{Email: "tg1@vpnflow", UUID: "b831381d-6324-4d53-ad4f-8cda48b30811", Flow: xray.FlowVision}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("user", "user", u, "users", []xray.User{u})
+	for _, text := range []string{fmt.Sprint(u), fmt.Sprintf("%v %+v %#v %s", u, u, u, u), fmt.Sprint([]xray.User{u}), logged.String()} {
+		if strings.Contains(text, "b831381d") {
+			t.Errorf("the key is printed: %s", text)
+		}
+		if !strings.Contains(text, u.Email) {
+			t.Errorf("the email is not: %s", text)
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"vpnflow/internal/sandboxgate"
 )
 
 // method answers one Bot API method; the result is marshalled as "result".
@@ -73,6 +75,7 @@ func (s *Server) apiMethods() map[string]method {
 		"setMyShortDescription":  profileText("short_description", 120),
 		"setMyName":              profileText("name", 64),
 		"setChatMenuButton":      s.setChatMenuButton,
+		sandboxgate.Method:       s.sandboxMarker,
 	}
 	// Bot API method names are case-insensitive.
 	out := make(map[string]method, len(m))

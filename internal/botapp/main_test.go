@@ -1,0 +1,10 @@
+package botapp
+
+import (
+	"testing"
+
+	"vpnflow/internal/testenv"
+)
+
+// Tests that need the database get a real PostgreSQL from testenv.
+func TestMain(m *testing.M) { testenv.Main(m) }

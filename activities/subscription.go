@@ -65,21 +65,22 @@ func (a *Activities) StartTrial(ctx context.Context, in UserRef) (TrialResult, e
 	return TrialResult{ExpiresAt: sub.ExpiresAt}, nil
 }
 
-// ExpireSubscription marks the subscription expired if its time is really
-// up; a renewal that moved the expiry wins and is reported back.
-func (a *Activities) ExpireSubscription(ctx context.Context, in UserRef) (ExpireResult, error) {
-	expired, err := a.Store.ExpireSubscription(ctx, in.UserID)
+// ExpireSubscription marks the subscription expired if its time is up at
+// in.At, the workflow's clock (zero: the database's); a renewal that moved
+// the expiry wins and is reported back, with the row's status.
+func (a *Activities) ExpireSubscription(ctx context.Context, in ExpireInput) (ExpireResult, error) {
+	expired, err := a.Store.ExpireSubscription(ctx, in.UserID, in.At)
 	if err != nil {
 		return ExpireResult{}, storeError(fmt.Sprintf("expire subscription of user %d", in.UserID), err)
 	}
 	if expired {
-		return ExpireResult{Expired: true}, nil
+		return ExpireResult{Expired: true, Status: store.StatusExpired}, nil
 	}
 	sub, err := a.Store.GetSubscription(ctx, in.UserID)
 	if err != nil {
 		return ExpireResult{}, storeError(fmt.Sprintf("read subscription of user %d", in.UserID), err)
 	}
-	return ExpireResult{ExpiresAt: sub.ExpiresAt}, nil
+	return ExpireResult{ExpiresAt: sub.ExpiresAt, Status: sub.Status}, nil
 }
 
 // EnsureVLESSUser makes sure the user's current key is in Xray. The UUID is

@@ -31,6 +31,16 @@ func SubscriptionPolicy(cfg config.Config) shop.Policy {
 	}
 }
 
+// PolicyRequest asks for the current subscription policy.
+type PolicyRequest struct{}
+
+// CurrentPolicy is the subscription policy of the configuration this worker
+// runs with. Subscription workflows read it at the start of each run and of
+// each period, so a changed configuration reaches existing users.
+func (a *Activities) CurrentPolicy(_ context.Context, _ PolicyRequest) (shop.Policy, error) {
+	return SubscriptionPolicy(a.Config), nil
+}
+
 // SubscriptionStartOptions starts or reuses a user's Subscription workflow:
 // one open run per user; a closed one is replaced.
 func SubscriptionStartOptions(cfg config.Config, userID int64) client.StartWorkflowOptions {

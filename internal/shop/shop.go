@@ -124,6 +124,11 @@ type SubscriptionInput struct {
 	Policy Policy
 	// State carries everything over a continue-as-new; nil on first start.
 	State *SubscriptionState
+	// Work that had arrived but was not done yet when the run continued as
+	// new (a step stuck in retry): the next run does it first.
+	Pending []Extension
+	Bans    []Ban
+	Overdue *Overdue
 }
 
 // Policy is the shop's timing configuration a Subscription workflow follows.
@@ -151,6 +156,13 @@ type SubscriptionState struct {
 	Reminded    []string // reminder stages sent for the current period
 	KeyVersion  int      // bumped by each reissue
 	LastReissue time.Time
+	// Stuck names the step being retried after an error retrying cannot
+	// fix (say, a wrong inbound tag); "" when nothing is stuck.
+	Stuck string
+	// Cleanup is leftover work of a reissue cut short by a continue-as-new:
+	// "key:<email>" removes that key from Xray, "abort-reissue" drops the
+	// pending key from the database.
+	Cleanup []string
 }
 
 // MaxApplied bounds the dedup list carried across continue-as-new. Repeats

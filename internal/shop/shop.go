@@ -132,8 +132,9 @@ type SubscriptionInput struct {
 }
 
 // Policy is the shop's timing configuration a Subscription workflow follows.
-// It travels in the input so a workflow never reads configuration itself;
-// a changed configuration applies from the next run.
+// It travels in the input; the workflow reads the current one (through an
+// activity) at the start of each run and of each period, so a changed
+// configuration reaches existing users.
 type Policy struct {
 	PaidReminders  []time.Duration // before expiry, e.g. 72h, 24h, 1h
 	TrialReminders []time.Duration // e.g. 24h, 1h

@@ -77,9 +77,15 @@ func (a *Activities) StartTrial(ctx context.Context, in UserRef) (TrialResult, e
 
 // ExpireSubscription marks the subscription expired if its time is up at
 // in.At, the workflow's clock (zero: the database's); a renewal that moved
-// the expiry wins and is reported back, with the row's status.
+// the expiry wins and is reported back, with the row's status ("" when the
+// user has no subscription row).
 func (a *Activities) ExpireSubscription(ctx context.Context, in ExpireInput) (ExpireResult, error) {
 	expired, err := a.Store.ExpireSubscription(ctx, in.UserID, in.At)
+	if errors.Is(err, store.ErrNotFound) {
+		// No row, so no key may be in Xray: an answer, not an error the
+		// workflow would retry every few minutes forever.
+		return ExpireResult{}, nil
+	}
 	if err != nil {
 		return ExpireResult{}, storeError(fmt.Sprintf("expire subscription of user %d", in.UserID), err)
 	}

@@ -334,5 +334,10 @@ func (s *subscription) upsert(ctx workflow.Context) error {
 	if !s.state.ExpiresAt.IsZero() {
 		updates = append(updates, searchattr.ExpiresAt.ValueSet(s.state.ExpiresAt))
 	}
+	if s.edges {
+		// Carried in the state across continue-as-new, so a run that
+		// resumes a stuck step is marked from its start.
+		updates = append(updates, searchattr.SubscriptionStuck.ValueSet(s.state.Stuck != ""))
+	}
 	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
 }

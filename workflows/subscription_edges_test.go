@@ -57,6 +57,26 @@ func TestSubscriptionSignalWithActivityResultAtContinueAsNew(t *testing.T) {
 	}
 }
 
+// The same for a ban: it takes effect before the run ends.
+func TestSubscriptionBanWithActivityResultAtContinueAsNew(t *testing.T) {
+	se := newSubEnv(t)
+	se.onKey = func() {
+		se.SetContinueAsNewSuggested(true)
+		se.SignalWorkflowSkippingWorkflowTask(shop.SignalBan, shop.Ban{Banned: true, By: 1})
+	}
+	se.extendAt(time.Second, "purchase:a", 30*24*time.Hour)
+	se.SetTestTimeout(time.Minute)
+
+	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+	next := nextRun(t, se)
+	require.True(t, next.State.Status == shop.StatusBanned || len(next.Bans) == 1, "ban lost at continue-as-new: status %s", next.State.Status)
+	if next.State.Status == shop.StatusBanned {
+		require.Equal(t, 1, se.removes)
+		require.False(t, next.State.InXray)
+	}
+}
+
 // The workflow's clock decides the expiry: with the database's clock 30 s
 // behind or ahead, the row is expired exactly when the key leaves Xray.
 func TestSubscriptionExpiresAtWorkflowTimeWithSkew(t *testing.T) {

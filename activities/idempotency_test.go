@@ -148,7 +148,7 @@ func idempotencyCases() []idempotencyCase {
 			if _, err := e.s.SetSandboxExpiry(e.ctx, 1, time.Now().Add(-time.Minute)); err != nil {
 				e.t.Fatal(err)
 			}
-			return e.a.ExpireSubscription, UserRef{UserID: 1}, ExpireResult{}
+			return e.a.ExpireSubscription, ExpireInput{UserID: 1, At: time.Now()}, ExpireResult{}
 		}},
 		{"BeginReissue", func(e *dbEnv) (any, any, any) {
 			e.paidUser(1)

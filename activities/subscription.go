@@ -31,6 +31,16 @@ func SubscriptionPolicy(cfg config.Config) shop.Policy {
 	}
 }
 
+// PolicyRequest asks for the current subscription policy.
+type PolicyRequest struct{}
+
+// CurrentPolicy is the subscription policy of the configuration this worker
+// runs with. Subscription workflows read it at the start of each run and of
+// each period, so a changed configuration reaches existing users.
+func (a *Activities) CurrentPolicy(_ context.Context, _ PolicyRequest) (shop.Policy, error) {
+	return SubscriptionPolicy(a.Config), nil
+}
+
 // SubscriptionStartOptions starts or reuses a user's Subscription workflow:
 // one open run per user; a closed one is replaced.
 func SubscriptionStartOptions(cfg config.Config, userID int64) client.StartWorkflowOptions {
@@ -65,15 +75,22 @@ func (a *Activities) StartTrial(ctx context.Context, in UserRef) (TrialResult, e
 	return TrialResult{ExpiresAt: sub.ExpiresAt}, nil
 }
 
-// ExpireSubscription marks the subscription expired if its time is really
-// up; a renewal that moved the expiry wins and is reported back.
-func (a *Activities) ExpireSubscription(ctx context.Context, in UserRef) (ExpireResult, error) {
-	expired, err := a.Store.ExpireSubscription(ctx, in.UserID)
+// ExpireSubscription marks the subscription expired if its time is up at
+// in.At, the workflow's clock (zero: the database's); a renewal that moved
+// the expiry wins and is reported back, with the row's status ("" when the
+// user has no subscription row).
+func (a *Activities) ExpireSubscription(ctx context.Context, in ExpireInput) (ExpireResult, error) {
+	expired, err := a.Store.ExpireSubscription(ctx, in.UserID, in.At)
+	if errors.Is(err, store.ErrNotFound) {
+		// No row, so no key may be in Xray: an answer, not an error the
+		// workflow would retry every few minutes forever.
+		return ExpireResult{}, nil
+	}
 	if err != nil {
 		return ExpireResult{}, storeError(fmt.Sprintf("expire subscription of user %d", in.UserID), err)
 	}
 	if expired {
-		return ExpireResult{Expired: true}, nil
+		return ExpireResult{Expired: true, Status: store.StatusExpired}, nil
 	}
 	sub, err := a.Store.GetSubscription(ctx, in.UserID)
 	if err != nil {
@@ -82,9 +99,9 @@ func (a *Activities) ExpireSubscription(ctx context.Context, in UserRef) (Expire
 	if sub.Status == store.StatusExpired {
 		// Expired by an earlier attempt whose answer was lost (or by
 		// another path): the same outcome, the key goes.
-		return ExpireResult{Expired: true}, nil
+		return ExpireResult{Expired: true, Status: store.StatusExpired}, nil
 	}
-	return ExpireResult{ExpiresAt: sub.ExpiresAt}, nil
+	return ExpireResult{ExpiresAt: sub.ExpiresAt, Status: sub.Status}, nil
 }
 
 // EnsureVLESSUser makes sure the user's current key is in Xray. The UUID is

@@ -153,11 +153,22 @@ type TrialResult struct {
 	ExpiresAt time.Time
 }
 
+// ExpireInput asks to expire a user's subscription if its time is up at At,
+// the workflow's time: one clock decides. Its UserID field keeps it
+// readable from a UserRef, the input older workflows send (At zero: the
+// database's clock).
+type ExpireInput struct {
+	UserID int64
+	At     time.Time
+}
+
 // ExpireResult says whether the subscription really expired: a renewal that
-// raced the timer wins, and ExpiresAt is then the new expiry.
+// raced the timer wins, and ExpiresAt is then the new expiry. Status is the
+// row's status afterwards ("" if there is no row).
 type ExpireResult struct {
 	Expired   bool
 	ExpiresAt time.Time
+	Status    string
 }
 
 // ReissuePlan names the old and new key of a reissue; the keys themselves

@@ -19,7 +19,14 @@ const (
 	ComponentXray      = "xray"
 	ComponentCryptoPay = "cryptopay"
 	ComponentTemporal  = "temporal"
+	// ComponentSubscriptions is "down" while a Subscription workflow is
+	// stuck retrying a step (the SubscriptionStuck search attribute).
+	ComponentSubscriptions = "subscriptions"
 )
+
+// healthStuckChange versions the stuck-subscriptions probe: recorded runs
+// of the health check had four probes.
+const healthStuckChange = "health-stuck-subscriptions"
 
 // ComponentHealth is one component's state in a health check.
 type ComponentHealth struct {
@@ -69,6 +76,14 @@ func HealthCheck(ctx workflow.Context, in schedules.HealthCheckInput) (HealthRep
 	futures := make([]workflow.Future, len(probes))
 	for i, p := range probes {
 		futures[i] = p.check(ctx)
+	}
+	if workflow.GetVersion(ctx, healthStuckChange, workflow.DefaultVersion, 1) >= 1 {
+		var a *activities.Activities
+		stuck := healthProbe{ComponentSubscriptions, "Subscriptions", func(ctx workflow.Context) workflow.Future {
+			return workflow.ExecuteActivity(withProbe(ctx), a.CheckStuckSubscriptions, activities.HealthProbe{})
+		}}
+		probes = append(probes, stuck)
+		futures = append(futures, stuck.check(ctx))
 	}
 	var report HealthReport
 	for i, p := range probes {

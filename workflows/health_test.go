@@ -40,6 +40,7 @@ func newHealthEnv(down map[string]string) *healthEnv {
 	env.OnActivity(a.CheckXray, mock.Anything, mock.Anything).Return(probe(ComponentXray))
 	env.OnActivity(a.CheckCryptoPay, mock.Anything, mock.Anything).Return(probe(ComponentCryptoPay))
 	env.OnActivity(a.CheckTemporal, mock.Anything, mock.Anything).Return(probe(ComponentTemporal))
+	env.OnActivity(a.CheckStuckSubscriptions, mock.Anything, mock.Anything).Return(probe(ComponentSubscriptions))
 	env.OnActivity(a.AlertAdmins, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AdminAlert) (activities.AdminAlertResult, error) {
 		if he.alertFail != nil {
 			return activities.AdminAlertResult{Failed: 1}, he.alertFail
@@ -68,7 +69,7 @@ func TestHealthCheckAllUpSaysNothing(t *testing.T) {
 	he := newHealthEnv(nil)
 	r := he.run(t)
 	require.Empty(t, r.Down)
-	require.Len(t, r.Components, 4)
+	require.Len(t, r.Components, 5)
 	for _, c := range r.Components {
 		require.True(t, c.Up, c.Component)
 		require.Equal(t, "fine", c.Detail)
@@ -138,4 +139,15 @@ func TestProbeErrorIsShort(t *testing.T) {
 	}
 	msg := probeError(temporal.NewApplicationError(string(long), "X"))
 	require.Equal(t, 301, len([]rune(msg)))
+}
+
+// A Subscription workflow stuck in retry reaches the admins through the
+// health check, like a component that is down.
+func TestHealthCheckAlertsStuckSubscriptions(t *testing.T) {
+	he := newHealthEnv(map[string]string{ComponentSubscriptions: "2 subscription workflows stuck retrying a step"})
+	r := he.run(t)
+	require.Equal(t, []string{ComponentSubscriptions}, r.Down)
+	require.Equal(t, []activities.AdminAlert{{
+		Message: activities.AlertHealthDown, Component: "Subscriptions", Error: "2 subscription workflows stuck retrying a step",
+	}}, he.alerts)
 }

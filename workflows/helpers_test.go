@@ -14,3 +14,8 @@ func newTestEnv() *testsuite.TestWorkflowEnvironment {
 	s.SetLogger(sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	return s.NewTestWorkflowEnvironment()
 }
+
+// counterFunc is a metrics counter that hands each increment to a function.
+type counterFunc func(int64)
+
+func (f counterFunc) Inc(n int64) { f(n) }

@@ -65,10 +65,6 @@ func (c *counters) get(name string) int64 {
 	return c.n[name]
 }
 
-type counterFunc func(int64)
-
-func (f counterFunc) Inc(d int64) { f(d) }
-
 // overdueEnv runs Reconcile with the live-key phase whole and the sweep
 // finding users 1..n overdue.
 type overdueEnv struct {

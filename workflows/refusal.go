@@ -14,6 +14,9 @@ const (
 	RefusedNotActive = "NotActive"
 	RefusedTooSoon   = "TooSoon"
 	RefusedBanned    = "Banned"
+	// RefusedNoPlan: auto-renewal asked for a subscription without a plan
+	// to renew (trial, grant or promo).
+	RefusedNoPlan = "NoPlan"
 )
 
 // Refusal is a refused update as the bot sees it.
@@ -49,6 +52,8 @@ func (r Refusal) MessageID() string {
 		return "reissue_too_soon"
 	case RefusedBanned:
 		return "banned_notice"
+	case RefusedNoPlan:
+		return "autorenew_needs_plan"
 	}
 	return "error_generic"
 }

@@ -30,21 +30,34 @@ type subEnv struct {
 	keys     int
 	adds     int
 	removes  int
-	expireAt func() time.Time // what the database says on expiry; zero = expired
-	ensure   func() error     // EnsureVLESSUser's outcome; nil = success
+	expireAt func() time.Time                                     // what the database says on expiry; zero = expired
+	ensure   func() error                                         // EnsureVLESSUser's outcome; nil = success
+	onKey    func()                                               // runs inside SendKey, before it completes
+	expire   func(activities.ExpireInput) activities.ExpireResult // the database's expiry, if set
+	expires  []activities.ExpireInput
+	policy   shop.Policy // what CurrentPolicy reads from the configuration
 }
 
 func newSubEnv(t *testing.T) *subEnv {
-	env := newTestEnv()
+	return newSubEnvIn(t, newTestEnv())
+}
+
+func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
-	se := &subEnv{TestWorkflowEnvironment: env, a: a}
+	se := &subEnv{TestWorkflowEnvironment: env, a: a, policy: testPolicy}
+	env.OnActivity(a.CurrentPolicy, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.PolicyRequest) (shop.Policy, error) {
+		return se.policy, nil
+	})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notice) error {
 		se.notices = append(se.notices, n.Message)
 		return nil
 	})
 	env.OnActivity(a.SendKey, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.SendKeyInput) error {
 		se.keys++
+		if se.onKey != nil {
+			se.onKey()
+		}
 		return nil
 	})
 	env.OnActivity(a.EnsureVLESSUser, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) error {
@@ -60,13 +73,17 @@ func newSubEnv(t *testing.T) *subEnv {
 		se.removes++
 		return nil
 	})
-	env.OnActivity(a.ExpireSubscription, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) (activities.ExpireResult, error) {
+	env.OnActivity(a.ExpireSubscription, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ExpireInput) (activities.ExpireResult, error) {
+		se.expires = append(se.expires, in)
+		if se.expire != nil {
+			return se.expire(in), nil
+		}
 		if se.expireAt != nil {
 			if at := se.expireAt(); !at.IsZero() {
-				return activities.ExpireResult{ExpiresAt: at}, nil
+				return activities.ExpireResult{ExpiresAt: at, Status: shop.StatusActive}, nil
 			}
 		}
-		return activities.ExpireResult{Expired: true}, nil
+		return activities.ExpireResult{Expired: true, Status: shop.StatusExpired}, nil
 	})
 	return se
 }

@@ -26,7 +26,8 @@ for attr in \
 	PurchaseStatus:Keyword \
 	PaymentProvider:Keyword \
 	SubscriptionStatus:Keyword \
-	ExpiresAt:Datetime; do
+	ExpiresAt:Datetime \
+	SubscriptionStuck:Bool; do
 	name=${attr%%:*}
 	type=${attr#*:}
 	if printf '%s\n' "$existing" | grep -qw "$name"; then

@@ -102,6 +102,7 @@ func sampleData() map[string]map[string]any {
 		"autorenew_short_balance": {"Price": money, "Balance": money},
 		"autorenew_enabled":       nil,
 		"autorenew_disabled":      nil,
+		"autorenew_needs_plan":    nil,
 
 		"reissue_done":         nil,
 		"reissue_failed":       nil,
@@ -164,7 +165,7 @@ var requiredIDs = strings.Fields(`menu_text btn_buy btn_renew btn_trial btn_my_s
 	status_expiring trial_started trial_used trial_active_sub balance_text topup_done insufficient_balance
 	invite_text referral_bonus help_text language_choose language_set stale_button rate_limited error_generic
 	unknown_command busy_try_again reminder subscription_expired autorenew_done autorenew_short_balance
-	autorenew_enabled autorenew_disabled reissue_done reissue_failed reissue_too_soon reissue_needs_active
+	autorenew_enabled autorenew_disabled autorenew_needs_plan reissue_done reissue_failed reissue_too_soon reissue_needs_active
 	banned_notice unbanned_notice refund_done admin_stats admin_user admin_granted admin_banned admin_unbanned
 	admin_refunded admin_promo_created admin_broadcast_started admin_broadcast_progress admin_usage
 	admin_not_found promo_applied promo_invalid promo_used`)

@@ -16,6 +16,10 @@ var (
 	PaymentProvider    = temporal.NewSearchAttributeKeyKeyword("PaymentProvider")
 	SubscriptionStatus = temporal.NewSearchAttributeKeyKeyword("SubscriptionStatus")
 	ExpiresAt          = temporal.NewSearchAttributeKeyTime("ExpiresAt")
+	// SubscriptionStuck is true while a Subscription workflow retries a
+	// step that failed with an error retrying cannot fix; the health check
+	// counts these.
+	SubscriptionStuck = temporal.NewSearchAttributeKeyBool("SubscriptionStuck")
 )
 
 // All returns every custom search attribute with a zero value, the form the
@@ -27,5 +31,6 @@ func All() temporal.SearchAttributes {
 		PaymentProvider.ValueSet(""),
 		SubscriptionStatus.ValueSet(""),
 		ExpiresAt.ValueSet(time.Time{}),
+		SubscriptionStuck.ValueSet(false),
 	)
 }

@@ -124,11 +124,17 @@ type SubscriptionInput struct {
 	Policy Policy
 	// State carries everything over a continue-as-new; nil on first start.
 	State *SubscriptionState
+	// Work that had arrived but was not done yet when the run continued as
+	// new (a step stuck in retry): the next run does it first.
+	Pending []Extension
+	Bans    []Ban
+	Overdue *Overdue
 }
 
 // Policy is the shop's timing configuration a Subscription workflow follows.
-// It travels in the input so a workflow never reads configuration itself;
-// a changed configuration applies from the next run.
+// It travels in the input; the workflow reads the current one (through an
+// activity) at the start of each run and of each period, so a changed
+// configuration reaches existing users.
 type Policy struct {
 	PaidReminders  []time.Duration // before expiry, e.g. 72h, 24h, 1h
 	TrialReminders []time.Duration // e.g. 24h, 1h
@@ -151,6 +157,13 @@ type SubscriptionState struct {
 	Reminded    []string // reminder stages sent for the current period
 	KeyVersion  int      // bumped by each reissue
 	LastReissue time.Time
+	// Stuck names the step being retried after an error retrying cannot
+	// fix (say, a wrong inbound tag); "" when nothing is stuck.
+	Stuck string
+	// Cleanup is leftover work of a reissue cut short by a continue-as-new:
+	// "key:<email>" removes that key from Xray, "abort-reissue" drops the
+	// pending key from the database.
+	Cleanup []string
 }
 
 // MaxApplied bounds the dedup list carried across continue-as-new. Repeats

@@ -113,7 +113,7 @@ func TestExtensionCountsFromLaterOfNowAndExpiry(t *testing.T) {
 	if !r1.ExpiresAt.Equal(now.AddDate(0, 0, -10)) {
 		t.Fatalf("expires %v, want %v", r1.ExpiresAt, now.AddDate(0, 0, -10))
 	}
-	if changed, err := e.s.ExpireSubscription(e.ctx, 1); err != nil || !changed {
+	if changed, err := e.s.ExpireSubscription(e.ctx, 1, e.dbNow()); err != nil || !changed {
 		t.Fatalf("expire: %t %v", changed, err)
 	}
 
@@ -134,7 +134,7 @@ func TestExtensionCountsFromLaterOfNowAndExpiry(t *testing.T) {
 		t.Errorf("early renewal: expires %v, want %v", r3.ExpiresAt, want)
 	}
 	// The expiry workflow's late check must not expire a renewed key.
-	if changed, err := e.s.ExpireSubscription(e.ctx, 1); err != nil || changed {
+	if changed, err := e.s.ExpireSubscription(e.ctx, 1, e.dbNow()); err != nil || changed {
 		t.Errorf("expire after renewal: changed=%t err=%v", changed, err)
 	}
 }

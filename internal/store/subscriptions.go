@@ -161,16 +161,23 @@ func extendSubscription(ctx context.Context, tx pgx.Tx, e extension) (extended, 
 	return extended{sub: sub, previousStatus: prev.Status}, nil
 }
 
-// ExpireSubscription marks a live subscription expired if its time is up.
-// It reports whether it did: false means a renewal moved the expiry (or it
-// was not live), so the key must stay.
-func (s *Store) ExpireSubscription(ctx context.Context, userID int64) (bool, error) {
+// ExpireSubscription marks a live subscription expired if its time is up
+// at the moment at: the caller's clock decides, not the database's, so a
+// worker and a database whose clocks disagree never leave a row live whose
+// key the worker has removed. A zero at means the database's now(). It
+// reports whether it expired the row: false means a renewal moved the
+// expiry (or it was not live), so the key must stay.
+func (s *Store) ExpireSubscription(ctx context.Context, userID int64, at time.Time) (bool, error) {
 	var changed bool
+	var atArg *time.Time
+	if !at.IsZero() {
+		atArg = &at
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var expiresAt time.Time
 		err := tx.QueryRow(ctx, `UPDATE subscriptions SET status = 'expired', updated_at = now()
-			WHERE user_id = $1 AND status IN ('trial', 'active') AND expires_at <= now()
-			RETURNING expires_at`, userID).Scan(&expiresAt)
+			WHERE user_id = $1 AND status IN ('trial', 'active') AND expires_at <= coalesce($2::timestamptz, now())
+			RETURNING expires_at`, userID, atArg).Scan(&expiresAt)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return subscriptionExists(ctx, tx, userID)
 		}

@@ -101,14 +101,14 @@ func TestExpireSubscription(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
 	e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
-	if changed, err := e.s.ExpireSubscription(e.ctx, 1); err != nil || changed {
+	if changed, err := e.s.ExpireSubscription(e.ctx, 1, time.Time{}); err != nil || changed {
 		t.Fatalf("expired early: %t %v", changed, err)
 	}
 	e.exec(`UPDATE subscriptions SET expires_at = now() - interval '1 second' WHERE user_id = 1`)
-	if changed, err := e.s.ExpireSubscription(e.ctx, 1); err != nil || !changed {
+	if changed, err := e.s.ExpireSubscription(e.ctx, 1, time.Time{}); err != nil || !changed {
 		t.Fatalf("expire: %t %v", changed, err)
 	}
-	if changed, err := e.s.ExpireSubscription(e.ctx, 1); err != nil || changed {
+	if changed, err := e.s.ExpireSubscription(e.ctx, 1, time.Time{}); err != nil || changed {
 		t.Fatalf("expire twice: %t %v", changed, err)
 	}
 	if sub, _ := e.s.GetSubscription(e.ctx, 1); sub.Status != store.StatusExpired {
@@ -117,7 +117,7 @@ func TestExpireSubscription(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM audit_log WHERE user_id = 1 AND event = 'expired'`); n != 1 {
 		t.Errorf("%d expiry audit rows", n)
 	}
-	_, err := e.s.ExpireSubscription(e.ctx, 2)
+	_, err := e.s.ExpireSubscription(e.ctx, 2, time.Time{})
 	wantErr(t, err, store.ErrNotFound)
 }
 

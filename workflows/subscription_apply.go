@@ -1,0 +1,155 @@
+package workflows
+
+import (
+	"errors"
+	"slices"
+
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/activities"
+	"vpnflow/internal/shop"
+)
+
+func (s *subscription) validateTrial(ctx workflow.Context, _ TrialRequest) error {
+	if s.active() {
+		return errors.New("subscription already active")
+	}
+	if s.state.Status == shop.StatusBanned {
+		return errors.New("user is banned")
+	}
+	return nil
+}
+
+// startTrial books the trial in the database (once per user, enforced by the
+// schema) and queues its extension; the main loop activates the key.
+func (s *subscription) startTrial(ctx workflow.Context, _ TrialRequest) (activities.TrialResult, error) {
+	var a *activities.Activities
+	var res activities.TrialResult
+	if err := workflow.ExecuteActivity(withDB(ctx), a.StartTrial, activities.UserRef{UserID: s.state.UserID}).Get(ctx, &res); err != nil {
+		return res, err
+	}
+	s.pending = append(s.pending, shop.Extension{ID: "trial", Kind: "trial", PlanID: "trial", ExpiresAt: res.ExpiresAt, Trial: true})
+	return res, nil
+}
+
+// cloneState copies the state with its own slices, so a step that cannot
+// finish can put the state back as it was.
+func cloneState(st shop.SubscriptionState) shop.SubscriptionState {
+	st.Applied = slices.Clone(st.Applied)
+	st.Reminded = slices.Clone(st.Reminded)
+	st.Cleanup = slices.Clone(st.Cleanup)
+	return st
+}
+
+// apply moves the expiry and makes sure the key works, once per extension
+// id. If the key cannot be added before the run continues as new, the
+// state is put back and the extension queued again, so the next run
+// applies it from the start (key, message and all).
+func (s *subscription) apply(ctx workflow.Context, ext shop.Extension) error {
+	if s.state.HasApplied(ext.ID) {
+		workflow.GetLogger(ctx).Info("extension already applied", "id", ext.ID)
+		return nil
+	}
+	if s.edges && !ext.ExpiresAt.After(workflow.Now(ctx)) {
+		return s.applyPast(ctx, ext)
+	}
+	before := cloneState(s.state)
+	err := s.applyLive(ctx, ext)
+	if errors.Is(err, errContinueAsNew) {
+		s.state = before
+		s.pending = append([]shop.Extension{ext}, s.pending...)
+	}
+	return err
+}
+
+// applyPast records an extension whose period is already over (a refund
+// that overtook its purchase's late extension, say). It changes nothing in
+// Xray and sends no key: there is no time left to activate. A correction
+// that moves a live period's end into the past ends the period now: the
+// main loop's expiry runs next and takes the key out.
+func (s *subscription) applyPast(ctx workflow.Context, ext shop.Extension) error {
+	s.state.MarkApplied(ext.ID)
+	workflow.GetLogger(ctx).Info("extension ends in the past: recorded, key unchanged", "id", ext.ID, "expires_at", ext.ExpiresAt)
+	switch {
+	case ext.Replace && !ext.ExpiresAt.Equal(s.state.ExpiresAt):
+		s.state.ExpiresAt = ext.ExpiresAt
+	case !s.active() && ext.ExpiresAt.After(s.state.ExpiresAt):
+		s.state.ExpiresAt = ext.ExpiresAt
+	default:
+		return nil
+	}
+	return s.upsert(ctx)
+}
+
+func (s *subscription) applyLive(ctx workflow.Context, ext shop.Extension) error {
+	s.state.MarkApplied(ext.ID)
+	wasActive := s.active() && s.state.InXray
+	longer := ext.ExpiresAt.After(s.state.ExpiresAt)
+	if longer || (ext.Replace && !ext.ExpiresAt.Equal(s.state.ExpiresAt)) {
+		s.state.ExpiresAt = ext.ExpiresAt
+		s.state.Reminded = nil
+		if s.edges {
+			// A new period follows the configuration as it is now.
+			s.refreshPolicy(ctx)
+		}
+	}
+	if ext.PlanID != "" {
+		s.state.PlanID = ext.PlanID
+	}
+	if s.state.Status == shop.StatusBanned {
+		return s.upsert(ctx)
+	}
+	s.state.Trial = ext.Trial
+	s.state.Status = shop.StatusActive
+	if ext.Trial {
+		s.state.Status = shop.StatusTrial
+	}
+	s.skipPassedReminders(ctx)
+	if err := s.upsert(ctx); err != nil {
+		return err
+	}
+	if err := s.ensureInXray(ctx); err != nil {
+		return err
+	}
+	var a *activities.Activities
+	if wasActive {
+		// A renewal sends its own message; a correction that shortens the
+		// period is not news to celebrate.
+		if ext.Kind != "renewal" && longer {
+			s.notify(ctx, activities.Notice{Message: "subscription_extended", Expires: s.state.ExpiresAt})
+		}
+		return nil
+	}
+	if err := workflow.ExecuteActivity(withTelegram(ctx), a.SendKey, activities.SendKeyInput{
+		UserID: s.state.UserID, Reason: "activated",
+	}).Get(ctx, nil); err != nil {
+		// The key is active; the user can always open "My subscription".
+		workflow.GetLogger(ctx).Warn("key message not delivered", "error", err)
+	}
+	return nil
+}
+
+// ensureInXray adds the user's key to Xray, retrying until Xray answers. If
+// that takes more than a few seconds the user is told once that activation
+// is in progress; the key follows without anyone acting.
+func (s *subscription) ensureInXray(ctx workflow.Context) error {
+	var a *activities.Activities
+	told := false
+	for {
+		f := workflow.ExecuteActivity(withXray(ctx), a.EnsureVLESSUser, activities.UserRef{UserID: s.state.UserID})
+		if ok, _ := workflow.AwaitWithTimeout(ctx, activationNotice, f.IsReady); !ok && !told {
+			told = true
+			s.notify(ctx, activities.Notice{Message: "activation_in_progress"})
+		}
+		err := f.Get(ctx, nil)
+		if err == nil {
+			s.state.InXray = true
+			return s.unstuck(ctx)
+		}
+		// Retries are unlimited, so only an error retrying cannot fix (a
+		// wrong inbound tag, say) gets here: wait for the operator.
+		if err := s.retryLater(ctx, "add key to xray", err); err != nil {
+			return err
+		}
+	}
+}

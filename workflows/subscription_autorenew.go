@@ -1,0 +1,90 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/activities"
+	"vpnflow/internal/shop"
+)
+
+// AutoRenewRequest switches renewal from balance on or off.
+type AutoRenewRequest struct {
+	On bool
+}
+
+// validateAutoRenew refuses auto-renewal for a subscription without a plan
+// (one made by a trial, a grant or a promo): there is nothing to renew, and
+// the user is told to buy a plan once instead of waiting for a renewal
+// that would never come.
+func (s *subscription) validateAutoRenew(ctx workflow.Context, req AutoRenewRequest) error {
+	if s.state.Status == shop.StatusNone {
+		return refuse(RefusedNotActive, 0)
+	}
+	if req.On && (s.state.PlanID == "" || s.state.PlanID == "trial") {
+		return refuse(RefusedNoPlan, 0)
+	}
+	return nil
+}
+
+func (s *subscription) setAutoRenew(ctx workflow.Context, req AutoRenewRequest) error {
+	var a *activities.Activities
+	if err := workflow.ExecuteActivity(withDB(ctx), a.SetAutoRenew, activities.AutoRenewSetting{UserID: s.state.UserID, On: req.On}).Get(ctx, nil); err != nil {
+		return err
+	}
+	s.state.AutoRenew = req.On
+	return nil
+}
+
+func renewalKey(expires time.Time) string { return fmt.Sprintf("renew@%d", expires.Unix()) }
+
+// renewalAt is when the current period is renewed from the balance, if it
+// is to be.
+func (s *subscription) renewalAt() (time.Time, bool) {
+	if !s.state.AutoRenew || s.state.Status != shop.StatusActive || s.state.Trial || s.reminded(renewalKey(s.state.ExpiresAt)) {
+		return time.Time{}, false
+	}
+	return s.state.ExpiresAt.Add(-s.policy.AutoRenewLead), true
+}
+
+func (s *subscription) renewalDue(now time.Time) bool {
+	at, ok := s.renewalAt()
+	return ok && !now.Before(at)
+}
+
+// autoRenew charges the balance once for the period (the activity's
+// purchase id is derived from user and period end, so a retry or a worker
+// restart can never charge twice) and applies the extension.
+func (s *subscription) autoRenew(ctx workflow.Context) error {
+	var a *activities.Activities
+	periodEnd := s.state.ExpiresAt
+	s.state.Reminded = append(s.state.Reminded, renewalKey(periodEnd))
+	var res activities.AutoRenewResult
+	if err := workflow.ExecuteActivity(withDB(ctx), a.AutoRenew, activities.AutoRenewInput{
+		UserID: s.state.UserID, PlanID: s.state.PlanID, PeriodEnd: periodEnd,
+	}).Get(ctx, &res); err != nil {
+		workflow.GetLogger(ctx).Error("auto-renewal failed", "error", err)
+		return nil
+	}
+	switch {
+	case res.Renewed:
+		if err := s.apply(ctx, shop.Extension{
+			ID: fmt.Sprintf("renewal:%d", periodEnd.Unix()), Kind: "renewal", PlanID: s.state.PlanID, ExpiresAt: res.ExpiresAt,
+		}); err != nil {
+			return err
+		}
+		s.notify(ctx, activities.Notice{Message: "autorenew_done", PlanID: s.state.PlanID, Expires: res.ExpiresAt, Amount: res.Price, Currency: res.Currency})
+	case res.NoPlan:
+		workflow.GetLogger(ctx).Info("auto-renewal skipped: plan no longer sold", "plan", s.state.PlanID)
+		if s.edges {
+			// The user counts on the renewal: say it will not happen.
+			s.notify(ctx, activities.Notice{Message: "autorenew_needs_plan", Buttons: []activities.Button{activities.ButtonRenew}})
+		}
+	default:
+		s.notify(ctx, activities.Notice{Message: "autorenew_short_balance", Amount: res.Price, Currency: res.Currency, Balance: res.Balance,
+			Buttons: []activities.Button{activities.ButtonTopUp}})
+	}
+	return nil
+}

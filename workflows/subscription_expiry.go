@@ -1,0 +1,181 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/activities"
+	"vpnflow/internal/shop"
+)
+
+// expire ends the period: the database first (which refuses if a renewal
+// just moved the expiry), then Xray, then the user. The database compares
+// with the workflow's time, so one clock decides.
+func (s *subscription) expire(ctx workflow.Context) error {
+	if s.edges {
+		return s.expireNow(ctx)
+	}
+	var a *activities.Activities
+	var res activities.ExpireResult
+	if err := s.untilDone(ctx, "expire subscription", func() error {
+		return workflow.ExecuteActivity(withDB(ctx), a.ExpireSubscription, activities.ExpireInput{
+			UserID: s.state.UserID, At: workflow.Now(ctx),
+		}).Get(ctx, &res)
+	}); err != nil {
+		return err
+	}
+	if !res.Expired {
+		if res.ExpiresAt.After(s.state.ExpiresAt) {
+			s.state.ExpiresAt = res.ExpiresAt
+			return s.upsert(ctx)
+		}
+		// The database has no later expiry and did not expire it: only a
+		// missing row does that. Stop acting on the key.
+		workflow.GetLogger(ctx).Warn("database did not expire subscription", "expires_at", res.ExpiresAt)
+	}
+	if err := s.untilDone(ctx, "remove expired key", func() error {
+		return workflow.ExecuteActivity(withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}).Get(ctx, nil)
+	}); err != nil {
+		return err
+	}
+	s.state.InXray = false
+	s.state.Status = shop.StatusExpired
+	if err := s.upsert(ctx); err != nil {
+		return err
+	}
+	s.notify(ctx, activities.Notice{Message: "subscription_expired", PlanID: s.state.PlanID, Buttons: []activities.Button{activities.ButtonRenew}})
+	return nil
+}
+
+// expireOverdue handles the reconcile sweep's report of a live row whose
+// expiry has passed (a missed timer, a terminated run, an operator's
+// reset). A run started by that signal knows nothing yet, so it takes the
+// row as the sweep saw it; then the period is expired now, like any other.
+func (s *subscription) expireOverdue(ctx workflow.Context, o shop.Overdue) error {
+	workflow.GetLogger(ctx).Warn("database reports an overdue subscription", "expires_at", o.ExpiresAt, "status", o.Status)
+	if s.state.Status == shop.StatusNone {
+		s.state.Status = shop.StatusActive
+		if o.Status == shop.StatusTrial {
+			s.state.Status, s.state.Trial = shop.StatusTrial, true
+		}
+		s.state.ExpiresAt, s.state.PlanID = o.ExpiresAt, o.PlanID
+		// Whether the key is in Xray is unknown: removing is harmless.
+		s.state.InXray = true
+	}
+	return s.expireNow(ctx)
+}
+
+// expireNow expires the period at the workflow's time. If the database
+// holds a later live expiry (a renewal the workflow has not heard of yet),
+// that wins and the key stays (or is put back). Otherwise the key leaves
+// Xray, whatever the row says: a row that is not live must not have a key
+// in Xray. The user is told once, when a live period ends.
+func (s *subscription) expireNow(ctx workflow.Context) error {
+	var a *activities.Activities
+	var res activities.ExpireResult
+	at := workflow.Now(ctx)
+	if err := s.untilDone(ctx, "expire subscription", func() error {
+		return workflow.ExecuteActivity(withDB(ctx), a.ExpireSubscription, activities.ExpireInput{
+			UserID: s.state.UserID, At: at,
+		}).Get(ctx, &res)
+	}); err != nil {
+		return err
+	}
+	if !res.Expired && res.ExpiresAt.After(at) && (res.Status == shop.StatusActive || res.Status == shop.StatusTrial) {
+		return s.adoptLaterExpiry(ctx, res)
+	}
+	if !res.Expired {
+		workflow.GetLogger(ctx).Warn("database did not expire subscription; removing the key anyway", "expires_at", res.ExpiresAt, "status", res.Status)
+	}
+	if err := s.untilDone(ctx, "remove expired key", func() error {
+		return workflow.ExecuteActivity(withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}).Get(ctx, nil)
+	}); err != nil {
+		return err
+	}
+	wasLive := s.active()
+	s.state.InXray = false
+	if s.state.Status != shop.StatusBanned {
+		s.state.Status = shop.StatusExpired
+	}
+	if err := s.upsert(ctx); err != nil {
+		return err
+	}
+	if wasLive {
+		s.notify(ctx, activities.Notice{Message: "subscription_expired", PlanID: s.state.PlanID, Buttons: []activities.Button{activities.ButtonRenew}})
+	}
+	return nil
+}
+
+// adoptLaterExpiry takes the database's later expiry: the period goes on,
+// and the key is made sure to be in Xray.
+func (s *subscription) adoptLaterExpiry(ctx workflow.Context, res activities.ExpireResult) error {
+	s.state.ExpiresAt = res.ExpiresAt
+	if s.state.Status == shop.StatusBanned {
+		return s.upsert(ctx)
+	}
+	if !s.active() {
+		s.state.Status, s.state.Trial = res.Status, res.Status == shop.StatusTrial
+	}
+	s.skipPassedReminders(ctx)
+	if err := s.upsert(ctx); err != nil {
+		return err
+	}
+	// The workflow's idea of the key may be stale (a run started by the
+	// overdue report knows nothing); a live row's key belongs in Xray.
+	return s.ensureInXray(ctx)
+}
+
+// ban takes the key out of Xray (or, on unban, puts a still-paid key back).
+func (s *subscription) ban(ctx workflow.Context, b shop.Ban) error {
+	var a *activities.Activities
+	if b.Banned {
+		if s.state.Status == shop.StatusBanned {
+			return nil
+		}
+		if err := s.untilDone(ctx, "remove banned user's key", func() error {
+			return workflow.ExecuteActivity(withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}).Get(ctx, nil)
+		}); err != nil {
+			return err
+		}
+		s.state.Status, s.state.InXray = shop.StatusBanned, false
+		if err := s.upsert(ctx); err != nil {
+			return err
+		}
+		s.notify(ctx, activities.Notice{Message: "banned_notice"})
+		return nil
+	}
+	if s.state.Status != shop.StatusBanned {
+		return nil
+	}
+	s.state.Status = shop.StatusExpired
+	if workflow.Now(ctx).Before(s.state.ExpiresAt) {
+		s.state.Status = shop.StatusActive
+		if s.state.Trial {
+			s.state.Status = shop.StatusTrial
+		}
+		if err := s.ensureInXray(ctx); err != nil {
+			// Still banned for the next run, which unbans again.
+			s.state.Status = shop.StatusBanned
+			return err
+		}
+	}
+	if err := s.upsert(ctx); err != nil {
+		return err
+	}
+	s.notify(ctx, activities.Notice{Message: "unbanned_notice"})
+	return nil
+}
+
+// untilDone runs an activity whose retries are unlimited; only an error
+// retrying cannot fix comes back, and then the step is tried again after
+// configRetry rather than failing the user's workflow.
+func (s *subscription) untilDone(ctx workflow.Context, what string, run func() error) error {
+	for {
+		err := run()
+		if err == nil {
+			return s.unstuck(ctx)
+		}
+		if err := s.retryLater(ctx, what, err); err != nil {
+			return err
+		}
+	}
+}

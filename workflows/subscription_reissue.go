@@ -1,0 +1,98 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/activities"
+	"vpnflow/internal/shop"
+)
+
+// ReissueRequest asks for a new key (update from the bot).
+type ReissueRequest struct{}
+
+func (s *subscription) validateReissue(ctx workflow.Context, _ ReissueRequest) error {
+	switch {
+	case s.state.Status == shop.StatusBanned:
+		return refuse(RefusedBanned, 0)
+	case !s.active() || !s.state.InXray:
+		return refuse(RefusedNotActive, 0)
+	case len(s.reissues) > 0:
+		return refuse(RefusedTooSoon, s.policy.ReissueEvery)
+	}
+	if wait := s.state.LastReissue.Add(s.policy.ReissueEvery).Sub(workflow.Now(ctx)); !s.state.LastReissue.IsZero() && wait > 0 {
+		return refuse(RefusedTooSoon, wait)
+	}
+	return nil
+}
+
+// requestReissue queues the reissue for the main loop and waits for it.
+func (s *subscription) requestReissue(ctx workflow.Context, _ ReissueRequest) error {
+	job := &reissueJob{}
+	s.reissues = append(s.reissues, job)
+	if err := workflow.Await(ctx, func() bool { return job.done }); err != nil {
+		return err
+	}
+	return job.err
+}
+
+// later leaves a cleanup step for the next run when its retry loop ran into
+// the continue-as-new point; it reports whether it did.
+func (s *subscription) later(err error, items ...string) bool {
+	if !errors.Is(err, errContinueAsNew) {
+		return false
+	}
+	s.state.Cleanup = append(s.state.Cleanup, items...)
+	return true
+}
+
+// reissue replaces the user's key: the new key is added to Xray next to the
+// old one, stored, delivered, and only then is the old key removed. If a
+// step before the switch fails, the new key is dropped, the old one keeps
+// working and the user is told. A removal still stuck in retry when the run
+// continues as new is finished by the next run (state Cleanup).
+func (s *subscription) reissue(ctx workflow.Context) error {
+	var a *activities.Activities
+	ref := activities.UserRef{UserID: s.state.UserID}
+	var plan activities.ReissuePlan
+	if err := workflow.ExecuteActivity(withDB(ctx), a.BeginReissue, ref).Get(ctx, &plan); err != nil {
+		s.notify(ctx, activities.Notice{Message: "reissue_failed"})
+		return err
+	}
+	newKey := activities.KeyRef{UserID: s.state.UserID, Email: plan.NewEmail}
+	addCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy: backoff(10 * time.Second),
+	})
+	err := workflow.ExecuteActivity(addCtx, a.AddPendingKey, newKey).Get(ctx, nil)
+	if err == nil {
+		err = workflow.ExecuteActivity(withDB(ctx), a.CommitReissue, newKey).Get(ctx, nil)
+	}
+	if err != nil {
+		workflow.GetLogger(ctx).Warn("reissue failed; rolling back", "error", err)
+		rmErr := s.untilDone(ctx, "remove unused reissued key", func() error {
+			return workflow.ExecuteActivity(withXray(ctx), a.RemoveKey, newKey).Get(ctx, nil)
+		})
+		if !s.later(rmErr, cleanupKeyPrefix+newKey.Email, cleanupAbort) {
+			s.later(s.untilDone(ctx, "abort reissue", func() error {
+				return workflow.ExecuteActivity(withDB(ctx), a.AbortReissue, ref).Get(ctx, nil)
+			}), cleanupAbort)
+		}
+		s.notify(ctx, activities.Notice{Message: "reissue_failed"})
+		return err
+	}
+	s.state.KeyVersion++
+	s.state.LastReissue = workflow.Now(ctx)
+	if err := workflow.ExecuteActivity(withTelegram(ctx), a.SendKey, activities.SendKeyInput{UserID: s.state.UserID, Reason: "reissued"}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("reissued key not delivered; the user can open My subscription", "error", err)
+	}
+	err = s.untilDone(ctx, "remove old key", func() error {
+		return workflow.ExecuteActivity(withXray(ctx), a.RemoveKey, activities.KeyRef{UserID: s.state.UserID, Email: plan.OldEmail}).Get(ctx, nil)
+	})
+	if s.later(err, cleanupKeyPrefix+plan.OldEmail) {
+		return nil
+	}
+	return err
+}

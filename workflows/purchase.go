@@ -76,7 +76,10 @@ func Purchase(ctx workflow.Context, in PurchaseInput) (PurchaseState, error) {
 	if err := p.setup(ctx); err != nil {
 		return p.state, err
 	}
-	return p.state, p.run(ctx)
+	err := p.run(ctx)
+	// Extra Stars charges are given back before the workflow closes.
+	p.awaitExtras(ctx)
+	return p.state, err
 }
 
 type purchase struct {
@@ -84,6 +87,11 @@ type purchase struct {
 	state            PurchaseState
 	payment          *shop.Payment
 	checkoutApproved time.Time
+	// extras are Stars charges beyond the one that pays the purchase,
+	// waiting to be refunded (see purchase_stars.go); charges are the
+	// charge ids seen so far, so a repeated signal is not an extra.
+	extras  []shop.Payment
+	charges map[string]bool
 }
 
 func (in PurchaseInput) validate() error {
@@ -127,14 +135,19 @@ func (p *purchase) setup(ctx workflow.Context) error {
 				workflow.GetLogger(ctx).Warn("payment signal from another provider ignored", "provider", pay.Provider, "source", pay.Source)
 				continue
 			}
+			if p.extraCharge(pay) {
+				continue
+			}
 			if p.payment != nil {
-				// Duplicate webhooks, a poll that raced a webhook: all expected.
+				// Duplicate webhooks, a poll that raced a webhook, the same
+				// Stars charge from the bot and the sweep: all expected.
 				workflow.GetLogger(ctx).Info("duplicate payment signal ignored", "source", pay.Source)
 				continue
 			}
 			p.payment = &pay
 		}
 	})
+	workflow.Go(ctx, p.refundExtras)
 	return p.upsert(ctx)
 }
 
@@ -146,6 +159,10 @@ func (p *purchase) validateCheckout(ctx workflow.Context, req CheckoutRequest) e
 		return errors.New("this purchase is not paid with Stars")
 	case p.state.Status != shop.PurchaseInvoiced:
 		return fmt.Errorf("purchase is %s, not awaiting payment", p.state.Status)
+	case !p.checkoutApproved.IsZero() || p.payment != nil:
+		// The status stays 'invoiced' until the credit commits; a second
+		// copy of the invoice must not be charged meanwhile.
+		return errors.New("purchase is already being paid")
 	case req.UserID != p.in.UserID:
 		return errors.New("invoice belongs to another user")
 	case req.Amount != p.in.Amount || req.Currency != p.in.Currency:

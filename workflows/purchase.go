@@ -21,6 +21,11 @@ type PurchaseInput struct {
 	// PollEvery is the first interval of the Crypto Pay polling fallback;
 	// it doubles up to lastPoll. Zero means firstPoll.
 	PollEvery time.Duration
+	// Late marks a run started by a payment that found no open run of
+	// purchase/<id> (signal-with-start from the bot, the webhook or the
+	// payments sweep). Only PurchaseID is set then; the purchase is read
+	// from the database (see purchase_late.go).
+	Late bool `json:",omitempty"`
 }
 
 // PurchaseState is the purchase as the workflow sees it: its state query's
@@ -66,6 +71,9 @@ const (
 // the first payment signal wins, and the credit is one transaction guarded by
 // the schema's unique keys.
 func Purchase(ctx workflow.Context, in PurchaseInput) (PurchaseState, error) {
+	if in.Late {
+		return latePurchase(ctx, in)
+	}
 	if err := in.validate(); err != nil {
 		return PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
@@ -129,7 +137,7 @@ func (p *purchase) setup(ctx workflow.Context) error {
 		for {
 			var pay shop.Payment
 			payments.Receive(ctx, &pay)
-			if pay.Provider != p.in.Provider {
+			if pay.Provider != p.in.Provider && p.in.Provider != "" {
 				// Defence in depth: the webhook signature and Telegram
 				// already vouch for the sender.
 				workflow.GetLogger(ctx).Warn("payment signal from another provider ignored", "provider", pay.Provider, "source", pay.Source)

@@ -68,26 +68,35 @@ func (p *purchase) awaitExtras(ctx workflow.Context) {
 func (p *purchase) refundExtra(ctx workflow.Context, pay shop.Payment) {
 	var a *activities.Activities
 	log := workflow.GetLogger(ctx)
+	// Telegram's figures where the signal carries them (the payer of an
+	// unknown purchase), the purchase's otherwise.
+	userID, amount := p.in.UserID, p.in.Amount
+	if pay.UserID != 0 {
+		userID = pay.UserID
+	}
+	if pay.Amount != 0 {
+		amount = pay.Amount
+	}
 	err := workflow.ExecuteActivity(withRefund(ctx), a.RefundStars, activities.RefundStarsInput{
-		UserID: p.in.UserID, ChargeID: pay.ChargeID,
+		UserID: userID, ChargeID: pay.ChargeID,
 	}).Get(ctx, nil)
 	failed := err != nil
 	if failed {
 		log.Error("extra stars charge not refunded", "charge_id", pay.ChargeID, "error", err)
 	}
 	if err := workflow.ExecuteActivity(withDB(ctx), a.RecordStarsRefund, activities.StarsRefundRecord{
-		ChargeID: pay.ChargeID, UserID: p.in.UserID, PurchaseID: p.in.PurchaseID, Amount: p.in.Amount, Failed: failed,
+		ChargeID: pay.ChargeID, UserID: userID, PurchaseID: p.in.PurchaseID, Amount: amount, Failed: failed,
 	}).Get(ctx, nil); err != nil {
 		log.Error("extra stars charge not booked", "charge_id", pay.ChargeID, "error", err)
 	}
 	alert := activities.PaymentAlert{
-		Event: activities.PaymentExtraRefunded, UserID: p.in.UserID, PurchaseID: p.in.PurchaseID,
-		ChargeID: pay.ChargeID, Amount: p.in.Amount, Currency: p.in.Currency,
+		Event: activities.PaymentExtraRefunded, UserID: userID, PurchaseID: p.in.PurchaseID,
+		ChargeID: pay.ChargeID, Amount: amount, Currency: "XTR",
 	}
 	if failed {
 		alert.Event, alert.Detail = activities.PaymentRefundFailed, err.Error()
 	} else {
-		p.notify(ctx, activities.Notice{Message: "stars_extra_refunded", Amount: p.in.Amount, Currency: p.in.Currency})
+		p.notify(ctx, activities.Notice{UserID: userID, Message: "stars_extra_refunded", Amount: amount, Currency: "XTR"})
 	}
 	p.alert(ctx, alert)
 }

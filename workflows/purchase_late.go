@@ -1,0 +1,108 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/activities"
+	"vpnflow/internal/shop"
+)
+
+// A paid invoice is always credited, however late the news comes: a
+// webhook after the purchase's grace period, a Stars payment the bot could
+// not hand over while Temporal was down, a paid invoice only the payments
+// sweep found. Each of them signal-with-starts purchase/<id>; if the
+// purchase's run is still open it gets the signal as usual, otherwise a new
+// run starts in late mode (PurchaseInput.Late), reads the purchase from the
+// database and settles the payment. purchase/<id> stays the one writer.
+//
+// The rule for a late payment:
+//   - a purchase not yet paid (pending, invoiced or expired) is credited as
+//     bought: a subscription purchase extends the subscription by its days
+//     from its current end or from now, a top-up credits the balance; the
+//     user gets the usual key or top-up message, the ledger the payment;
+//   - a repeat of the charge that paid it changes nothing;
+//   - any other Stars charge for it, or one for a failed, refunded or
+//     unknown purchase, is refunded (purchase_stars.go);
+//   - a Crypto Pay payment of a failed, refunded or unknown purchase
+//     cannot be given back by API: it is reported to the admins.
+
+// latePayWait bounds how long a late run waits for the payment signal
+// that started it (it is in the same request, so it is there at once).
+const latePayWait = time.Minute
+
+func latePurchase(ctx workflow.Context, in PurchaseInput) (PurchaseState, error) {
+	if in.PurchaseID == "" {
+		err := errors.New("purchase id is empty")
+		return PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
+	}
+	p := &purchase{in: in, state: PurchaseState{PurchaseID: in.PurchaseID}}
+	var a *activities.Activities
+	var info activities.PurchaseInfo
+	err := workflow.ExecuteActivity(withDB(ctx), a.LoadPurchase, activities.PurchaseRef{PurchaseID: in.PurchaseID}).Get(ctx, &info)
+	var appErr *temporal.ApplicationError
+	known := err == nil
+	if err != nil && !(errors.As(err, &appErr) && appErr.Type() == activities.ErrNotFound) {
+		return p.state, fmt.Errorf("load purchase: %w", err)
+	}
+	if known {
+		p.in.NewPurchase = activities.NewPurchase{
+			PurchaseID: info.PurchaseID, UserID: info.UserID, Kind: info.Kind, PlanID: info.PlanID, Days: info.Days,
+			Amount: info.Amount, Currency: info.Currency, Provider: info.Provider,
+		}
+		p.state = PurchaseState{
+			PurchaseID: info.PurchaseID, UserID: info.UserID, Kind: info.Kind, PlanID: info.PlanID,
+			Provider: info.Provider, Amount: info.Amount, Currency: info.Currency, Status: info.Status,
+		}
+	}
+	if err := p.setup(ctx); err != nil {
+		return p.state, err
+	}
+	if ok, _ := workflow.AwaitWithTimeout(ctx, latePayWait, func() bool { return p.payment != nil }); !ok {
+		workflow.GetLogger(ctx).Warn("late purchase run started without a payment")
+		return p.state, nil
+	}
+	err = p.settleLate(ctx, known, info)
+	p.awaitExtras(ctx)
+	return p.state, err
+}
+
+// settleLate applies the rule above to the payment that started the run.
+func (p *purchase) settleLate(ctx workflow.Context, known bool, info activities.PurchaseInfo) error {
+	pay := *p.payment
+	log := workflow.GetLogger(ctx)
+	if !known {
+		if pay.Provider == shop.ProviderStars {
+			p.in.UserID, p.in.Amount, p.in.Currency = pay.UserID, pay.Amount, "XTR"
+			p.extras = append(p.extras, pay)
+			return nil
+		}
+		p.alert(ctx, activities.PaymentAlert{Event: activities.PaymentUnknownPurchase, PurchaseID: p.in.PurchaseID,
+			ChargeID: pay.InvoiceID, Detail: "a paid invoice names a purchase the database does not know"})
+		return nil
+	}
+	switch info.Status {
+	case shop.PurchasePaid, shop.PurchaseRefunded:
+		if pay.Provider == shop.ProviderStars && pay.ChargeID != "" && pay.ChargeID != info.ChargeID {
+			p.extras = append(p.extras, pay)
+			return nil
+		}
+		log.Info("late payment already credited", "source", pay.Source)
+		return nil
+	case shop.PurchaseFailed:
+		if pay.Provider == shop.ProviderStars {
+			p.extras = append(p.extras, pay)
+			return nil
+		}
+		p.alert(ctx, activities.PaymentAlert{Event: activities.PaymentClosedPurchase, UserID: p.in.UserID,
+			PurchaseID: p.in.PurchaseID, ChargeID: pay.InvoiceID, Amount: p.in.Amount, Currency: p.in.Currency,
+			Detail: "a failed purchase was paid: credit the user by hand"})
+		return nil
+	}
+	log.Info("late payment credited", "status", info.Status, "source", pay.Source)
+	return p.credit(ctx)
+}

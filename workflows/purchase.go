@@ -208,7 +208,7 @@ func (p *purchase) run(ctx workflow.Context) error {
 			return err
 		}
 		// Listen a little longer: a payment that raced the expiry is credited.
-		if ok, _ := workflow.AwaitWithTimeout(ctx, lateGrace, func() bool { return p.payment != nil }); !ok {
+		if !p.grace(ctx) {
 			return nil
 		}
 	}

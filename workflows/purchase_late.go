@@ -106,3 +106,46 @@ func (p *purchase) settleLate(ctx workflow.Context, known bool, info activities.
 	log.Info("late payment credited", "status", info.Status, "source", pay.Source)
 	return p.credit(ctx)
 }
+
+// versionGracePoll guards polling Crypto Pay during the grace period:
+// before it, the grace period only listened, so a webhook lost at the end
+// and a failed final poll left a paid invoice uncredited.
+const versionGracePoll = "grace-poll"
+
+// gracePoll is how often Crypto Pay is asked during the grace period.
+const gracePoll = 2 * time.Minute
+
+// grace listens for a payment for lateGrace after the expiry and reports
+// whether one came. For Crypto Pay it also polls, which retries a final
+// poll that failed, until Crypto Pay says the invoice has expired.
+func (p *purchase) grace(ctx workflow.Context) bool {
+	paid := func() bool { return p.payment != nil }
+	if p.in.Provider != shop.ProviderCryptoPay ||
+		workflow.GetVersion(ctx, versionGracePoll, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		ok, _ := workflow.AwaitWithTimeout(ctx, lateGrace, paid)
+		return ok
+	}
+	end := workflow.Now(ctx).Add(lateGrace)
+	polling := true
+	for {
+		left := end.Sub(workflow.Now(ctx))
+		if left <= 0 {
+			return paid()
+		}
+		wait := left
+		if polling {
+			wait = min(gracePoll, left)
+		}
+		if ok, _ := workflow.AwaitWithTimeout(ctx, wait, paid); ok {
+			return true
+		}
+		if polling {
+			// "expired": Crypto Pay will take no payment now, so only a
+			// webhook already on its way is left to wait for.
+			polling = p.poll(ctx) != "expired"
+			if paid() {
+				return true
+			}
+		}
+	}
+}

@@ -1,7 +1,10 @@
 package workflows
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -103,4 +106,32 @@ func TestPurchaseLateStarsUnknownPurchaseRefunded(t *testing.T) {
 
 func newNotFound() error {
 	return temporal.NewNonRetryableApplicationError("purchase not found", activities.ErrNotFound, nil)
+}
+
+// Crypto Pay: the webhook is lost and the final poll at expiry fails (Crypto
+// Pay down for minutes); the invoice was paid in its last seconds. Polling
+// goes on through the grace period and finds it.
+func TestPurchaseGracePollFindsPayment(t *testing.T) {
+	pe := newPurchaseEnv(t, shop.ProviderCryptoPay)
+	pe.invoiceExpiresIn(time.Hour)
+	credits := pe.creditOK()
+	pe.deliveries()
+	pe.starsRefunds()
+	start := pe.Now()
+	pe.OnActivity(pe.a.CheckInvoice, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.CheckInvoiceInput) (activities.InvoiceStatus, error) {
+		switch since := pe.Now().Sub(start); {
+		case since < time.Hour:
+			return activities.InvoiceStatus{Status: "active"}, nil
+		case since < time.Hour+4*time.Minute:
+			return activities.InvoiceStatus{}, errors.New("crypto pay unavailable")
+		}
+		return activities.InvoiceStatus{Status: "paid"}, nil
+	})
+
+	pe.ExecuteWorkflow(Purchase, pe.in)
+
+	st := pe.result(t)
+	require.Equal(t, shop.PurchasePaid, st.Status)
+	require.Equal(t, "poll", st.PaidVia)
+	require.Equal(t, 1, *credits)
 }

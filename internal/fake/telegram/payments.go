@@ -73,8 +73,10 @@ func (s *Server) PayStarsInvoice(ctx context.Context, userID int64, messageID in
 		Currency:  inv.Currency,
 		Amount:    inv.TotalAmount,
 		Payload:   inv.Payload,
+		Date:      s.now(),
 	}
 	inv.ChargeID = charge.ID
+	s.starLog = append(s.starLog, starTx{charge: charge.ID, at: charge.Date})
 	s.charges[charge.ID] = charge
 	s.chargeOrder = append(s.chargeOrder, charge.ID)
 	s.messageChangedLocked(a, m)
@@ -146,7 +148,8 @@ func (s *Server) refundStarPayment(_ context.Context, p *params) (any, error) {
 	case c.Refunded:
 		return nil, badRequest("CHARGE_ALREADY_REFUNDED")
 	}
-	c.Refunded = true
+	c.Refunded, c.RefundedAt = true, s.now()
+	s.starLog = append(s.starLog, starTx{charge: c.ID, at: c.RefundedAt, refund: true})
 	a := s.users[c.UserID]
 	refund := a.newMessageLocked(false, s.now())
 	refund.refund = &Payment{Currency: c.Currency, TotalAmount: c.Amount, InvoicePayload: c.Payload, ChargeID: c.ID}

@@ -128,8 +128,22 @@ func (s *Server) answerPreCheckoutQuery(_ context.Context, p *params) (any, erro
 		return nil, errQueryTooOld
 	}
 	pc.answered, pc.ok, pc.errMsg = true, ok, errMsg
+	if s.onAnswer != nil {
+		// Before the payment is taken and its update queued: a test can
+		// change the world between the bot's approval and the payment.
+		s.onAnswer(ok)
+	}
 	s.notifyLocked()
 	return true, nil
+}
+
+// OnPreCheckoutAnswer makes f run each time the bot answers a
+// pre_checkout_query, before the payment is taken. f runs with the
+// server's lock held and must not call the server. nil removes it.
+func (s *Server) OnPreCheckoutAnswer(f func(ok bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onAnswer = f
 }
 
 func (s *Server) refundStarPayment(_ context.Context, p *params) (any, error) {

@@ -81,6 +81,7 @@ type Server struct {
 	charges      map[string]*Charge
 	chargeOrder  []string
 	starLog      []starTx // the bot's Stars transactions, oldest first
+	onAnswer     func(ok bool)
 	files        map[string]storedFile
 	commands     map[string][]BotCommand
 	calls        []Call

@@ -1,0 +1,379 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
+	"vpnflow/internal/botapp"
+	"vpnflow/internal/config"
+	fakecp "vpnflow/internal/fake/cryptopay"
+	faketg "vpnflow/internal/fake/telegram"
+	"vpnflow/internal/schedules"
+	"vpnflow/internal/shop"
+	"vpnflow/internal/store"
+	"vpnflow/internal/telemetry"
+	"vpnflow/internal/workerapp"
+	"vpnflow/workflows"
+)
+
+// closePurchase ends a purchase the way the end of its grace period does:
+// its workflow is gone and the database says expired.
+func (s *shopEnv) closePurchase(p store.Purchase) {
+	s.t.Helper()
+	ctx := context.Background()
+	if err := s.temporal.TerminateWorkflow(ctx, shop.PurchaseWorkflowID(p.ID.String()), "", "test: grace period over"); err != nil {
+		s.t.Fatal(err)
+	}
+	if _, err := s.store.ExpirePurchase(ctx, p.ID); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// runSweep runs one PaymentsSweep now, as its schedule would.
+func (s *shopEnv) runSweep(in schedules.PaymentsSweepInput) workflows.PaymentsSweepResult {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	run, err := s.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: "test-payments-sweep-" + uuid.NewString(), TaskQueue: s.cfg.TaskQueue,
+	}, schedules.PaymentsSweepWorkflowType, in)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var res workflows.PaymentsSweepResult
+	if err := run.Get(ctx, &res); err != nil {
+		s.t.Fatalf("payments sweep: %v", err)
+	}
+	return res
+}
+
+// A Crypto Pay webhook for an invoice paid after its purchase's workflow
+// closed credits it: it used to be answered 200 and dropped.
+func TestLateWebhookCredited(t *testing.T) {
+	s := startShop(t, nil)
+	s.runInProcess()
+	gwen := s.register("Gwen")
+	inv := s.buyWithCryptoPay(gwen, "30 days")
+	p := s.waitPurchaseStatus(s.latestPurchase(gwen), store.PurchaseInvoiced)
+	s.closePurchase(p)
+
+	if err := s.cp.Pay(inv.InvoiceID); err != nil {
+		t.Fatal(err)
+	}
+	s.assertActive(gwen, 30)
+	got := s.waitPurchaseStatus(p, store.PurchasePaid)
+	if got.ProviderInvoiceID != fmt.Sprint(inv.InvoiceID) {
+		t.Fatalf("purchase %+v, want paid by invoice %d", got, inv.InvoiceID)
+	}
+	s.settle(gwen, p.ID.String())
+	if n := s.ledgerRows(gwen, store.LedgerPayment); n != 1 {
+		t.Fatalf("%d payment ledger rows, want 1", n)
+	}
+	if n := s.keyMessages(gwen); n != 1 {
+		t.Fatalf("%d key messages, want 1", n)
+	}
+}
+
+// A paid invoice whose webhook never came and whose workflow closed is
+// found by the payments sweep's getInvoices(status=paid) and credited.
+func TestDroppedLateWebhookFoundBySweep(t *testing.T) {
+	s := startShop(t, nil)
+	s.runInProcess()
+	hana := s.register("Hana")
+	inv := s.buyWithCryptoPay(hana, "30 days")
+	if err := s.cp.SetInvoiceWebhookBehavior(inv.InvoiceID, fakecp.WebhookBehavior{Drop: true}); err != nil {
+		t.Fatal(err)
+	}
+	p := s.waitPurchaseStatus(s.latestPurchase(hana), store.PurchaseInvoiced)
+	s.closePurchase(p)
+	if err := s.cp.Pay(inv.InvoiceID); err != nil {
+		t.Fatal(err)
+	}
+
+	// The scheduled sweep may get there first; either way a sweep is the
+	// only thing that can find this payment.
+	res := s.runSweep(schedules.PaymentsSweepInput{})
+	t.Logf("sweep: %+v", res)
+	s.assertActive(hana, 30)
+	s.waitPurchaseStatus(p, store.PurchasePaid)
+	s.settle(hana, p.ID.String())
+	if n := s.ledgerRows(hana, store.LedgerPayment); n != 1 {
+		t.Fatalf("%d payment ledger rows, want 1", n)
+	}
+	// A second sweep finds nothing left to do.
+	if res := s.runSweep(schedules.PaymentsSweepInput{}); res.InvoicesResent != 0 {
+		t.Fatalf("second sweep %+v, want nothing handed over", res)
+	}
+}
+
+// switchProxy forwards TCP to a target while up; down closes every
+// connection and refuses new ones: Temporal unreachable for its clients.
+type switchProxy struct {
+	l      net.Listener
+	target string
+	mu     sync.Mutex
+	up     bool
+	conns  []net.Conn
+}
+
+func newSwitchProxy(t *testing.T, target string) *switchProxy {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &switchProxy{l: l, target: target, up: true}
+	t.Cleanup(func() { l.Close(); p.setUp(false) })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *switchProxy) serve(c net.Conn) {
+	p.mu.Lock()
+	if !p.up {
+		p.mu.Unlock()
+		c.Close()
+		return
+	}
+	p.mu.Unlock()
+	u, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	p.conns = append(p.conns, c, u)
+	p.mu.Unlock()
+	go func() { _, _ = io.Copy(u, c); u.Close() }()
+	_, _ = io.Copy(c, u)
+	c.Close()
+}
+
+func (p *switchProxy) setUp(up bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.up = up
+	if !up {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// A Stars payment that arrives while the bot cannot reach Temporal is
+// recorded first and credited by the payments sweep once Temporal is back;
+// it used to be logged "credit or refund by hand".
+func TestStarsPaymentWhileTemporalUnreachable(t *testing.T) {
+	s := startShop(t, nil)
+	proxy := newSwitchProxy(t, s.cfg.TemporalAddress)
+	s.startComponent("worker", func(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {
+		return workerapp.Run(ctx, cfg, tel)
+	})
+	s.startComponent("bot", func(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {
+		cfg.TemporalAddress = proxy.l.Addr().String()
+		return botapp.Run(ctx, cfg, tel)
+	})
+	s.waitReady()
+	ctx := context.Background()
+
+	ivy := s.register("Ivy")
+	inv := s.starsInvoice(ivy)
+	p := s.latestPurchase(ivy)
+	// Temporal goes away right after the bot approved the checkout.
+	s.tg.OnPreCheckoutAnswer(func(ok bool) {
+		if ok {
+			proxy.setUp(false)
+		}
+	})
+	charge, err := s.tg.PayStarsInvoice(ctx, ivy, inv.ID)
+	if err != nil {
+		t.Fatalf("pay: %v", err)
+	}
+	s.tg.OnPreCheckoutAnswer(nil)
+	s.waitLog("bot", "stars payment recorded but not signalled; the payments sweep credits it", nil)
+	if sp, err := s.store.GetStarPayment(ctx, charge); err != nil || sp.HandledAt != nil || sp.PurchaseID == nil || *sp.PurchaseID != p.ID {
+		t.Fatalf("star payment %+v, %v: want recorded, unhandled, for the purchase", sp, err)
+	}
+	if got, _ := s.store.GetPurchase(ctx, p.ID); got.Status == store.PurchasePaid {
+		t.Fatal("credited without a signal?")
+	}
+
+	proxy.setUp(true)
+	time.Sleep(1500 * time.Millisecond) // past the sweep's grace below
+	res := s.runSweep(schedules.PaymentsSweepInput{StarGrace: time.Second})
+	if res.StarsResent != 1 || res.StarsFound != 0 {
+		// The scheduled sweep cannot have taken it: its grace is minutes.
+		t.Fatalf("sweep %+v, want the recorded payment handed over and nothing new in Telegram's list", res)
+	}
+	s.assertActive(ivy, 30)
+	got := s.waitPurchaseStatus(p, store.PurchasePaid)
+	if got.ProviderChargeID != charge {
+		t.Fatalf("purchase %+v, want paid with %s", got, charge)
+	}
+	s.settle(ivy, p.ID.String())
+	if n := s.ledgerRows(ivy, store.LedgerPayment); n != 1 {
+		t.Fatalf("%d payment ledger rows, want 1", n)
+	}
+	s.runSweep(schedules.PaymentsSweepInput{StarGrace: time.Second})
+	if sp, err := s.store.GetStarPayment(ctx, charge); err != nil || sp.Outcome == nil || *sp.Outcome != store.StarCredited {
+		t.Fatalf("star payment %+v, %v: want marked credited", sp, err)
+	}
+}
+
+// botCall calls the Bot API as the bot, for a test standing in for it.
+func (s *shopEnv) botCall(method string, params url.Values, result any) {
+	s.t.Helper()
+	resp, err := http.PostForm(s.tg.URL()+"/bot"+s.cfg.TelegramBotToken+"/"+method, params)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		OK          bool            `json:"ok"`
+		Result      json.RawMessage `json:"result"`
+		Description string          `json:"description"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || !body.OK {
+		s.t.Fatalf("%s: %v %s", method, err, body.Description)
+	}
+	if result != nil {
+		if err := json.Unmarshal(body.Result, result); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// A second Stars invoice for one purchase (a retried sendInvoice): once the
+// first is paid the bot refuses its checkout; and a charge that got through
+// anyway (approved by an older bot, say) is refunded through
+// refundStarPayment, booked and reported, never dropped.
+func TestExtraStarsChargeRefunded(t *testing.T) {
+	s := startShop(t, nil)
+	s.runInProcess()
+	ctx := context.Background()
+
+	jay := s.register("Jay")
+	inv := s.starsInvoice(jay)
+	p := s.latestPurchase(jay)
+	if calls := s.tg.Calls("sendInvoice"); len(calls) == 0 || calls[len(calls)-1].Params["start_parameter"] == "" {
+		t.Fatalf("sendInvoice without a start_parameter: forwarded copies could be paid: %+v", calls)
+	}
+	copyOf := func() faketg.Message {
+		var m struct {
+			MessageID int `json:"message_id"`
+		}
+		s.botCall("sendInvoice", url.Values{
+			"chat_id": {fmt.Sprint(jay)}, "title": {"VPN"}, "description": {"30 days"}, "payload": {p.ID.String()},
+			"currency": {"XTR"}, "prices": {`[{"label":"1m","amount":150}]`},
+		}, &m)
+		for _, msg := range s.tg.Messages(jay) {
+			if msg.ID == m.MessageID {
+				return msg
+			}
+		}
+		t.Fatal("invoice copy not found")
+		return faketg.Message{}
+	}
+	second, third := copyOf(), copyOf()
+
+	charge, err := s.tg.PayStarsInvoice(ctx, jay, inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.assertActive(jay, 30)
+	s.settle(jay, p.ID.String())
+
+	// The copy: the bot refuses, Telegram takes nothing.
+	var declined *faketg.PaymentDeclinedError
+	if _, err := s.tg.PayStarsInvoice(ctx, jay, second.ID); !errors.As(err, &declined) {
+		t.Fatalf("paying a copy of a paid invoice: %v, want the bot to decline", err)
+	}
+
+	// The other copy is paid while the bot is away, its checkout approved
+	// by something else; the bot comes back to the successful_payment.
+	s.stopComponent("bot")
+	paid := make(chan string, 1)
+	go func() {
+		c, err := s.tg.PayStarsInvoice(ctx, jay, third.ID)
+		if err != nil {
+			t.Errorf("pay the third copy: %v", err)
+		}
+		paid <- c
+	}()
+	var offset int64
+	for answered := false; !answered; {
+		var upds []struct {
+			UpdateID         int64 `json:"update_id"`
+			PreCheckoutQuery *struct {
+				ID string `json:"id"`
+			} `json:"pre_checkout_query"`
+		}
+		s.botCall("getUpdates", url.Values{"offset": {fmt.Sprint(offset)}, "timeout": {"1"}}, &upds)
+		for _, u := range upds {
+			if u.PreCheckoutQuery == nil {
+				continue
+			}
+			s.botCall("answerPreCheckoutQuery", url.Values{"pre_checkout_query_id": {u.PreCheckoutQuery.ID}, "ok": {"true"}}, nil)
+			offset, answered = u.UpdateID+1, true
+			break
+		}
+	}
+	extra := <-paid
+	s.botCall("getUpdates", url.Values{"offset": {fmt.Sprint(offset)}, "timeout": {"0"}}, nil) // confirm up to the query
+	s.startComponent("bot", func(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {
+		return botapp.Run(ctx, cfg, tel)
+	})
+	s.waitReady()
+
+	s.eventually("the extra charge to be refunded", func() error {
+		for _, c := range s.tg.Charges() {
+			if c.ID == extra && c.Refunded {
+				return nil
+			}
+		}
+		return errors.New("not refunded yet")
+	})
+	s.settle(jay, p.ID.String())
+	for _, c := range s.tg.Charges() {
+		if c.ID == charge && c.Refunded {
+			t.Fatal("the charge that paid was refunded")
+		}
+	}
+	s.eventually("the refund to be booked", func() error {
+		if s.ledgerRows(jay, store.LedgerStarsExtra) != 1 || s.ledgerRows(jay, store.LedgerStarsExtraRefund) != 1 {
+			return errors.New("not booked yet")
+		}
+		return nil
+	})
+	if sp, err := s.store.GetStarPayment(ctx, extra); err != nil || sp.Outcome == nil || *sp.Outcome != store.StarRefunded {
+		t.Fatalf("extra star payment %+v, %v: want refunded", sp, err)
+	}
+	s.waitFor(jay, 0, "the refund notice", func(m faketg.Message) bool { return strings.Contains(m.Text, "has been refunded") })
+	if n := s.ledgerRows(jay, store.LedgerPayment); n != 1 {
+		t.Fatalf("%d payment ledger rows, want 1", n)
+	}
+	if n := s.keyMessages(jay); n != 1 {
+		t.Fatalf("%d key messages, want 1", n)
+	}
+}

@@ -264,6 +264,32 @@ func (s *shopEnv) botCall(method string, params url.Values, result any) {
 	}
 }
 
+// approveAsBot stands in for the bot while it is away: it takes the next
+// pre_checkout_query from getUpdates and approves it, and returns the
+// offset that confirms the updates up to it.
+func (s *shopEnv) approveAsBot() int64 {
+	s.t.Helper()
+	var offset int64
+	for answered := false; !answered; {
+		var upds []struct {
+			UpdateID         int64 `json:"update_id"`
+			PreCheckoutQuery *struct {
+				ID string `json:"id"`
+			} `json:"pre_checkout_query"`
+		}
+		s.botCall("getUpdates", url.Values{"offset": {fmt.Sprint(offset)}, "timeout": {"1"}}, &upds)
+		for _, u := range upds {
+			if u.PreCheckoutQuery == nil {
+				continue
+			}
+			s.botCall("answerPreCheckoutQuery", url.Values{"pre_checkout_query_id": {u.PreCheckoutQuery.ID}, "ok": {"true"}}, nil)
+			offset, answered = u.UpdateID+1, true
+			break
+		}
+	}
+	return offset
+}
+
 // A second Stars invoice for one purchase (a retried sendInvoice): once the
 // first is paid the bot refuses its checkout; and a charge that got through
 // anyway (approved by an older bot, say) is refunded through
@@ -321,24 +347,7 @@ func TestExtraStarsChargeRefunded(t *testing.T) {
 		}
 		paid <- c
 	}()
-	var offset int64
-	for answered := false; !answered; {
-		var upds []struct {
-			UpdateID         int64 `json:"update_id"`
-			PreCheckoutQuery *struct {
-				ID string `json:"id"`
-			} `json:"pre_checkout_query"`
-		}
-		s.botCall("getUpdates", url.Values{"offset": {fmt.Sprint(offset)}, "timeout": {"1"}}, &upds)
-		for _, u := range upds {
-			if u.PreCheckoutQuery == nil {
-				continue
-			}
-			s.botCall("answerPreCheckoutQuery", url.Values{"pre_checkout_query_id": {u.PreCheckoutQuery.ID}, "ok": {"true"}}, nil)
-			offset, answered = u.UpdateID+1, true
-			break
-		}
-	}
+	offset := s.approveAsBot()
 	extra := <-paid
 	s.botCall("getUpdates", url.Values{"offset": {fmt.Sprint(offset)}, "timeout": {"0"}}, nil) // confirm up to the query
 	s.startComponent("bot", func(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {
@@ -376,4 +385,80 @@ func TestExtraStarsChargeRefunded(t *testing.T) {
 	if n := s.keyMessages(jay); n != 1 {
 		t.Fatalf("%d key messages, want 1", n)
 	}
+}
+
+// A successful_payment that the bot never handled (taken from getUpdates
+// and lost in a restart: Telegram does not send it again) is found in
+// getStarTransactions by the payments sweep, recorded and credited.
+func TestLostStarsUpdateFoundInTelegramList(t *testing.T) {
+	s := startShop(t, nil)
+	s.runInProcess()
+	ctx := context.Background()
+
+	kim := s.register("Kim")
+	inv := s.starsInvoice(kim)
+	p := s.latestPurchase(kim)
+	s.stopComponent("bot")
+	paid := make(chan string, 1)
+	go func() {
+		c, err := s.tg.PayStarsInvoice(ctx, kim, inv.ID)
+		if err != nil {
+			t.Errorf("pay: %v", err)
+		}
+		paid <- c
+	}()
+	// Approved as the bot would (the workflow's own validation), then the
+	// successful_payment is acknowledged and lost.
+	if err := approveInWorkflow(ctx, s, p, kim); err != nil {
+		t.Fatal(err)
+	}
+	offset := s.approveAsBot()
+	charge := <-paid
+	var upds []struct {
+		UpdateID int64 `json:"update_id"`
+	}
+	s.botCall("getUpdates", url.Values{"offset": {fmt.Sprint(offset)}, "timeout": {"1"}}, &upds)
+	if len(upds) == 0 {
+		t.Fatal("no successful_payment update")
+	}
+	s.botCall("getUpdates", url.Values{"offset": {fmt.Sprint(upds[len(upds)-1].UpdateID + 1)}, "timeout": {"0"}}, nil)
+	s.startComponent("bot", func(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {
+		return botapp.Run(ctx, cfg, tel)
+	})
+	s.waitReady()
+	if _, err := s.store.GetStarPayment(ctx, charge); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the lost payment is known to the database already: %v", err)
+	}
+
+	time.Sleep(1500 * time.Millisecond)
+	res := s.runSweep(schedules.PaymentsSweepInput{StarGrace: time.Second})
+	if res.StarsFound != 1 || res.StarsResent != 1 {
+		t.Fatalf("sweep %+v, want the payment found in Telegram's list and handed over", res)
+	}
+	s.assertActive(kim, 30)
+	if got := s.waitPurchaseStatus(p, store.PurchasePaid); got.ProviderChargeID != charge {
+		t.Fatalf("purchase %+v, want paid with %s", got, charge)
+	}
+	s.settle(kim, p.ID.String())
+	if n := s.ledgerRows(kim, store.LedgerPayment); n != 1 {
+		t.Fatalf("%d payment ledger rows, want 1", n)
+	}
+	// The next sweep reads on from where this one stopped and finds nothing.
+	if res := s.runSweep(schedules.PaymentsSweepInput{StarGrace: time.Second}); res.StarsFound != 0 || res.StarsResent != 0 {
+		t.Fatalf("second sweep %+v, want nothing", res)
+	}
+}
+
+// approveInWorkflow runs the purchase's approve-checkout update the way the
+// bot's pre-checkout handler does.
+func approveInWorkflow(ctx context.Context, s *shopEnv, p store.Purchase, userID int64) error {
+	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: shop.PurchaseWorkflowID(p.ID.String()), UpdateName: shop.UpdateApproveCheckout,
+		Args:         []any{workflows.CheckoutRequest{UserID: userID, Amount: p.Amount, Currency: p.Currency}},
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err != nil {
+		return err
+	}
+	return h.Get(ctx, nil)
 }

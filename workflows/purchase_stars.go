@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -117,4 +119,29 @@ func withRefund(ctx workflow.Context) workflow.Context {
 		StartToCloseTimeout: 15 * time.Second,
 		RetryPolicy:         backoff(5 * time.Minute),
 	})
+}
+
+// validateCheckout runs before Telegram charges the user's Stars: only the
+// purchase's own user, paying the exact amount, while it still waits.
+func (p *purchase) validateCheckout(ctx workflow.Context, req CheckoutRequest) error {
+	switch {
+	case p.in.Provider != shop.ProviderStars:
+		return errors.New("this purchase is not paid with Stars")
+	case p.state.Status != shop.PurchaseInvoiced:
+		return fmt.Errorf("purchase is %s, not awaiting payment", p.state.Status)
+	case !p.checkoutApproved.IsZero() || p.payment != nil:
+		// The status stays 'invoiced' until the credit commits; a second
+		// copy of the invoice must not be charged meanwhile.
+		return errors.New("purchase is already being paid")
+	case req.UserID != p.in.UserID:
+		return errors.New("invoice belongs to another user")
+	case req.Amount != p.in.Amount || req.Currency != p.in.Currency:
+		return fmt.Errorf("amount %d %s does not match %d %s", req.Amount, req.Currency, p.in.Amount, p.in.Currency)
+	}
+	return nil
+}
+
+func (p *purchase) approveCheckout(ctx workflow.Context, req CheckoutRequest) error {
+	p.checkoutApproved = workflow.Now(ctx)
+	return nil
 }

@@ -49,6 +49,10 @@ func (a *App) checkoutRefusal(ctx context.Context, q *models.PreCheckoutQuery) s
 	lang := a.langOf(ctx, q.From)
 	if id, err := uuid.Parse(q.InvoicePayload); err == nil {
 		if p, err := a.store.GetPurchase(ctx, id); err == nil {
+			if p.Status == store.PurchasePaid {
+				// Another copy of the invoice was paid already.
+				return plainText(a.texts.T(lang, "payment_received", nil))
+			}
 			return plainText(a.texts.T(lang, "purchase_expired", map[string]any{"Plan": p.PlanID}))
 		}
 	}

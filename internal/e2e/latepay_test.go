@@ -150,9 +150,15 @@ func TestExtraStarsChargeRefunded(t *testing.T) {
 	jay := s.register("Jay")
 	inv := s.starsInvoice(jay)
 	p := s.latestPurchase(jay)
-	if calls := s.tg.Calls("sendInvoice"); len(calls) == 0 || calls[len(calls)-1].Params["start_parameter"] == "" {
-		t.Fatalf("sendInvoice without a start_parameter: forwarded copies could be paid: %+v", calls)
+	// A forwarded copy cannot be paid: its button opens the bot, which
+	// shows the menu.
+	payable, link, err := s.tg.ForwardedInvoice(jay, inv.ID)
+	if err != nil || payable || !strings.Contains(link, "?start=pay_") {
+		t.Fatalf("forwarded invoice: payable %v, link %q, %v; want a deep link, no Pay button", payable, link, err)
 	}
+	after := s.lastID(jay)
+	s.say(jay, "/start "+link[strings.Index(link, "=")+1:])
+	s.waitText(jay, after, "Jay")
 	copyOf := func() faketg.Message {
 		var m struct {
 			MessageID int `json:"message_id"`

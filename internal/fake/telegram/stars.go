@@ -2,6 +2,7 @@ package telegram
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -77,4 +78,26 @@ func (s *Server) getStarTransactions(_ context.Context, p *params) (any, error) 
 		out.Transactions = append(out.Transactions, tx)
 	}
 	return out, nil
+}
+
+// ForwardedInvoice reports what a forwarded copy of the bot's invoice in
+// the message shows, as the Bot API documents sendInvoice's
+// start_parameter: left empty, the copy keeps a working Pay button;
+// set, the button becomes a deep link to the bot with that parameter
+// (startLink), and the copy cannot be paid.
+func (s *Server) ForwardedInvoice(userID int64, messageID int) (payable bool, startLink string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.activeUserLocked(userID)
+	if err != nil {
+		return false, "", err
+	}
+	m := a.messageLocked(messageID)
+	if m == nil || m.deleted || !m.fromBot || m.invoice == nil {
+		return false, "", fmt.Errorf("forward invoice in message %d of chat %d: %w", messageID, userID, ErrNoMessage)
+	}
+	if m.invoice.StartParameter == "" {
+		return true, "", nil
+	}
+	return false, "https://t.me/" + s.opts.BotUsername + "?start=" + m.invoice.StartParameter, nil
 }

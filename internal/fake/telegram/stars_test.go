@@ -63,3 +63,24 @@ func TestStarTransactions(t *testing.T) {
 		t.Errorf("charges %+v, want the first refunded", charges)
 	}
 }
+
+// A forwarded invoice keeps its Pay button only without a start_parameter.
+func TestForwardedInvoice(t *testing.T) {
+	srv := startServer(t, Options{})
+	u := addStartedUser(t, srv, "Jo")
+	b := newBot(t, srv)
+	plain := sendStarsInvoice(t, b, u.ID, "p1", 1)
+	withParam, err := b.SendInvoice(waitCtx(t), &bot.SendInvoiceParams{
+		ChatID: u.ID, Title: "VPN", Description: "30 days", Payload: "p2", Currency: "XTR",
+		Prices: []models.LabeledPrice{{Label: "1m", Amount: 1}}, StartParameter: "pay_p2",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if payable, link, err := srv.ForwardedInvoice(u.ID, plain.ID); err != nil || !payable || link != "" {
+		t.Errorf("without start_parameter: payable %v link %q %v, want payable", payable, link, err)
+	}
+	if payable, link, err := srv.ForwardedInvoice(u.ID, withParam.ID); err != nil || payable || link != "https://t.me/vpnflow_sandbox_bot?start=pay_p2" {
+		t.Errorf("with start_parameter: payable %v link %q %v, want a deep link", payable, link, err)
+	}
+}

@@ -145,3 +145,23 @@ type DeliverPaymentInput struct {
 func (a *Activities) DeliverPayment(ctx context.Context, in DeliverPaymentInput) error {
 	return SignalPayment(ctx, a.Temporal, a.Config.TaskQueue, in.PurchaseID, in.Payment)
 }
+
+// PaymentReportInput is a payment reported to the admins instead of
+// credited (store.PaymentReport).
+type PaymentReportInput struct {
+	Provider   string
+	Reference  string
+	PurchaseID string
+	Reason     string
+}
+
+// RecordPaymentReport writes the durable record of a reported payment, so
+// the payments sweep does not report it again.
+func (a *Activities) RecordPaymentReport(ctx context.Context, in PaymentReportInput) error {
+	var pid *uuid.UUID
+	if id, err := uuid.Parse(in.PurchaseID); err == nil {
+		pid = &id
+	}
+	err := a.Store.RecordPaymentReport(ctx, store.PaymentReport{Provider: in.Provider, Reference: in.Reference, PurchaseID: pid, Reason: in.Reason})
+	return storeError("record payment report "+in.Reference, err)
+}

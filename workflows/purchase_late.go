@@ -28,8 +28,9 @@ import (
 //   - a repeat of the charge that paid it changes nothing;
 //   - any other Stars charge for it, or one for a failed, refunded or
 //     unknown purchase, is refunded (purchase_stars.go);
-//   - a Crypto Pay payment of a failed, refunded or unknown purchase
-//     cannot be given back by API: it is reported to the admins.
+//   - a Crypto Pay payment of a failed or unknown purchase cannot be
+//     given back by API: it is recorded in payment_reports and reported
+//     to the admins, once.
 
 // latePayWait bounds how long a late run waits for the payment signal
 // that started it (it is in the same request, so it is there at once).
@@ -81,7 +82,7 @@ func (p *purchase) settleLate(ctx workflow.Context, known bool, info activities.
 			p.extras = append(p.extras, pay)
 			return nil
 		}
-		p.alert(ctx, activities.PaymentAlert{Event: activities.PaymentUnknownPurchase, PurchaseID: p.in.PurchaseID,
+		p.report(ctx, pay, activities.PaymentAlert{Event: activities.PaymentUnknownPurchase, PurchaseID: p.in.PurchaseID,
 			ChargeID: pay.InvoiceID, Detail: "a paid invoice names a purchase the database does not know"})
 		return nil
 	}
@@ -98,13 +99,26 @@ func (p *purchase) settleLate(ctx workflow.Context, known bool, info activities.
 			p.extras = append(p.extras, pay)
 			return nil
 		}
-		p.alert(ctx, activities.PaymentAlert{Event: activities.PaymentClosedPurchase, UserID: p.in.UserID,
+		p.report(ctx, pay, activities.PaymentAlert{Event: activities.PaymentClosedPurchase, UserID: p.in.UserID,
 			PurchaseID: p.in.PurchaseID, ChargeID: pay.InvoiceID, Amount: p.in.Amount, Currency: p.in.Currency,
 			Detail: "a failed purchase was paid: credit the user by hand"})
 		return nil
 	}
 	log.Info("late payment credited", "status", info.Status, "source", pay.Source)
 	return p.credit(ctx)
+}
+
+// report hands a Crypto Pay payment that cannot be credited to the
+// admins: a durable record first (payment_reports, which also keeps the
+// payments sweep from reporting it again), then the alert.
+func (p *purchase) report(ctx workflow.Context, pay shop.Payment, alert activities.PaymentAlert) {
+	var a *activities.Activities
+	if err := workflow.ExecuteActivity(withDB(ctx), a.RecordPaymentReport, activities.PaymentReportInput{
+		Provider: pay.Provider, Reference: pay.InvoiceID, PurchaseID: p.in.PurchaseID, Reason: alert.Event,
+	}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("payment report not recorded", "event", alert.Event, "error", err)
+	}
+	p.alert(ctx, alert)
 }
 
 // versionGracePoll guards polling Crypto Pay during the grace period:

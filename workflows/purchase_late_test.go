@@ -135,3 +135,25 @@ func TestPurchaseGracePollFindsPayment(t *testing.T) {
 	require.Equal(t, "poll", st.PaidVia)
 	require.Equal(t, 1, *credits)
 }
+
+// A paid Crypto Pay invoice of a failed purchase cannot be refunded by API:
+// it gets a durable report (which keeps the sweep from repeating it) and
+// an admin alert, and no credit.
+func TestPurchaseLateCryptoForFailedPurchaseReported(t *testing.T) {
+	pe := newPurchaseEnv(t, shop.ProviderCryptoPay)
+	pe.creditOK()
+	r := pe.starsRefunds()
+	var reports []activities.PaymentReportInput
+	pe.OnActivity(pe.a.RecordPaymentReport, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.PaymentReportInput) error {
+		reports = append(reports, in)
+		return nil
+	})
+
+	pe.lateRun(shop.PurchaseFailed, "", shop.Payment{Provider: shop.ProviderCryptoPay, InvoiceID: "1001", Source: "sweep"})
+
+	pe.result(t)
+	require.Equal(t, []activities.PaymentReportInput{{Provider: shop.ProviderCryptoPay, Reference: "1001", PurchaseID: pe.in.PurchaseID, Reason: activities.PaymentClosedPurchase}}, reports)
+	require.Len(t, r.alerts, 1)
+	require.Empty(t, r.refunded)
+	pe.AssertNotCalled(t, "CreditPurchase", mock.Anything, mock.Anything)
+}

@@ -225,16 +225,35 @@ func (s *Store) RecordStarRefund(ctx context.Context, r StarRefund) error {
 }
 
 // UncreditedPurchases returns those of ids that are neither paid nor
-// refunded in the database, including ids it does not know.
+// refunded in the database, including ids it does not know, and that no
+// payment report covers.
 func (s *Store) UncreditedPurchases(ctx context.Context, ids []uuid.UUID) ([]uuid.UUID, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT i FROM unnest($1::uuid[]) AS i
-		WHERE NOT EXISTS (SELECT 1 FROM purchases p WHERE p.id = i AND p.status IN ('paid', 'refunded'))`, ids)
+		WHERE NOT EXISTS (SELECT 1 FROM purchases p WHERE p.id = i AND p.status IN ('paid', 'refunded'))
+			AND NOT EXISTS (SELECT 1 FROM payment_reports r WHERE r.purchase_id = i)`, ids)
 	if err != nil {
 		return nil, wrap("list uncredited purchases", err)
 	}
 	out, err := pgx.CollectRows(rows, pgx.RowTo[uuid.UUID])
 	return out, wrap("list uncredited purchases", err)
+}
+
+// PaymentReport is a payment that could not be credited or refunded and
+// was handed to the admins.
+type PaymentReport struct {
+	Provider   string
+	Reference  string // the provider's invoice or charge id
+	PurchaseID *uuid.UUID
+	Reason     string
+}
+
+// RecordPaymentReport stores the report once; repeating it changes
+// nothing.
+func (s *Store) RecordPaymentReport(ctx context.Context, r PaymentReport) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO payment_reports (provider, reference, purchase_id, reason)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (provider, reference) DO NOTHING`, r.Provider, r.Reference, r.PurchaseID, r.Reason)
+	return wrap(fmt.Sprintf("record payment report %s %s", r.Provider, r.Reference), err)
 }

@@ -76,4 +76,13 @@ func TestStarPaymentsRepeatable(t *testing.T) {
 			t.Fatalf("uncredited %v, %v; want the open one and the unknown one", ids, err)
 		}
 	}
+	// A reported payment is not handed over again.
+	for range 2 {
+		if err := e.s.RecordPaymentReport(e.ctx, store.PaymentReport{Provider: "cryptopay", Reference: "77", PurchaseID: &open.ID, Reason: "closed_purchase"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids, err := e.s.UncreditedPurchases(e.ctx, []uuid.UUID{paid.ID, open.ID, uuid.Nil}); err != nil || len(ids) != 1 || ids[0] != uuid.Nil {
+		t.Fatalf("uncredited after the report %v, %v; want only the unknown one", ids, err)
+	}
 }

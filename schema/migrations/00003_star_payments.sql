@@ -34,7 +34,23 @@ CREATE TABLE payment_sweep_cursors (
     position bigint NOT NULL CONSTRAINT payment_sweep_cursors_position_check CHECK (position >= 0)
 );
 
+-- A paid Crypto Pay invoice that could not be credited (its purchase had
+-- failed or is unknown) and was reported to the admins instead. Crypto Pay
+-- has no refund API, so this row is the durable record an admin acts on,
+-- and the payments sweep does not report the invoice again.
+CREATE TABLE payment_reports (
+    provider    text        NOT NULL,
+    reference   text        NOT NULL,
+    purchase_id uuid,
+    reason      text        NOT NULL,
+    reported_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT payment_reports_pkey PRIMARY KEY (provider, reference)
+);
+CREATE INDEX payment_reports_purchase_idx ON payment_reports (purchase_id);
+
 -- +goose Down
+
+DROP TABLE payment_reports;
 
 DROP TABLE payment_sweep_cursors;
 DROP TABLE star_payments;

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-telegram/bot"
@@ -72,8 +73,19 @@ func (a *Activities) SendStarsInvoice(ctx context.Context, in StarsInvoice) erro
 		Payload:     in.PurchaseID,
 		Currency:    "XTR",
 		Prices:      []models.LabeledPrice{{Label: in.PlanID, Amount: int(in.Stars)}},
+		// Set, so that a forwarded copy of the invoice has a link to the
+		// bot (/start pay_<id>, which opens the menu) instead of a Pay
+		// button: only the message the bot sent can be paid.
+		StartParameter: StarsStartParameter(in.PurchaseID),
 	})
 	return a.telegramError(ctx, in.UserID, "send stars invoice "+in.PurchaseID, err)
+}
+
+// StarsStartParameter is the start_parameter of a purchase's Stars
+// invoice: unique per purchase, within Telegram's 1-64 characters of
+// A-Z, a-z, 0-9, _ and -.
+func StarsStartParameter(purchaseID string) string {
+	return "pay_" + strings.ReplaceAll(purchaseID, "-", "")
 }
 
 // SendKey sends the user's current key: the vless:// link as copyable text

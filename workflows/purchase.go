@@ -21,6 +21,11 @@ type PurchaseInput struct {
 	// PollEvery is the first interval of the Crypto Pay polling fallback;
 	// it doubles up to lastPoll. Zero means firstPoll.
 	PollEvery time.Duration
+	// Late marks a run started by a payment that found no open run of
+	// purchase/<id> (signal-with-start from the bot, the webhook or the
+	// payments sweep). Only PurchaseID is set then; the purchase is read
+	// from the database (see purchase_late.go).
+	Late bool `json:",omitempty"`
 }
 
 // PurchaseState is the purchase as the workflow sees it: its state query's
@@ -66,6 +71,9 @@ const (
 // the first payment signal wins, and the credit is one transaction guarded by
 // the schema's unique keys.
 func Purchase(ctx workflow.Context, in PurchaseInput) (PurchaseState, error) {
+	if in.Late {
+		return latePurchase(ctx, in)
+	}
 	if err := in.validate(); err != nil {
 		return PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
@@ -76,7 +84,10 @@ func Purchase(ctx workflow.Context, in PurchaseInput) (PurchaseState, error) {
 	if err := p.setup(ctx); err != nil {
 		return p.state, err
 	}
-	return p.state, p.run(ctx)
+	err := p.run(ctx)
+	// Extra Stars charges are given back before the workflow closes.
+	p.awaitExtras(ctx)
+	return p.state, err
 }
 
 type purchase struct {
@@ -84,6 +95,11 @@ type purchase struct {
 	state            PurchaseState
 	payment          *shop.Payment
 	checkoutApproved time.Time
+	// extras are Stars charges beyond the one that pays the purchase,
+	// waiting to be refunded (see purchase_stars.go); charges are the
+	// charge ids seen so far, so a repeated signal is not an extra.
+	extras  []shop.Payment
+	charges map[string]bool
 }
 
 func (in PurchaseInput) validate() error {
@@ -121,42 +137,26 @@ func (p *purchase) setup(ctx workflow.Context) error {
 		for {
 			var pay shop.Payment
 			payments.Receive(ctx, &pay)
-			if pay.Provider != p.in.Provider {
+			if pay.Provider != p.in.Provider && p.in.Provider != "" {
 				// Defence in depth: the webhook signature and Telegram
 				// already vouch for the sender.
 				workflow.GetLogger(ctx).Warn("payment signal from another provider ignored", "provider", pay.Provider, "source", pay.Source)
 				continue
 			}
+			if p.extraCharge(pay) {
+				continue
+			}
 			if p.payment != nil {
-				// Duplicate webhooks, a poll that raced a webhook: all expected.
+				// Duplicate webhooks, a poll that raced a webhook, the same
+				// Stars charge from the bot and the sweep: all expected.
 				workflow.GetLogger(ctx).Info("duplicate payment signal ignored", "source", pay.Source)
 				continue
 			}
 			p.payment = &pay
 		}
 	})
+	workflow.Go(ctx, p.refundExtras)
 	return p.upsert(ctx)
-}
-
-// validateCheckout runs before Telegram charges the user's Stars: only the
-// purchase's own user, paying the exact amount, while it still waits.
-func (p *purchase) validateCheckout(ctx workflow.Context, req CheckoutRequest) error {
-	switch {
-	case p.in.Provider != shop.ProviderStars:
-		return errors.New("this purchase is not paid with Stars")
-	case p.state.Status != shop.PurchaseInvoiced:
-		return fmt.Errorf("purchase is %s, not awaiting payment", p.state.Status)
-	case req.UserID != p.in.UserID:
-		return errors.New("invoice belongs to another user")
-	case req.Amount != p.in.Amount || req.Currency != p.in.Currency:
-		return fmt.Errorf("amount %d %s does not match %d %s", req.Amount, req.Currency, p.in.Amount, p.in.Currency)
-	}
-	return nil
-}
-
-func (p *purchase) approveCheckout(ctx workflow.Context, req CheckoutRequest) error {
-	p.checkoutApproved = workflow.Now(ctx)
-	return nil
 }
 
 func (p *purchase) run(ctx workflow.Context) error {
@@ -183,7 +183,7 @@ func (p *purchase) run(ctx workflow.Context) error {
 			return err
 		}
 		// Listen a little longer: a payment that raced the expiry is credited.
-		if ok, _ := workflow.AwaitWithTimeout(ctx, lateGrace, func() bool { return p.payment != nil }); !ok {
+		if !p.grace(ctx) {
 			return nil
 		}
 	}

@@ -26,6 +26,7 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(XrayWatch, workflow.RegisterOptions{Name: schedules.XrayWatchWorkflowType})
 	r.RegisterWorkflowWithOptions(HealthCheck, workflow.RegisterOptions{Name: schedules.HealthCheckWorkflowType})
 	r.RegisterWorkflowWithOptions(CollectTraffic, workflow.RegisterOptions{Name: schedules.CollectTrafficWorkflowType})
+	r.RegisterWorkflowWithOptions(PaymentsSweep, workflow.RegisterOptions{Name: schedules.PaymentsSweepWorkflowType})
 	r.RegisterWorkflowWithOptions(Broadcast, workflow.RegisterOptions{Name: "Broadcast"})
 	r.RegisterWorkflowWithOptions(Grant, workflow.RegisterOptions{Name: "Grant"})
 	r.RegisterWorkflowWithOptions(Moderate, workflow.RegisterOptions{Name: "Moderate"})

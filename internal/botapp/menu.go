@@ -12,7 +12,9 @@ import (
 )
 
 // start registers the user (recording a referrer from /start ref_<code>
-// once, on first contact) and shows the menu.
+// once, on first contact) and shows the menu. Any other parameter, such
+// as the pay_<id> link of a forwarded Stars invoice (see
+// activities.StarsStartParameter), just opens the menu.
 func (a *App) start(ctx context.Context, from *models.User, payload string) {
 	ref := ""
 	if code, ok := cutPrefix(payload, "ref_"); ok && len(code) <= 32 {

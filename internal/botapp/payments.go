@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"html"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,9 +13,9 @@ import (
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 	"github.com/google/uuid"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"vpnflow/activities"
 	"vpnflow/internal/cryptopay"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
@@ -48,6 +49,10 @@ func (a *App) checkoutRefusal(ctx context.Context, q *models.PreCheckoutQuery) s
 	lang := a.langOf(ctx, q.From)
 	if id, err := uuid.Parse(q.InvoicePayload); err == nil {
 		if p, err := a.store.GetPurchase(ctx, id); err == nil {
+			if p.Status == store.PurchasePaid {
+				// Another copy of the invoice was paid already.
+				return plainText(a.texts.T(lang, "payment_received", nil))
+			}
 			return plainText(a.texts.T(lang, "purchase_expired", map[string]any{"Plan": p.PlanID}))
 		}
 	}
@@ -90,50 +95,77 @@ func (a *App) approveCheckout(ctx context.Context, q *models.PreCheckoutQuery) e
 	return h.Get(ctx, nil)
 }
 
-// successfulPayment hands a Stars payment to its Purchase workflow. It
-// retries for a while if Temporal is unreachable: the user has already been
-// charged, so giving up quietly is not an option.
+// successfulPayment hands a Stars payment to its Purchase workflow.
+// go-telegram/bot has acknowledged the update before this runs and
+// Telegram never sends it again, so the first thing done is one short
+// INSERT into star_payments: from then on the payments sweep credits it
+// (or refunds it) whatever happens here. Then it is signalled through the
+// same signal-with-start path the sweep uses (activities.SignalPayment),
+// so a purchase whose workflow has closed is still settled. Should even
+// the INSERT fail, the sweep's reading of getStarTransactions finds the
+// charge.
 func (a *App) successfulPayment(ctx context.Context, m *models.Message) {
 	sp := m.SuccessfulPayment
 	log := a.log.With("user_id", m.From.ID, "charge_id", sp.TelegramPaymentChargeID, "payload", truncate(sp.InvoicePayload, 64))
-	id, err := uuid.Parse(sp.InvoicePayload)
-	if err != nil {
-		log.Error("successful payment for an unknown payload: refund it with /refund if genuine")
+	ctx = context.WithoutCancel(ctx)
+	rec := store.StarPayment{
+		ChargeID: sp.TelegramPaymentChargeID, UserID: m.From.ID, Amount: int64(sp.TotalAmount),
+		Currency: sp.Currency, Source: store.StarSourceBot,
+	}
+	id, perr := uuid.Parse(sp.InvoicePayload)
+	if perr == nil {
+		rec.PurchaseID = &id
+	}
+	recorded := a.recordStarPayment(ctx, rec, log)
+	lang := a.langOf(ctx, m.From)
+	if perr != nil {
+		// No purchase to credit: the payments sweep refunds it.
+		log.Error("successful payment for an unknown payload; the payments sweep refunds it", "recorded", recorded)
+		a.reply(ctx, m.From.ID, a.texts.T(lang, "error_generic", nil), nil)
 		return
 	}
-	pay := shop.Payment{Provider: shop.ProviderStars, ChargeID: sp.TelegramPaymentChargeID, Source: "telegram"}
-	ctx = context.WithoutCancel(ctx)
-	for attempt := 1; ; attempt++ {
+	pay := shop.Payment{
+		Provider: shop.ProviderStars, ChargeID: sp.TelegramPaymentChargeID, Source: "telegram",
+		UserID: m.From.ID, Amount: int64(sp.TotalAmount),
+	}
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = a.temporal.SignalWorkflow(sctx, shop.PurchaseWorkflowID(id.String()), "", shop.SignalPayment, pay)
+		err = activities.SignalPayment(sctx, a.temporal, a.cfg.TaskQueue, id.String(), pay)
 		cancel()
-		if err == nil || attempt == 5 || isNotFound(err) {
+		if err == nil {
 			break
 		}
 		time.Sleep(time.Duration(attempt) * time.Second)
 	}
-	if err != nil && isNotFound(err) && a.alreadyCredited(ctx, id, sp.TelegramPaymentChargeID) {
-		// Telegram delivered the same successful_payment again (a redelivery
-		// after a lost confirmation): the purchase is done and the user told.
-		log.Info("stars payment already credited; repeated update ignored")
-		return
+	switch {
+	case err == nil:
+		log.Info("stars payment received")
+	case recorded:
+		log.Warn("stars payment recorded but not signalled; the payments sweep credits it", "error", err)
+	default:
+		log.Error("stars payment neither recorded nor signalled; the getStarTransactions sweep credits it", "error", err)
 	}
-	if err != nil {
-		log.Error("stars payment not delivered to its purchase; credit or refund by hand", "error", err)
-		a.reply(ctx, m.From.ID, a.texts.T(a.langOf(ctx, m.From), "error_generic", nil), nil)
-		return
-	}
-	log.Info("stars payment received")
-	a.reply(ctx, m.From.ID, a.texts.T(a.langOf(ctx, m.From), "payment_received", nil), nil)
+	// The payment is the user's either way: credited now or by the sweep.
+	a.reply(ctx, m.From.ID, a.texts.T(lang, "payment_received", nil), nil)
 }
 
-// alreadyCredited reports whether the purchase is paid with this very
-// charge.
-func (a *App) alreadyCredited(ctx context.Context, purchaseID uuid.UUID, chargeID string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	p, err := a.store.GetPurchase(ctx, purchaseID)
-	return err == nil && p.Status == store.PurchasePaid && p.ProviderChargeID == chargeID
+// recordStarPayment writes the star_payments row, retrying briefly; it
+// reports whether the row is there.
+func (a *App) recordStarPayment(ctx context.Context, rec store.StarPayment, log *slog.Logger) bool {
+	for attempt := 1; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := a.store.RecordStarPayment(rctx, rec)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if attempt == 3 {
+			log.Error("stars payment not recorded", "error", err)
+			return false
+		}
+		time.Sleep(time.Duration(attempt) * time.Second)
+	}
 }
 
 // cryptoPayWebhook receives Crypto Pay's invoice_paid updates. A bad or
@@ -173,25 +205,18 @@ func (a *App) cryptoPayWebhook(w http.ResponseWriter, r *http.Request) {
 	// Crypto Pay retries.
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	err = a.temporal.SignalWorkflow(ctx, shop.PurchaseWorkflowID(id.String()), "", shop.SignalPayment, shop.Payment{
+	// Signal-with-start: a purchase whose workflow has closed (credited
+	// already, or past its grace period) gets a late run that credits it
+	// if it is not yet paid.
+	err = activities.SignalPayment(ctx, a.temporal, a.cfg.TaskQueue, id.String(), shop.Payment{
 		Provider: shop.ProviderCryptoPay, InvoiceID: strconv.FormatInt(upd.Payload.InvoiceID, 10), Source: "webhook",
 	})
 	switch {
 	case err == nil:
 		log.Info("crypto pay payment signalled", "purchase_id", id)
 		w.WriteHeader(http.StatusOK)
-	case isNotFound(err):
-		// The purchase is finished (already credited, say by polling) or
-		// unknown: either way a retry cannot help.
-		log.Info("crypto pay webhook for a finished or unknown purchase", "purchase_id", id)
-		w.WriteHeader(http.StatusOK)
 	default:
 		log.Error("crypto pay webhook not delivered to temporal; asking for a retry", "purchase_id", id, "error", err)
 		http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
 	}
-}
-
-func isNotFound(err error) bool {
-	var nf *serviceerror.NotFound
-	return errors.As(err, &nf)
 }

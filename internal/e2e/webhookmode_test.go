@@ -113,15 +113,17 @@ func TestTelegramWebhookMode(t *testing.T) {
 	if code := s.postTelegramWebhook(redelivered, s.cfg.TelegramWebhookToken); code != http.StatusOK {
 		t.Fatalf("redelivered payment: HTTP %d, want 200", code)
 	}
-	const ignored, lost = "stars payment already credited; repeated update ignored", "stars payment not delivered to its purchase; credit or refund by hand"
+	// It is handed to the purchase again (a late run, as its workflow has
+	// closed), which finds it paid with this very charge.
 	s.eventually("the bot to handle the redelivered payment", func() error {
-		if len(s.logRecords("bot", ignored))+len(s.logRecords("bot", lost)) == 0 {
+		if len(s.logRecords("bot", "stars payment received")) < 2 {
 			return errors.New("not yet")
 		}
 		return nil
 	})
-	if len(s.logRecords("bot", lost)) != 0 || s.countMessages(eve, "Something went wrong") != 0 {
-		t.Fatalf("a repeated, already credited payment was treated as lost:\n%s", s.conversation(eve))
+	s.settle(eve, p.ID.String())
+	if s.countMessages(eve, "Something went wrong") != 0 || s.countMessages(eve, "refunded") != 0 {
+		t.Fatalf("a repeated, already credited payment was treated as lost or extra:\n%s", s.conversation(eve))
 	}
 	if n := s.ledgerRows(eve, store.LedgerPayment); n != 1 {
 		t.Fatalf("%d payment ledger rows, want 1", n)

@@ -129,6 +129,8 @@ func sampleData() map[string]map[string]any {
 		"admin_health_down":        {"Component": "PostgreSQL", "Error": hostile},
 		"admin_health_up":          {"Component": "PostgreSQL"},
 		"admin_overdue":            {"Count": 12, "Users": "1, 2, <3>"},
+		"admin_payment_alert":      {"Event": "extra_refunded<>", "User": int64(42), "Purchase": "0190<>", "Charge": hostile, "Amount": "150 XTR", "Detail": hostile},
+		"stars_extra_refunded":     {"Amount": "150 XTR"},
 
 		"sandbox_expire_usage": {"Min": time.Minute, "Max": 24 * time.Hour},
 		"sandbox_expire_set":   {"Expires": expires, "Left": 2 * time.Minute},

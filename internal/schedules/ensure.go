@@ -96,7 +96,7 @@ func ensure(ctx context.Context, sc client.ScheduleClient, taskQueue string, d D
 
 func spec(d Definition) client.ScheduleSpec {
 	return client.ScheduleSpec{
-		Intervals: []client.ScheduleIntervalSpec{{Every: d.Every}},
+		Intervals: []client.ScheduleIntervalSpec{{Every: d.Every, Offset: d.Offset}},
 		Jitter:    d.Jitter,
 	}
 }
@@ -121,7 +121,7 @@ func matches(cur client.Schedule, d Definition, taskQueue string, args []any) bo
 		return false
 	}
 	if cur.Spec == nil || cur.Spec.Jitter != d.Jitter || len(cur.Spec.Calendars) > 0 || len(cur.Spec.CronExpressions) > 0 ||
-		!slices.Equal(cur.Spec.Intervals, []client.ScheduleIntervalSpec{{Every: d.Every}}) {
+		!slices.Equal(cur.Spec.Intervals, []client.ScheduleIntervalSpec{{Every: d.Every, Offset: d.Offset}}) {
 		return false
 	}
 	return cur.Policy != nil && cur.Policy.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_SKIP && cur.Policy.CatchupWindow == d.Catchup

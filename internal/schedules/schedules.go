@@ -108,6 +108,7 @@ type Definition struct {
 	ID       string
 	Workflow string        // workflow type name
 	Every    time.Duration // interval
+	Offset   time.Duration // phase within the interval (from the epoch)
 	Jitter   time.Duration // random delay added to each run, so schedules drift apart
 	Catchup  time.Duration // how late a missed run may still start
 	Timeout  time.Duration // workflow execution timeout: a stuck run never blocks the schedule for good
@@ -151,6 +152,7 @@ func Definitions(cfg config.Config) []Definition {
 			KeepsState: true,
 		},
 		trafficDefinition(),
+		paymentsSweepDefinition(),
 	}
 }
 

@@ -86,7 +86,12 @@ type Payment struct {
 	Provider  string
 	InvoiceID string
 	ChargeID  string // Telegram's telegram_payment_charge_id for Stars
-	Source    string // webhook, poll or telegram: for the history reader
+	Source    string // webhook, poll, telegram or sweep: for the history reader
+	// UserID and Amount are the Stars payer and amount as Telegram reported
+	// them: a charge that must be refunded is refunded to them even when
+	// the purchase it names is unknown.
+	UserID int64 `json:",omitempty"`
+	Amount int64 `json:",omitempty"`
 }
 
 // Extension moves a subscription's expiry. ID deduplicates it: a purchase,

@@ -68,6 +68,7 @@ func (s *Server) apiMethods() map[string]method {
 		"answerCallbackQuery":    s.answerCallbackQuery,
 		"answerPreCheckoutQuery": s.answerPreCheckoutQuery,
 		"refundStarPayment":      s.refundStarPayment,
+		"getStarTransactions":    s.getStarTransactions,
 		"setMyCommands":          s.setMyCommands,
 		"getMyCommands":          s.getMyCommands,
 		"deleteMyCommands":       s.deleteMyCommands,

@@ -73,8 +73,10 @@ func (s *Server) PayStarsInvoice(ctx context.Context, userID int64, messageID in
 		Currency:  inv.Currency,
 		Amount:    inv.TotalAmount,
 		Payload:   inv.Payload,
+		Date:      s.now(),
 	}
 	inv.ChargeID = charge.ID
+	s.starLog = append(s.starLog, starTx{charge: charge.ID, at: charge.Date})
 	s.charges[charge.ID] = charge
 	s.chargeOrder = append(s.chargeOrder, charge.ID)
 	s.messageChangedLocked(a, m)
@@ -126,8 +128,22 @@ func (s *Server) answerPreCheckoutQuery(_ context.Context, p *params) (any, erro
 		return nil, errQueryTooOld
 	}
 	pc.answered, pc.ok, pc.errMsg = true, ok, errMsg
+	if s.onAnswer != nil {
+		// Before the payment is taken and its update queued: a test can
+		// change the world between the bot's approval and the payment.
+		s.onAnswer(ok)
+	}
 	s.notifyLocked()
 	return true, nil
+}
+
+// OnPreCheckoutAnswer makes f run each time the bot answers a
+// pre_checkout_query, before the payment is taken. f runs with the
+// server's lock held and must not call the server. nil removes it.
+func (s *Server) OnPreCheckoutAnswer(f func(ok bool)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onAnswer = f
 }
 
 func (s *Server) refundStarPayment(_ context.Context, p *params) (any, error) {
@@ -146,7 +162,8 @@ func (s *Server) refundStarPayment(_ context.Context, p *params) (any, error) {
 	case c.Refunded:
 		return nil, badRequest("CHARGE_ALREADY_REFUNDED")
 	}
-	c.Refunded = true
+	c.Refunded, c.RefundedAt = true, s.now()
+	s.starLog = append(s.starLog, starTx{charge: c.ID, at: c.RefundedAt, refund: true})
 	a := s.users[c.UserID]
 	refund := a.newMessageLocked(false, s.now())
 	refund.refund = &Payment{Currency: c.Currency, TotalAmount: c.Amount, InvoicePayload: c.Payload, ChargeID: c.ID}

@@ -80,6 +80,8 @@ type Server struct {
 	preCheckouts map[string]*preCheckout
 	charges      map[string]*Charge
 	chargeOrder  []string
+	starLog      []starTx // the bot's Stars transactions, oldest first
+	onAnswer     func(ok bool)
 	files        map[string]storedFile
 	commands     map[string][]BotCommand
 	calls        []Call

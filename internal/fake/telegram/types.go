@@ -141,6 +141,10 @@ type Charge struct {
 	Amount    int
 	Payload   string
 	Refunded  bool
+	// Date is when the user paid; RefundedAt when refundStarPayment gave
+	// it back (zero if it has not).
+	Date       time.Time
+	RefundedAt time.Time
 }
 
 // BotCommand is an entry of the bot's command menu.

@@ -30,13 +30,14 @@ func (a *Activities) BeginReissue(ctx context.Context, in UserRef) (ReissuePlan,
 	return ReissuePlan{OldEmail: sub.XrayEmail, NewEmail: next}, nil
 }
 
-// AddPendingKey adds the pending key to Xray under its new email.
+// AddPendingKey adds the pending key to Xray under its new email,
+// replacing a stale key left there by an interrupted reissue.
 func (a *Activities) AddPendingKey(ctx context.Context, in KeyRef) error {
 	pending, err := a.Store.PendingKey(ctx, in.UserID)
 	if err != nil {
 		return storeError(fmt.Sprintf("read pending key of user %d", in.UserID), err)
 	}
-	return xrayError("add reissued key "+in.Email, a.Xray.AddUser(ctx, xray.User{Email: in.Email, UUID: pending, Flow: a.Config.VLESSFlow}))
+	return xrayError("add reissued key "+in.Email, a.addReplacingStale(ctx, xray.User{Email: in.Email, UUID: pending, Flow: a.Config.VLESSFlow}))
 }
 
 // CommitReissue makes the pending key the user's key.

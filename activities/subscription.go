@@ -112,15 +112,21 @@ func (a *Activities) EnsureVLESSUser(ctx context.Context, in UserRef) error {
 		return storeError(fmt.Sprintf("read key of user %d", in.UserID), err)
 	}
 	u := xray.User{Email: sub.XrayEmail, UUID: sub.VLESSUUID.String(), Flow: a.Config.VLESSFlow}
-	err = a.Xray.AddUser(ctx, u)
+	return xrayError("add vless user "+u.Email, a.addReplacingStale(ctx, u))
+}
+
+// addReplacingStale adds the key. If Xray holds another key under the same
+// email (a reissue that did not finish, or a restore), that key is stale:
+// each email belongs to one user's one key version, and the database is the
+// truth, so the stale key is removed and the stored one added.
+func (a *Activities) addReplacingStale(ctx context.Context, u xray.User) error {
+	err := a.Xray.AddUser(ctx, u)
 	if errors.Is(err, xray.ErrUUIDMismatch) {
-		// Xray holds an older key under this email (a reissue that did not
-		// finish, or a restore): the database is the truth.
 		if err = a.Xray.RemoveUser(ctx, u.Email); err == nil {
 			err = a.Xray.AddUser(ctx, u)
 		}
 	}
-	return xrayError("add vless user "+u.Email, err)
+	return err
 }
 
 // RemoveVLESSUser removes the user's current key from Xray (a missing user

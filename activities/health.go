@@ -99,22 +99,28 @@ func (a *Activities) AlertAdmins(ctx context.Context, in AdminAlert) (AdminAlert
 	if in.Message != AlertHealthDown && in.Message != AlertHealthUp {
 		return AdminAlertResult{}, permanent("Invalid", fmt.Errorf("unknown alert %q", in.Message))
 	}
+	return a.tellAdmins(ctx, "health alert "+in.Message, func(lang string) string {
+		return a.Texts.T(lang, in.Message, map[string]any{"Component": in.Component, "Error": in.Error})
+	})
+}
+
+// tellAdmins sends one alert to each admin, in their language. It fails
+// only when nobody was told, so a retry never repeats a delivered alert;
+// the failure is permanent when Telegram refuses the message itself.
+func (a *Activities) tellAdmins(ctx context.Context, what string, text func(lang string) string) (AdminAlertResult, error) {
 	var (
 		res     AdminAlertResult
 		lastErr error
 	)
 	log := activity.GetLogger(ctx)
 	for _, id := range a.Config.AdminIDs {
-		lang := a.adminLanguage(ctx, id)
 		_, err := a.Telegram.SendMessage(ctx, &bot.SendMessageParams{
-			ChatID:    id,
-			Text:      a.Texts.T(lang, in.Message, map[string]any{"Component": in.Component, "Error": in.Error}),
-			ParseMode: models.ParseModeHTML,
+			ChatID: id, Text: text(a.adminLanguage(ctx, id)), ParseMode: models.ParseModeHTML,
 		})
 		if err != nil {
 			res.Failed++
-			lastErr = fmt.Errorf("send %s to admin %d: %w", in.Message, id, err)
-			log.Warn("health alert not delivered", "admin", id, "error", err)
+			lastErr = fmt.Errorf("send %s to admin %d: %w", what, id, err)
+			log.Warn("admin alert not delivered", "alert", what, "admin", id, "error", err)
 			continue
 		}
 		res.Sent++

@@ -2,15 +2,12 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	"go.temporal.io/sdk/activity"
 	"golang.org/x/sync/errgroup"
 
@@ -122,33 +119,8 @@ func (a *Activities) AlertAdminsOverdue(ctx context.Context, in OverdueAlert) (A
 	if in.Count > len(in.Sample) {
 		ids = append(ids, "…")
 	}
-	var (
-		res     AdminAlertResult
-		lastErr error
-	)
-	log := activity.GetLogger(ctx)
-	for _, id := range a.Config.AdminIDs {
-		_, err := a.Telegram.SendMessage(ctx, &bot.SendMessageParams{
-			ChatID: id,
-			Text: a.Texts.T(a.adminLanguage(ctx, id), AlertOverdueMessage, map[string]any{
-				"Count": in.Count, "Users": strings.Join(ids, ", "),
-			}),
-			ParseMode: models.ParseModeHTML,
-		})
-		if err != nil {
-			res.Failed++
-			lastErr = fmt.Errorf("send overdue alert to admin %d: %w", id, err)
-			log.Warn("overdue alert not delivered", "admin", id, "error", err)
-			continue
-		}
-		res.Sent++
-	}
-	if res.Sent == 0 && lastErr != nil {
-		if errors.Is(lastErr, bot.ErrorForbidden) || errors.Is(lastErr, bot.ErrorBadRequest) ||
-			errors.Is(lastErr, bot.ErrorUnauthorized) || errors.Is(lastErr, bot.ErrorNotFound) {
-			return res, permanent("Telegram", lastErr)
-		}
-		return res, lastErr
-	}
-	return res, nil
+	users := strings.Join(ids, ", ")
+	return a.tellAdmins(ctx, "overdue alert", func(lang string) string {
+		return a.Texts.T(lang, AlertOverdueMessage, map[string]any{"Count": in.Count, "Users": users})
+	})
 }

@@ -2,14 +2,10 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
 	"vpnflow/internal/i18n"
@@ -69,37 +65,12 @@ type PaymentAlert struct {
 // fails only when nobody was told, so a retry never repeats a delivered
 // alert to everyone.
 func (a *Activities) AlertPayment(ctx context.Context, in PaymentAlert) (AdminAlertResult, error) {
-	var (
-		res     AdminAlertResult
-		lastErr error
-	)
-	log := activity.GetLogger(ctx)
-	for _, id := range a.Config.AdminIDs {
-		lang := a.adminLanguage(ctx, id)
-		_, err := a.Telegram.SendMessage(ctx, &bot.SendMessageParams{
-			ChatID: id,
-			Text: a.Texts.T(lang, "admin_payment_alert", map[string]any{
-				"Event": in.Event, "User": in.UserID, "Purchase": in.PurchaseID, "Charge": in.ChargeID,
-				"Amount": i18n.FormatMoney(lang, in.Amount, in.Currency), "Detail": in.Detail,
-			}),
-			ParseMode: models.ParseModeHTML,
+	return a.tellAdmins(ctx, "payment alert "+in.Event, func(lang string) string {
+		return a.Texts.T(lang, "admin_payment_alert", map[string]any{
+			"Event": in.Event, "User": in.UserID, "Purchase": in.PurchaseID, "Charge": in.ChargeID,
+			"Amount": i18n.FormatMoney(lang, in.Amount, in.Currency), "Detail": in.Detail,
 		})
-		if err != nil {
-			res.Failed++
-			lastErr = fmt.Errorf("send payment alert %s to admin %d: %w", in.Event, id, err)
-			log.Warn("payment alert not delivered", "admin", id, "error", err)
-			continue
-		}
-		res.Sent++
-	}
-	if res.Sent == 0 && lastErr != nil {
-		if errors.Is(lastErr, bot.ErrorForbidden) || errors.Is(lastErr, bot.ErrorBadRequest) ||
-			errors.Is(lastErr, bot.ErrorUnauthorized) || errors.Is(lastErr, bot.ErrorNotFound) {
-			return res, permanent("Telegram", lastErr)
-		}
-		return res, lastErr
-	}
-	return res, nil
+	})
 }
 
 // LatePurchaseInput is the start input of a Purchase run started by a

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
@@ -183,6 +184,32 @@ func TestSubscriptionAutoRenewShortBalanceTellsOnceThenExpires(t *testing.T) {
 	require.Equal(t, 1, short)
 	require.Contains(t, se.notices, "subscription_expired")
 	require.Equal(t, 1, se.removes)
+}
+
+// An auto-renewal that fails with an error retrying cannot fix is not
+// only logged: it is counted, and the user, who counts on the renewal,
+// is told to renew by hand before the period ends.
+func TestSubscriptionAutoRenewFailureIsToldAndCounted(t *testing.T) {
+	metrics := newMetricsRecorder()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetMetricsHandler(metrics)
+	se := newSubEnvIn(t, suite.NewTestWorkflowEnvironment())
+	se.OnActivity(se.a.SetAutoRenew, mock.Anything, mock.Anything).Return(nil)
+	se.OnActivity(se.a.AutoRenew, mock.Anything, mock.Anything).Return(activities.AutoRenewResult{},
+		temporal.NewNonRetryableApplicationError("record renewal: invalid", "Invalid", nil))
+	se.extendAt(time.Second, "purchase:a", 10*24*time.Hour)
+	var err error
+	se.RegisterDelayedCallback(func() {
+		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(&err), AutoRenewRequest{On: true})
+	}, time.Minute)
+	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 11*24*time.Hour)
+
+	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+	require.NoError(t, err)
+	require.Contains(t, se.notices, "autorenew_failed")
+	require.Equal(t, int64(1), metrics.count(autoRenewFailedMetric+"/"))
+	require.Contains(t, se.notices, "subscription_expired")
 }
 
 func TestSubscriptionReplaceShortensExpiry(t *testing.T) {

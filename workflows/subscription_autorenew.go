@@ -38,6 +38,10 @@ func (s *subscription) setAutoRenew(ctx workflow.Context, req AutoRenewRequest) 
 	return nil
 }
 
+// autoRenewFailedMetric counts auto-renewals that failed with an error
+// retrying cannot fix: each is a user who expected a renewal and got none.
+const autoRenewFailedMetric = "vpnflow_autorenew_failed"
+
 func renewalKey(expires time.Time) string { return fmt.Sprintf("renew@%d", expires.Unix()) }
 
 // renewalAt is when the current period is renewed from the balance, if it
@@ -66,6 +70,13 @@ func (s *subscription) autoRenew(ctx workflow.Context) error {
 		UserID: s.state.UserID, PlanID: s.state.PlanID, PeriodEnd: periodEnd,
 	}).Get(ctx, &res); err != nil {
 		workflow.GetLogger(ctx).Error("auto-renewal failed", "error", err)
+		if s.edges {
+			// Retrying later could run past the expiry; the user can still
+			// renew by hand before it, so they are told now.
+			workflow.GetMetricsHandler(ctx).Counter(autoRenewFailedMetric).Inc(1)
+			s.notify(ctx, activities.Notice{Message: "autorenew_failed", PlanID: s.state.PlanID, Expires: periodEnd,
+				Buttons: []activities.Button{activities.ButtonRenew}})
+		}
 		return nil
 	}
 	switch {

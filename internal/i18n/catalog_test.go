@@ -100,6 +100,7 @@ func sampleData() map[string]map[string]any {
 		"subscription_expired":    nil,
 		"autorenew_done":          {"Plan": "1m", "Expires": expires, "Price": money},
 		"autorenew_short_balance": {"Price": money, "Balance": money},
+		"autorenew_failed":        {"Plan": "1m", "Expires": expires},
 		"autorenew_enabled":       nil,
 		"autorenew_disabled":      nil,
 		"autorenew_needs_plan":    nil,

@@ -55,8 +55,11 @@ func TestReconcileNeverServesAnOverdueKey(t *testing.T) {
 	}
 
 	res, _, _ := s.reconcileOnce(schedules.ReconcileInput{})
-	if res.Overdue != 2 || res.Readded != 0 || res.Removed != 2 || res.Errors != 0 {
-		t.Errorf("reconcile: %+v, want 2 overdue, 2 removed (the overdue key and the one just past), none re-added", res)
+	// The key just past its expiry has no workflow and is removed by this
+	// reconcile; the overdue one in Xray is removed either here or, first,
+	// by its own Subscription workflow, which the sweep has just signalled.
+	if res.Overdue != 2 || res.Readded != 0 || res.Removed < 1 || res.Removed > 2 || res.Errors != 0 {
+		t.Errorf("reconcile: %+v, want 2 overdue, 1 or 2 removed (the one just past, and the overdue key unless its workflow was first), none re-added", res)
 	}
 	check := func(when string) {
 		t.Helper()

@@ -26,7 +26,7 @@ import (
 // TestNoVLESSUUIDInAnyHistoryOrLog: a full run — a Crypto Pay and a Stars
 // purchase, a trial, a key reissue, reconciliations, and two UUID
 // mismatches forced by putting another UUID into Xray under a user's email
-// (one reconcile repairs, one that makes a reissue fail) — and then not one
+// (one reconcile repairs, one a reissue replaces) — and then not one
 // VLESS UUID of any user, current, pending or previous, nor one planted in
 // Xray, is in any event of any workflow in the namespace or in any line the
 // worker and the bot logged. Workflow histories and logs are read by
@@ -89,7 +89,8 @@ func TestNoVLESSUUIDInAnyHistoryOrLog(t *testing.T) {
 	s.assertActive(ann, 30)
 
 	// Mismatch two: the email Bob's next key will have already holds
-	// another UUID, so his reissue fails and rolls back.
+	// another UUID (an interrupted reissue's leftover); his reissue replaces
+	// it and goes through.
 	bobSub, err := s.store.GetSubscription(ctx, bob)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +103,7 @@ func TestNoVLESSUUIDInAnyHistoryOrLog(t *testing.T) {
 	after := s.lastID(bob)
 	s.say(bob, "/sub")
 	s.press(bob, "New key")
-	s.waitText(bob, after, "Couldn't replace your key")
+	s.waitText(bob, after, "Your old key is switched off")
 	s.settleSubscription(bob)
 
 	secrets := s.allStoredKeys()

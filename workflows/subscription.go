@@ -211,7 +211,7 @@ func (s *subscription) run(ctx workflow.Context, in shop.SubscriptionInput) erro
 			continue
 		}
 
-		if next, ok := s.nextEvent(ctx); ok {
+		if next, ok := s.clock().nextEvent(workflow.Now(ctx)); ok {
 			_, _ = workflow.AwaitWithTimeout(ctx, next.Sub(workflow.Now(ctx)), s.waiting)
 		} else if err := workflow.Await(ctx, s.waiting); err != nil {
 			return err
@@ -226,21 +226,20 @@ func (s *subscription) step(ctx workflow.Context) error {
 		if err := s.drain(ctx); err != nil {
 			return err
 		}
-		now := workflow.Now(ctx)
-		switch {
-		case s.active() && !now.Before(s.state.ExpiresAt):
+		d := s.clock().dueAt(workflow.Now(ctx))
+		switch d.Kind {
+		case dueExpiry:
 			if err := s.expire(ctx); err != nil {
 				return err
 			}
 			continue
-		case s.renewalDue(now):
+		case dueRenewal:
 			if err := s.autoRenew(ctx); err != nil {
 				return err
 			}
 			continue
-		}
-		if due, stage := s.dueReminder(ctx); due {
-			s.remind(ctx, stage)
+		case dueReminder:
+			s.remind(ctx, d.Lead)
 			continue
 		}
 		return nil

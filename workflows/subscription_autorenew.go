@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -41,22 +40,6 @@ func (s *subscription) setAutoRenew(ctx workflow.Context, req AutoRenewRequest) 
 // autoRenewFailedMetric counts auto-renewals that failed with an error
 // retrying cannot fix: each is a user who expected a renewal and got none.
 const autoRenewFailedMetric = "vpnflow_autorenew_failed"
-
-func renewalKey(expires time.Time) string { return fmt.Sprintf("renew@%d", expires.Unix()) }
-
-// renewalAt is when the current period is renewed from the balance, if it
-// is to be.
-func (s *subscription) renewalAt() (time.Time, bool) {
-	if !s.state.AutoRenew || s.state.Status != shop.StatusActive || s.state.Trial || s.reminded(renewalKey(s.state.ExpiresAt)) {
-		return time.Time{}, false
-	}
-	return s.state.ExpiresAt.Add(-s.policy.AutoRenewLead), true
-}
-
-func (s *subscription) renewalDue(now time.Time) bool {
-	at, ok := s.renewalAt()
-	return ok && !now.Before(at)
-}
 
 // autoRenew charges the balance once for the period (the activity's
 // purchase id is derived from user and period end, so a retry or a worker

@@ -28,7 +28,7 @@ func paidClock(mod func(*shop.SubscriptionState)) periodClock {
 	return periodClock{state: st, policy: clockPolicy}
 }
 
-func trial(st *shop.SubscriptionState) { st.Status, st.Trial = shop.StatusTrial, true }
+func trial(st *shop.SubscriptionState)     { st.Status, st.Trial = shop.StatusTrial, true }
 func autoRenew(st *shop.SubscriptionState) { st.AutoRenew = true }
 
 func TestPeriodClockDue(t *testing.T) {

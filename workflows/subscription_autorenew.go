@@ -41,10 +41,24 @@ func (s *subscription) setAutoRenew(ctx workflow.Context, req AutoRenewRequest) 
 // retrying cannot fix: each is a user who expected a renewal and got none.
 const autoRenewFailedMetric = "vpnflow_autorenew_failed"
 
-// autoRenew charges the balance once for the period (the activity's
-// purchase id is derived from user and period end, so a retry or a worker
-// restart can never charge twice) and applies the extension.
+// autoRenewChange versions auto-renewal as a Purchase child workflow
+// (subscription_renewal.go). Runs that renewed through the AutoRenew
+// activity before it replay that path.
+const autoRenewChange = "autorenew-child-purchase"
+
+// autoRenew charges the balance once for the period and extends it.
 func (s *subscription) autoRenew(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, autoRenewChange, workflow.DefaultVersion, 1) >= 1 {
+		return s.renewByPurchase(ctx)
+	}
+	return s.autoRenewActivity(ctx)
+}
+
+// autoRenewActivity is the renewal of runs recorded before autoRenewChange:
+// one activity records, credits or fails the purchase (its id is derived
+// from user and period end, so a retry or a worker restart can never
+// charge twice), then the extension is applied here.
+func (s *subscription) autoRenewActivity(ctx workflow.Context) error {
 	var a *activities.Activities
 	periodEnd := s.state.ExpiresAt
 	s.state.Reminded = append(s.state.Reminded, renewalKey(periodEnd))

@@ -3,7 +3,6 @@ package workflows
 import (
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
@@ -16,12 +15,8 @@ import (
 // read, the policy in hand stays.
 func (s *subscription) refreshPolicy(ctx workflow.Context) {
 	var a *activities.Activities
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 5 * time.Second, ScheduleToCloseTimeout: time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},
-	})
 	var p shop.Policy
-	if err := workflow.ExecuteActivity(ctx, a.CurrentPolicy, activities.PolicyRequest{}).Get(ctx, &p); err != nil {
+	if err := workflow.ExecuteActivity(withConfig(ctx), a.CurrentPolicy, activities.PolicyRequest{}).Get(ctx, &p); err != nil {
 		workflow.GetLogger(ctx).Warn("current policy not read; keeping the one in hand", "error", err)
 		return
 	}

@@ -69,6 +69,9 @@ type subscription struct {
 	bans     []shop.Ban
 	overdue  *shop.Overdue
 	reissues []*reissueJob
+	// rearm wakes the main loop to re-arm its timer: turning auto-renewal
+	// on can put the renewal before the moment the loop sleeps until.
+	rearm bool
 
 	extensions, banSignals, overdueSignals workflow.ReceiveChannel
 }
@@ -176,7 +179,7 @@ func (s *subscription) signalled() bool {
 // waiting reports whether anything waits for the main loop: queued work or
 // signals not yet received.
 func (s *subscription) waiting() bool {
-	return s.queued() || s.signalled()
+	return s.queued() || s.signalled() || s.rearm
 }
 
 // queued reports whether signals or updates wait for the main loop.
@@ -222,6 +225,7 @@ func (s *subscription) run(ctx workflow.Context, in shop.SubscriptionInput) erro
 // step does what is due now: queued work, then the expiry, the renewal or
 // a reminder, until nothing is due.
 func (s *subscription) step(ctx workflow.Context) error {
+	s.rearm = false
 	for {
 		if err := s.drain(ctx); err != nil {
 			return err

@@ -34,12 +34,22 @@ func (s *subscription) setAutoRenew(ctx workflow.Context, req AutoRenewRequest) 
 		return err
 	}
 	s.state.AutoRenew = req.On
+	// Runs from before autoRenewRearmChange slept on until their next
+	// reminder or the expiry; a renewal due earlier waited for it.
+	if req.On && workflow.GetVersion(ctx, autoRenewRearmChange, workflow.DefaultVersion, 1) >= 1 {
+		s.rearm = true
+	}
 	return nil
 }
 
 // autoRenewFailedMetric counts auto-renewals that failed with an error
 // retrying cannot fix: each is a user who expected a renewal and got none.
 const autoRenewFailedMetric = "vpnflow_autorenew_failed"
+
+// autoRenewRearmChange versions waking the main loop when auto-renewal
+// is turned on, so the renewal is not late when it comes before the next
+// reminder.
+const autoRenewRearmChange = "autorenew-rearm"
 
 // autoRenewChange versions auto-renewal as a Purchase child workflow
 // (subscription_renewal.go). Runs that renewed through the AutoRenew

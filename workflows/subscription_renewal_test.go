@@ -24,7 +24,8 @@ type renewalEnv struct {
 	failed     []activities.FailPurchaseInput
 	deliveries []shop.Extension
 	periodEnds []time.Time
-	planGone   bool // the plan is no longer sold
+	planGone   bool        // the plan is no longer sold
+	offeredAt  []time.Time // when each renewal began
 }
 
 func newRenewalEnv(t *testing.T, credit func(activities.CreditInput) (activities.CreditResult, error)) *renewalEnv {
@@ -34,6 +35,7 @@ func newRenewalEnv(t *testing.T, credit func(activities.CreditInput) (activities
 	se.OnActivity(se.a.SetAutoRenew, mock.Anything, mock.Anything).Return(nil)
 	se.OnActivity(se.a.RenewalOffer, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RenewalOfferInput) (activities.RenewalOffer, error) {
 		re.periodEnds = append(re.periodEnds, in.PeriodEnd)
+		re.offeredAt = append(re.offeredAt, se.Now())
 		if re.planGone {
 			return activities.RenewalOffer{}, nil
 		}
@@ -182,4 +184,28 @@ func TestSubscriptionAutoRenewPlanGoneStartsNoPurchase(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, re.starts)
 	require.Equal(t, 1, count(re.notices, "autorenew_needs_plan"))
+}
+
+// Turning auto-renewal on re-arms the timer: a renewal lead longer than
+// the next reminder's renews at its moment, not at that reminder.
+func TestSubscriptionAutoRenewOnRearmsTimer(t *testing.T) {
+	var re *renewalEnv
+	re = newRenewalEnv(t, func(in activities.CreditInput) (activities.CreditResult, error) {
+		return activities.CreditResult{Kind: shop.KindSubscription, ExpiresAt: re.periodEnds[0].Add(30 * 24 * time.Hour)}, nil
+	})
+	// Renewal at expiry - 100h (day 5.8); the first reminder is at day 7.
+	re.policy.AutoRenewLead = 100 * time.Hour
+	re.extendAt(time.Second, "purchase:a", 10*24*time.Hour)
+	var err error
+	re.autoRenewOnAt(time.Minute, &err)
+	re.RegisterDelayedCallback(func() { re.CancelWorkflow() }, 8*24*time.Hour)
+
+	re.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: re.policy})
+
+	require.NoError(t, err)
+	require.Len(t, re.offeredAt, 1)
+	due := re.periodEnds[0].Add(-100 * time.Hour)
+	require.False(t, re.offeredAt[0].Before(due))
+	require.True(t, re.offeredAt[0].Before(due.Add(time.Minute)), "renewed at %s, due at %s", re.offeredAt[0], due)
+	require.Equal(t, 1, count(re.notices, "autorenew_done"))
 }

@@ -89,4 +89,10 @@ func TestAutoRenewRunsAsPurchase(t *testing.T) {
 	if n := len(s.purchases(dave)); n != 2 {
 		t.Fatalf("%d purchases, want the purchase and one renewal", n)
 	}
+	// Both sides of the renewal replay (and are the replay fixtures with
+	// VPNFLOW_RECORD_HISTORIES set).
+	s.replayHistories(map[string]string{
+		"subscription-autorenew-purchase": shop.SubscriptionWorkflowID(dave),
+		"purchase-autorenew":              wfID,
+	})
 }

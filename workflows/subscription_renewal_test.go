@@ -24,14 +24,16 @@ type renewalEnv struct {
 	failed     []activities.FailPurchaseInput
 	deliveries []shop.Extension
 	periodEnds []time.Time
-	planGone   bool        // the plan is no longer sold
-	offeredAt  []time.Time // when each renewal began
+	planGone   bool                      // the plan is no longer sold
+	offeredAt  []time.Time               // when each renewal began
+	outcome    activities.RenewalOutcome // what RenewalOutcome reads
+	outcomes   int                       // RenewalOutcome calls
 }
 
 func newRenewalEnv(t *testing.T, credit func(activities.CreditInput) (activities.CreditResult, error)) *renewalEnv {
 	se := newSubEnv(t)
 	se.RegisterWorkflowWithOptions(Purchase, workflow.RegisterOptions{Name: shop.PurchaseWorkflowType})
-	re := &renewalEnv{subEnv: se}
+	re := &renewalEnv{subEnv: se, outcome: activities.RenewalOutcome{Status: shop.PurchaseFailed, Balance: 100}}
 	se.OnActivity(se.a.SetAutoRenew, mock.Anything, mock.Anything).Return(nil)
 	se.OnActivity(se.a.RenewalOffer, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RenewalOfferInput) (activities.RenewalOffer, error) {
 		re.periodEnds = append(re.periodEnds, in.PeriodEnd)
@@ -62,7 +64,10 @@ func newRenewalEnv(t *testing.T, credit func(activities.CreditInput) (activities
 		se.SignalWorkflow(shop.SignalExtend, in.Extension)
 		return nil
 	})
-	se.OnActivity(se.a.RenewalOutcome, mock.Anything, mock.Anything).Return(activities.RenewalOutcome{Status: shop.PurchaseFailed, Balance: 100}, nil)
+	se.OnActivity(se.a.RenewalOutcome, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.RenewalOutcomeInput) (activities.RenewalOutcome, error) {
+		re.outcomes++
+		return re.outcome, nil
+	})
 	return re
 }
 
@@ -208,4 +213,38 @@ func TestSubscriptionAutoRenewOnRearmsTimer(t *testing.T) {
 	require.False(t, re.offeredAt[0].Before(due))
 	require.True(t, re.offeredAt[0].Before(due.Add(time.Minute)), "renewed at %s, due at %s", re.offeredAt[0], due)
 	require.Equal(t, 1, count(re.notices, "autorenew_done"))
+}
+
+// A period renewed again (here an admin's correction puts the expiry back
+// to the renewed period's end) meets the closed purchase/<id>: the start is
+// rejected, nothing is charged twice, and the outcome is read instead.
+func TestSubscriptionAutoRenewSamePeriodIsNotChargedTwice(t *testing.T) {
+	var re *renewalEnv
+	credits := 0
+	re = newRenewalEnv(t, func(in activities.CreditInput) (activities.CreditResult, error) {
+		credits++
+		return activities.CreditResult{Kind: shop.KindSubscription, ExpiresAt: re.periodEnds[0].Add(30 * 24 * time.Hour)}, nil
+	})
+	re.extendAt(time.Second, "purchase:a", 10*24*time.Hour)
+	var err error
+	re.autoRenewOnAt(time.Minute, &err)
+	re.RegisterDelayedCallback(func() {
+		re.outcome = activities.RenewalOutcome{Status: shop.PurchasePaid, ExpiresAt: re.periodEnds[0].Add(30 * 24 * time.Hour)}
+		re.SignalWorkflow(shop.SignalExtend, shop.Extension{ID: "fix:1", Kind: "grant", ExpiresAt: re.periodEnds[0], Replace: true})
+	}, 9*24*time.Hour+time.Hour)
+	var st shop.SubscriptionState
+	re.RegisterDelayedCallback(func() { st = re.state(t) }, 9*24*time.Hour+2*time.Hour)
+	re.RegisterDelayedCallback(func() { re.CancelWorkflow() }, 9*24*time.Hour+3*time.Hour)
+
+	re.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+	require.NoError(t, err)
+	require.Len(t, re.periodEnds, 2, "the renewal was due twice for the same period")
+	require.Equal(t, re.periodEnds[0], re.periodEnds[1])
+	require.Len(t, re.starts, 1, "the purchase ran once")
+	require.Equal(t, 1, credits)
+	require.Equal(t, 1, re.outcomes)
+	require.Equal(t, 1, count(re.notices, "autorenew_done"))
+	require.Zero(t, count(re.notices, "autorenew_failed"))
+	require.Contains(t, st.Reminded, renewalKey(re.periodEnds[0]))
 }

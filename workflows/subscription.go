@@ -317,9 +317,7 @@ func (s *subscription) drain(ctx workflow.Context) error {
 	return nil
 }
 
-func (s *subscription) active() bool {
-	return s.state.Status == shop.StatusActive || s.state.Status == shop.StatusTrial
-}
+func (s *subscription) active() bool { return s.clock().active() }
 
 func (s *subscription) notify(ctx workflow.Context, n activities.Notice) {
 	var a *activities.Activities

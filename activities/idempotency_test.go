@@ -192,6 +192,14 @@ func idempotencyCases() []idempotencyCase {
 			}
 			return e.a.AutoRenew, AutoRenewInput{UserID: 1, PlanID: "1m", PeriodEnd: sub.ExpiresAt}, AutoRenewResult{}
 		}},
+		{"RenewalOffer", func(e *dbEnv) (any, any, any) {
+			e.paidUser(1)
+			return e.a.RenewalOffer, RenewalOfferInput{UserID: 1, PlanID: "1m", PeriodEnd: time.Now().Truncate(time.Second)}, RenewalOffer{}
+		}},
+		{"RenewalOutcome", func(e *dbEnv) (any, any, any) {
+			p := e.paidUser(1)
+			return e.a.RenewalOutcome, RenewalOutcomeInput{UserID: 1, PurchaseID: p.String()}, RenewalOutcome{}
+		}},
 		{"GrantTime", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
 			return e.a.GrantTime, GrantInput{UserID: 1, Days: 7, Kind: "admin", Reference: "cmd-1"}, GrantResult{}

@@ -78,6 +78,10 @@ func RenewalPurchaseID(userID int64, periodEnd time.Time) uuid.UUID {
 // AutoRenew renews from the balance: a balance purchase whose id is derived
 // from (user, period end), credited by the same transaction as any other
 // purchase. A short balance changes nothing and is reported, not retried.
+// Only runs of the Subscription workflow recorded before its
+// autorenew-child-purchase version call it (their histories must replay);
+// newer runs renew through a Purchase child workflow (RenewalOffer,
+// workflows/subscription_renewal.go).
 func (a *Activities) AutoRenew(ctx context.Context, in AutoRenewInput) (AutoRenewResult, error) {
 	plan, ok := a.Config.Plan(in.PlanID)
 	if !ok {

@@ -120,8 +120,10 @@ func TestSubscriptionReissueRefusedWhenNotActive(t *testing.T) {
 	require.Equal(t, RefusedNotActive, RefusalFrom(err).Type)
 }
 
+// It covers the AutoRenew activity path of runs from before autoRenewChange.
 func TestSubscriptionAutoRenewChargesOncePerPeriod(t *testing.T) {
 	se := newSubEnv(t)
+	se.OnGetVersion(autoRenewChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	charges := map[time.Time]int{}
 	attempts := 0
 	se.OnActivity(se.a.SetAutoRenew, mock.Anything, mock.Anything).Return(nil)
@@ -161,8 +163,10 @@ func TestSubscriptionAutoRenewChargesOncePerPeriod(t *testing.T) {
 	require.Equal(t, 0, se.removes)
 }
 
+// It covers the AutoRenew activity path of runs from before autoRenewChange.
 func TestSubscriptionAutoRenewShortBalanceTellsOnceThenExpires(t *testing.T) {
 	se := newSubEnv(t)
+	se.OnGetVersion(autoRenewChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	se.OnActivity(se.a.SetAutoRenew, mock.Anything, mock.Anything).Return(nil)
 	se.OnActivity(se.a.AutoRenew, mock.Anything, mock.Anything).Return(activities.AutoRenewResult{Price: 300, Currency: "USD", Balance: 100}, nil)
 	se.extendAt(time.Second, "purchase:a", 10*24*time.Hour)
@@ -194,6 +198,8 @@ func TestSubscriptionAutoRenewFailureIsToldAndCounted(t *testing.T) {
 	var suite testsuite.WorkflowTestSuite
 	suite.SetMetricsHandler(metrics)
 	se := newSubEnvIn(t, suite.NewTestWorkflowEnvironment())
+	// The AutoRenew activity path of runs from before autoRenewChange.
+	se.OnGetVersion(autoRenewChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	se.OnActivity(se.a.SetAutoRenew, mock.Anything, mock.Anything).Return(nil)
 	se.OnActivity(se.a.AutoRenew, mock.Anything, mock.Anything).Return(activities.AutoRenewResult{},
 		temporal.NewNonRetryableApplicationError("record renewal: invalid", "Invalid", nil))

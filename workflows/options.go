@@ -57,6 +57,15 @@ func withTelegram(ctx workflow.Context) workflow.Context {
 	})
 }
 
+// withConfig is for reading the worker's configuration: quick, and given
+// up after a minute, because the caller has a fallback.
+func withConfig(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Second, ScheduleToCloseTimeout: time.Minute,
+		RetryPolicy: backoff(10 * time.Second),
+	})
+}
+
 // withTemporal is for an activity that signals another workflow.
 func withTemporal(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{

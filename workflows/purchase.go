@@ -26,6 +26,11 @@ type PurchaseInput struct {
 	// payments sweep). Only PurchaseID is set then; the purchase is read
 	// from the database (see purchase_late.go).
 	Late bool `json:",omitempty"`
+	// Renewal marks a balance purchase that auto-renews a subscription,
+	// started by the Subscription workflow as its child. Its extension is
+	// delivered as a renewal, and the parent, not the purchase, tells the
+	// user the outcome (see subscription_autorenew.go).
+	Renewal bool `json:",omitempty"`
 }
 
 // PurchaseState is the purchase as the workflow sees it: its state query's
@@ -318,9 +323,11 @@ func (p *purchase) credit(ctx workflow.Context) error {
 	}).Get(ctx, &res)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInsufficientBalance {
-		p.state.Status, p.state.Failure = shop.PurchaseFailed, "insufficient balance"
+		p.state.Status, p.state.Failure = shop.PurchaseFailed, failureInsufficientBalance
 		p.recordFailure(ctx)
-		p.notify(ctx, activities.Notice{Message: "insufficient_balance", Amount: p.in.Amount, Currency: p.in.Currency, Buttons: []activities.Button{activities.ButtonTopUp}})
+		if !p.in.Renewal {
+			p.notify(ctx, activities.Notice{Message: "insufficient_balance", Amount: p.in.Amount, Currency: p.in.Currency, Buttons: []activities.Button{activities.ButtonTopUp}})
+		}
 		return p.upsert(ctx)
 	}
 	if err != nil {
@@ -334,11 +341,16 @@ func (p *purchase) credit(ctx workflow.Context) error {
 		p.notify(ctx, activities.Notice{Message: "topup_done", Amount: p.in.Amount, Currency: p.in.Currency, Balance: res.Balance, Buttons: []activities.Button{activities.ButtonMenu}})
 	} else {
 		// The Subscription workflow adds the key to Xray and sends it; the
-		// extension's id makes a repeat delivery a no-op there.
+		// extension's id makes a repeat delivery a no-op there. A renewal's
+		// extension says so: its parent sends the renewal's own message.
+		kind := "purchase"
+		if p.in.Renewal {
+			kind = "renewal"
+		}
 		if err := workflow.ExecuteActivity(withTemporal(ctx), a.DeliverExtension, activities.DeliverExtensionInput{
 			UserID: p.in.UserID,
 			Extension: shop.Extension{
-				ID: shop.PurchaseExtensionID(p.in.PurchaseID), Kind: "purchase",
+				ID: shop.PurchaseExtensionID(p.in.PurchaseID), Kind: kind,
 				PlanID: p.in.PlanID, ExpiresAt: res.ExpiresAt,
 			},
 		}).Get(ctx, nil); err != nil {

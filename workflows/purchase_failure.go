@@ -10,6 +10,10 @@ import (
 // no row of this purchase to mark failed.
 const stepRecord = "record purchase"
 
+// failureInsufficientBalance is the failure of a balance purchase the
+// balance did not cover; a renewal's parent reads it from the result.
+const failureInsufficientBalance = "insufficient balance"
+
 // recordFailure marks the purchase failed in the database, with
 // state.Failure as the reason, which also frees a percent promo attached to
 // it. The store leaves a purchase that was paid after all alone. Histories

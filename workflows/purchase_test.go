@@ -268,3 +268,39 @@ func updateResult(err *error) *testsuite.TestUpdateCallback {
 		OnComplete: func(_ any, e error) { *err = e },
 	}
 }
+
+// A renewal Purchase (the Subscription's child) delivers its extension as
+// a renewal, and on a short balance records the failure without a notice:
+// the subscription tells the user.
+func TestPurchaseRenewalMode(t *testing.T) {
+	t.Run("paid", func(t *testing.T) {
+		pe := newPurchaseEnv(t, shop.ProviderBalance)
+		pe.in.Renewal = true
+		pe.creditOK()
+		delivered := pe.deliveries()
+
+		pe.ExecuteWorkflow(Purchase, pe.in)
+
+		require.Equal(t, shop.PurchasePaid, pe.result(t).Status)
+		require.Len(t, *delivered, 1)
+		ext := (*delivered)[0].Extension
+		require.Equal(t, "renewal", ext.Kind)
+		require.Equal(t, shop.PurchaseExtensionID(pe.in.PurchaseID), ext.ID)
+		require.Empty(t, pe.notices)
+	})
+	t.Run("short balance", func(t *testing.T) {
+		pe := newPurchaseEnv(t, shop.ProviderBalance)
+		pe.in.Renewal = true
+		pe.OnActivity(pe.a.CreditPurchase, mock.Anything, mock.Anything).Return(activities.CreditResult{},
+			temporal.NewNonRetryableApplicationError("short", activities.ErrInsufficientBalance, errors.New("short")))
+
+		pe.ExecuteWorkflow(Purchase, pe.in)
+
+		st := pe.result(t)
+		require.Equal(t, shop.PurchaseFailed, st.Status)
+		require.Equal(t, failureInsufficientBalance, st.Failure)
+		require.Len(t, pe.failed, 1)
+		require.Empty(t, pe.notices)
+		pe.AssertNotCalled(t, "DeliverExtension", mock.Anything, mock.Anything)
+	})
+}

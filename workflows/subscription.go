@@ -69,6 +69,9 @@ type subscription struct {
 	bans     []shop.Ban
 	overdue  *shop.Overdue
 	reissues []*reissueJob
+	// rearm wakes the main loop to re-arm its timer: turning auto-renewal
+	// on can put the renewal before the moment the loop sleeps until.
+	rearm bool
 
 	extensions, banSignals, overdueSignals workflow.ReceiveChannel
 }
@@ -176,7 +179,7 @@ func (s *subscription) signalled() bool {
 // waiting reports whether anything waits for the main loop: queued work or
 // signals not yet received.
 func (s *subscription) waiting() bool {
-	return s.queued() || s.signalled()
+	return s.queued() || s.signalled() || s.rearm
 }
 
 // queued reports whether signals or updates wait for the main loop.
@@ -211,7 +214,7 @@ func (s *subscription) run(ctx workflow.Context, in shop.SubscriptionInput) erro
 			continue
 		}
 
-		if next, ok := s.nextEvent(ctx); ok {
+		if next, ok := s.clock().nextEvent(workflow.Now(ctx)); ok {
 			_, _ = workflow.AwaitWithTimeout(ctx, next.Sub(workflow.Now(ctx)), s.waiting)
 		} else if err := workflow.Await(ctx, s.waiting); err != nil {
 			return err
@@ -222,25 +225,25 @@ func (s *subscription) run(ctx workflow.Context, in shop.SubscriptionInput) erro
 // step does what is due now: queued work, then the expiry, the renewal or
 // a reminder, until nothing is due.
 func (s *subscription) step(ctx workflow.Context) error {
+	s.rearm = false
 	for {
 		if err := s.drain(ctx); err != nil {
 			return err
 		}
-		now := workflow.Now(ctx)
-		switch {
-		case s.active() && !now.Before(s.state.ExpiresAt):
+		d := s.clock().dueAt(workflow.Now(ctx))
+		switch d.Kind {
+		case dueExpiry:
 			if err := s.expire(ctx); err != nil {
 				return err
 			}
 			continue
-		case s.renewalDue(now):
+		case dueRenewal:
 			if err := s.autoRenew(ctx); err != nil {
 				return err
 			}
 			continue
-		}
-		if due, stage := s.dueReminder(ctx); due {
-			s.remind(ctx, stage)
+		case dueReminder:
+			s.remind(ctx, d.Lead)
 			continue
 		}
 		return nil
@@ -314,9 +317,7 @@ func (s *subscription) drain(ctx workflow.Context) error {
 	return nil
 }
 
-func (s *subscription) active() bool {
-	return s.state.Status == shop.StatusActive || s.state.Status == shop.StatusTrial
-}
+func (s *subscription) active() bool { return s.clock().active() }
 
 func (s *subscription) notify(ctx workflow.Context, n activities.Notice) {
 	var a *activities.Activities

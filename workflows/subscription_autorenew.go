@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"fmt"
-	"time"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -35,6 +34,11 @@ func (s *subscription) setAutoRenew(ctx workflow.Context, req AutoRenewRequest) 
 		return err
 	}
 	s.state.AutoRenew = req.On
+	// Runs from before autoRenewRearmChange slept on until their next
+	// reminder or the expiry; a renewal due earlier waited for it.
+	if req.On && workflow.GetVersion(ctx, autoRenewRearmChange, workflow.DefaultVersion, 1) >= 1 {
+		s.rearm = true
+	}
 	return nil
 }
 
@@ -42,26 +46,29 @@ func (s *subscription) setAutoRenew(ctx workflow.Context, req AutoRenewRequest) 
 // retrying cannot fix: each is a user who expected a renewal and got none.
 const autoRenewFailedMetric = "vpnflow_autorenew_failed"
 
-func renewalKey(expires time.Time) string { return fmt.Sprintf("renew@%d", expires.Unix()) }
+// autoRenewRearmChange versions waking the main loop when auto-renewal
+// is turned on, so the renewal is not late when it comes before the next
+// reminder.
+const autoRenewRearmChange = "autorenew-rearm"
 
-// renewalAt is when the current period is renewed from the balance, if it
-// is to be.
-func (s *subscription) renewalAt() (time.Time, bool) {
-	if !s.state.AutoRenew || s.state.Status != shop.StatusActive || s.state.Trial || s.reminded(renewalKey(s.state.ExpiresAt)) {
-		return time.Time{}, false
-	}
-	return s.state.ExpiresAt.Add(-s.policy.AutoRenewLead), true
-}
+// autoRenewChange versions auto-renewal as a Purchase child workflow
+// (subscription_renewal.go). Runs that renewed through the AutoRenew
+// activity before it replay that path.
+const autoRenewChange = "autorenew-child-purchase"
 
-func (s *subscription) renewalDue(now time.Time) bool {
-	at, ok := s.renewalAt()
-	return ok && !now.Before(at)
-}
-
-// autoRenew charges the balance once for the period (the activity's
-// purchase id is derived from user and period end, so a retry or a worker
-// restart can never charge twice) and applies the extension.
+// autoRenew charges the balance once for the period and extends it.
 func (s *subscription) autoRenew(ctx workflow.Context) error {
+	if workflow.GetVersion(ctx, autoRenewChange, workflow.DefaultVersion, 1) >= 1 {
+		return s.renewByPurchase(ctx)
+	}
+	return s.autoRenewActivity(ctx)
+}
+
+// autoRenewActivity is the renewal of runs recorded before autoRenewChange:
+// one activity records, credits or fails the purchase (its id is derived
+// from user and period end, so a retry or a worker restart can never
+// charge twice), then the extension is applied here.
+func (s *subscription) autoRenewActivity(ctx workflow.Context) error {
 	var a *activities.Activities
 	periodEnd := s.state.ExpiresAt
 	s.state.Reminded = append(s.state.Reminded, renewalKey(periodEnd))

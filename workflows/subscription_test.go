@@ -27,6 +27,7 @@ type subEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	a        *activities.Activities
 	notices  []string
+	sent     []activities.Notice // the notices in full
 	keys     int
 	adds     int
 	removes  int
@@ -51,6 +52,7 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 	})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notice) error {
 		se.notices = append(se.notices, n.Message)
+		se.sent = append(se.sent, n)
 		return nil
 	})
 	env.OnActivity(a.SendKey, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.SendKeyInput) error {

@@ -67,6 +67,15 @@ func TestHistoriesReplay(t *testing.T) {
 	for _, wfType := range []string{"Reconcile", "XrayWatch", "HealthCheck"} {
 		ids[strings.ToLower(wfType)] = s.completedRun(wfType)
 	}
+	s.replayHistories(ids)
+}
+
+// replayHistories replays each named workflow's history against the
+// current code and, with VPNFLOW_RECORD_HISTORIES set, saves it there as
+// <name>.json.
+func (s *shopEnv) replayHistories(ids map[string]string) {
+	t := s.t
+	t.Helper()
 	for name, id := range ids {
 		hist := s.history(id)
 		r := worker.NewWorkflowReplayer()

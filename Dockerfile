@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 
-# One image holds vpnflow's three programs; docker-compose.yml picks which one
-# a service runs. Building them in one step shares the module and build caches.
+# One image holds vpnflow's three production programs; docker-compose.yml picks
+# which one a service runs. Building them in one step shares the module and
+# build caches. Nothing under internal/dev (stand-ins, local stack, test
+# environment) is built or linked (internal/deploytest checks both).
 FROM golang:1.26 AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-trimpath

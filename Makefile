@@ -9,7 +9,7 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
 ## dev: start the whole system locally (sandbox unless TELEGRAM_BOT_TOKEN is set)
 dev:
-	go run ./starter dev
+	go run ./internal/dev/cmd/vpnflow-dev run
 
 ## test: vet, determinism check and every test against the real components
 test: tools vet workflowcheck
@@ -17,7 +17,7 @@ test: tools vet workflowcheck
 
 ## tools: build the pinned Temporal CLI and Xray-core into the cache (first run only)
 tools:
-	go run ./starter tools
+	go run ./internal/dev/cmd/vpnflow-dev tools
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -13,10 +13,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
-	faketg "vpnflow/internal/fake/telegram"
+	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
-	"vpnflow/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
-	"vpnflow/internal/testenv"
 )
 
 // ExpireSubscription against real PostgreSQL: the workflow's time decides

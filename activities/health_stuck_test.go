@@ -9,9 +9,9 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/searchattr"
 	"vpnflow/internal/shop"
-	"vpnflow/internal/testenv"
 )
 
 // The health probe finds a Subscription workflow marked stuck through

@@ -10,8 +10,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"vpnflow/internal/config"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/store"
-	"vpnflow/internal/testenv"
 )
 
 // dbEnv is the activities on a fresh database with one node, without Xray

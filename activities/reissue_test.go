@@ -5,7 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"vpnflow/internal/testenv"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/xray"
 )
 

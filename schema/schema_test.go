@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 
-	"vpnflow/internal/testenv"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/schema"
 )
 

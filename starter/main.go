@@ -1,12 +1,12 @@
 // Command starter is vpnflow's operator tool:
 //
-//	starter dev               run the whole system locally (sandbox unless tokens are set)
-//	starter tools             build the pinned Temporal CLI and Xray-core (first run only)
 //	starter migrate           apply database migrations
 //	starter schedules apply   create or update the Temporal Schedules
 //	starter reconcile         run the Xray reconciliation now
 //
-// Configuration comes from environment variables (see README).
+// Configuration comes from environment variables (see README). It is a
+// production program and links nothing of internal/dev; the local stack
+// (`make dev`, `make tools`) has its own entry point, internal/dev/cmd/vpnflow-dev.
 package main
 
 import (
@@ -20,10 +20,6 @@ import (
 const usage = `usage: starter <command>
 
 commands:
-  dev               run the whole system locally: PostgreSQL, Temporal (with UI),
-                    Xray, the worker and the bot; Telegram and Crypto Pay are local
-                    sandboxes unless TELEGRAM_BOT_TOKEN / CRYPTOPAY_TOKEN are set
-  tools             build the pinned Temporal CLI and Xray-core into the cache
   migrate           apply database migrations (DATABASE_URL)
   schedules apply   create or update the reconcile, Xray watch, health-check and
                     traffic Schedules (the worker also does this at start)
@@ -45,10 +41,6 @@ func run(ctx context.Context, args []string) error {
 		return fmt.Errorf("no command given")
 	}
 	switch args[0] {
-	case "dev":
-		return dev(ctx)
-	case "tools":
-		return tools(ctx)
 	case "migrate":
 		return migrate(ctx)
 	case "schedules":

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"vpnflow/internal/db"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/store"
-	"vpnflow/internal/testenv"
 )
 
 // TestLangOfHasItsOwnDeadline: after a Stars payment the handler strips its

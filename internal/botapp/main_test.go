@@ -3,7 +3,7 @@ package botapp
 import (
 	"testing"
 
-	"vpnflow/internal/testenv"
+	"vpnflow/internal/dev/testenv"
 )
 
 // Tests that need the database get a real PostgreSQL from testenv.

@@ -13,7 +13,7 @@ import (
 	"github.com/go-telegram/bot"
 
 	"vpnflow/internal/config"
-	faketg "vpnflow/internal/fake/telegram"
+	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
 )

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"vpnflow/internal/cryptopay"
-	fakecp "vpnflow/internal/fake/cryptopay"
+	fakecp "vpnflow/internal/dev/fake/cryptopay"
 )
 
 const testToken = "7777:AAtestTokenForTheStandIn"

@@ -14,7 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"vpnflow/internal/db"
-	"vpnflow/internal/testenv"
+	"vpnflow/internal/dev/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

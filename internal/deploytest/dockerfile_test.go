@@ -64,7 +64,7 @@ func TestDockerfileBuildsTheThreePrograms(t *testing.T) {
 		}
 	}
 	root := repoRoot(t)
-	for _, prog := range []string{"worker", "bot", "starter"} {
+	for _, prog := range production {
 		re := regexp.MustCompile(`go build [^&]*-o /out/` + prog + ` \./` + prog + `\b`)
 		if !re.MatchString(text) {
 			t.Errorf("build stage does not build ./%s into /out/%s", prog, prog)
@@ -72,6 +72,25 @@ func TestDockerfileBuildsTheThreePrograms(t *testing.T) {
 		if !isMainPackage(filepath.Join(root, prog)) {
 			t.Errorf("./%s, which the Dockerfile builds, is not a main package in this repository", prog)
 		}
+	}
+}
+
+// TestDockerfileShipsProductionProgramsOnly: the image holds the programs
+// compose runs and nothing built from internal/dev (the stand-ins, the local
+// stack, the test environment and their entry point).
+func TestDockerfileShipsProductionProgramsOnly(t *testing.T) {
+	build := strings.Join(parseDockerfile(t)[0].lines, "\n")
+	built := regexp.MustCompile(`-o /out/(\S+) (\S+)`).FindAllStringSubmatch(build, -1)
+	if len(built) == 0 {
+		t.Fatal("build stage builds nothing into /out/")
+	}
+	for _, m := range built {
+		if !slices.Contains(production, m[1]) || m[2] != "./"+m[1] {
+			t.Errorf("build stage ships %s (from %s); the image holds only %v", m[1], m[2], production)
+		}
+	}
+	if strings.Contains(build, "internal/dev") {
+		t.Error("build stage names internal/dev, which is development code only")
 	}
 }
 

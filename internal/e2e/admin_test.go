@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"vpnflow/internal/devstack"
-	faketg "vpnflow/internal/fake/telegram"
+	"vpnflow/internal/dev/devstack"
+	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/store"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	faketg "vpnflow/internal/fake/telegram"
+	faketg "vpnflow/internal/dev/fake/telegram"
 )
 
 // broadcastSends are the broadcast's sendMessage calls (any outcome) per

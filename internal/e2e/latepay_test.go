@@ -11,8 +11,8 @@ import (
 
 	"vpnflow/internal/botapp"
 	"vpnflow/internal/config"
-	fakecp "vpnflow/internal/fake/cryptopay"
-	faketg "vpnflow/internal/fake/telegram"
+	fakecp "vpnflow/internal/dev/fake/cryptopay"
+	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/store"
 	"vpnflow/internal/telemetry"

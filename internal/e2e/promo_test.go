@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	faketg "vpnflow/internal/fake/telegram"
+	faketg "vpnflow/internal/dev/fake/telegram"
 )
 
 // buyPlanWithCryptoPay buys the 30-day plan through /buy, which works

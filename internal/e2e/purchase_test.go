@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	faketg "vpnflow/internal/fake/telegram"
+	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/store"
 	"vpnflow/internal/xray"
 )

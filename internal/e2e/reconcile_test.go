@@ -21,10 +21,10 @@ import (
 
 	"vpnflow/activities"
 	"vpnflow/internal/config"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/store"
 	"vpnflow/internal/telemetry"
-	"vpnflow/internal/testenv"
 	"vpnflow/internal/workerapp"
 	"vpnflow/internal/xray"
 	"vpnflow/workflows"

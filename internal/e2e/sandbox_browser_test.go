@@ -13,8 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	faketg "vpnflow/internal/fake/telegram"
-	"vpnflow/internal/testenv"
+	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/dev/testenv"
 )
 
 // Environment of the browser test.

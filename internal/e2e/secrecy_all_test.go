@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	faketg "vpnflow/internal/fake/telegram"
+	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/xray"

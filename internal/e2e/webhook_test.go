@@ -12,7 +12,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"vpnflow/internal/cryptopay"
-	fakecp "vpnflow/internal/fake/cryptopay"
+	fakecp "vpnflow/internal/dev/fake/cryptopay"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 	"vpnflow/workflows"

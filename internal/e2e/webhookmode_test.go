@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"vpnflow/internal/callback"
-	"vpnflow/internal/stack"
+	"vpnflow/internal/dev/stack"
 	"vpnflow/internal/store"
 )
 

@@ -1,5 +1,5 @@
 // Package sandboxgate decides whether the sandbox-only commands may run:
-// only against vpnflow's own Telegram stand-in (internal/fake/telegram),
+// only against vpnflow's own Telegram stand-in (internal/dev/fake/telegram),
 // never against Telegram or a Bot API server speaking for a real bot. A
 // loopback URL is not enough — a legitimate local Bot API server is on
 // loopback too — so the bot token must have the stand-in's form, and the
@@ -37,7 +37,7 @@ type Answer struct {
 const Timeout = 5 * time.Second
 
 // standInToken is the form of the stand-in's tokens: "<bot id>:" and a
-// secret that says it is a sandbox token (internal/fake/telegram's
+// secret that says it is a sandbox token (internal/dev/fake/telegram's
 // DefaultToken is one). The secret of a token @BotFather issues is random;
 // it does not spell "sandbox".
 var standInToken = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]*sandbox[A-Za-z0-9_-]*$`)

@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"vpnflow/internal/config"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/schedules"
-	"vpnflow/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

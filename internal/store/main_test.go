@@ -9,8 +9,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/store"
-	"vpnflow/internal/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

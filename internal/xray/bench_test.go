@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"vpnflow/internal/testenv"
+	"vpnflow/internal/dev/testenv"
 )
 
 // BenchmarkAddRemoveUser adds b.N users one after another, then removes

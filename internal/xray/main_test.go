@@ -7,8 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"vpnflow/internal/stack"
-	"vpnflow/internal/testenv"
+	"vpnflow/internal/dev/stack"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/xray"
 )
 

@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"vpnflow/internal/stack"
-	"vpnflow/internal/testenv"
+	"vpnflow/internal/dev/stack"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/vless"
 	"vpnflow/internal/xray"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"vpnflow/internal/stack"
+	"vpnflow/internal/dev/stack"
 )
 
 var (

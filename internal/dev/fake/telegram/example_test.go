@@ -9,7 +9,7 @@ import (
 
 	"github.com/go-telegram/bot"
 
-	"vpnflow/internal/fake/telegram"
+	"vpnflow/internal/dev/fake/telegram"
 )
 
 // An end-to-end test points the production bot at the stand-in, plays the

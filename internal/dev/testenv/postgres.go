@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"vpnflow/internal/db"
-	"vpnflow/internal/stack"
+	"vpnflow/internal/dev/stack"
 	"vpnflow/schema"
 )
 

@@ -1,6 +1,6 @@
 // Package testenv gives integration tests the real components: PostgreSQL,
 // the Temporal dev server and Xray-core. Each test binary starts what it asks
-// for once (through internal/stack) and stops it when the tests finish; a
+// for once (through internal/dev/stack) and stops it when the tests finish; a
 // component that cannot start fails the test loudly, it is never skipped.
 //
 // Packages that use it declare

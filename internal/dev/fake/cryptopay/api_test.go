@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"vpnflow/internal/cryptopay"
-	fakecp "vpnflow/internal/fake/cryptopay"
+	fakecp "vpnflow/internal/dev/fake/cryptopay"
 )
 
 // rawCall sends a request by hand and decodes the envelope loosely, to

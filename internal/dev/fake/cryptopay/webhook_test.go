@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"vpnflow/internal/cryptopay"
-	fakecp "vpnflow/internal/fake/cryptopay"
+	fakecp "vpnflow/internal/dev/fake/cryptopay"
 )
 
 func TestWebhookDelivered(t *testing.T) {

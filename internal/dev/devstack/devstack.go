@@ -1,6 +1,6 @@
 // Package devstack brings up the whole system on one machine: PostgreSQL,
 // the Temporal dev server, Xray-core, the Telegram and Crypto Pay stand-ins
-// (unless real tokens are given), and the worker and bot. `starter dev` and
+// (unless real tokens are given), and the worker and bot. `make dev` and
 // the end-to-end tests both use it, so what a developer runs is what CI
 // tests.
 package devstack
@@ -19,9 +19,9 @@ import (
 
 	"vpnflow/internal/config"
 	"vpnflow/internal/db"
-	fakecp "vpnflow/internal/fake/cryptopay"
-	faketg "vpnflow/internal/fake/telegram"
-	"vpnflow/internal/stack"
+	fakecp "vpnflow/internal/dev/fake/cryptopay"
+	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/dev/stack"
 	"vpnflow/schema"
 )
 

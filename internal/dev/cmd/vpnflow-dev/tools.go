@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"vpnflow/internal/stack"
+	"vpnflow/internal/dev/stack"
 )
 
 // tools builds the pinned binaries the local stack and tests run. Both build

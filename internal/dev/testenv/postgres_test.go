@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"vpnflow/internal/testenv"
+	"vpnflow/internal/dev/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"vpnflow/internal/testenv"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/xray"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"vpnflow/internal/cryptopay"
-	fakecp "vpnflow/internal/fake/cryptopay"
+	fakecp "vpnflow/internal/dev/fake/cryptopay"
 )
 
 // noRedirect returns a client that hands redirects to the caller instead

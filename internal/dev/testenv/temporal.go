@@ -12,7 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"vpnflow/internal/stack"
+	"vpnflow/internal/dev/stack"
 )
 
 var (

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"vpnflow/internal/botapp"
-	"vpnflow/internal/devstack"
+	"vpnflow/internal/dev/devstack"
 	"vpnflow/internal/telemetry"
 	"vpnflow/internal/workerapp"
 )

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"vpnflow/internal/cryptopay"
-	fakecp "vpnflow/internal/fake/cryptopay"
+	fakecp "vpnflow/internal/dev/fake/cryptopay"
 )
 
 const token = "4242:AAfakeStandInToken"

@@ -1,0 +1,54 @@
+// Command vpnflow-dev is the local-development entry point, kept apart from
+// the production programs so that they link none of internal/dev:
+//
+//	vpnflow-dev run     run the whole system locally (sandbox unless tokens are set)
+//	vpnflow-dev tools   build the pinned Temporal CLI and Xray-core (first run only)
+//
+// `make dev` and `make tools` run it from the repository root; the state of
+// `make dev` lives in .dev/ there. The operator commands (migrate, schedules,
+// reconcile) are in ./starter.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: go run ./internal/dev/cmd/vpnflow-dev <command>
+
+commands:
+  run     run the whole system locally: PostgreSQL, Temporal (with UI),
+          Xray, the worker and the bot; Telegram and Crypto Pay are local
+          sandboxes unless TELEGRAM_BOT_TOKEN / CRYPTOPAY_TOKEN are set
+  tools   build the pinned Temporal CLI and Xray-core into the cache
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "vpnflow-dev:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return fmt.Errorf("no command given")
+	}
+	switch args[0] {
+	case "run":
+		return dev(ctx)
+	case "tools":
+		return tools(ctx)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	}
+	fmt.Fprint(os.Stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -11,6 +11,7 @@ import (
 
 	"vpnflow/internal/config"
 	"vpnflow/internal/dev/testenv"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -57,7 +58,7 @@ func (e *dbEnv) user(id int64, referralCode string) store.User {
 func (e *dbEnv) purchase(userID int64, kind, provider string, amount int64) uuid.UUID {
 	e.t.Helper()
 	n := store.NewPurchase{ID: uuid.New(), UserID: userID, Kind: kind, Amount: amount, Currency: "USD", Provider: provider}
-	if kind == store.KindSubscription {
+	if kind == shop.KindSubscription {
 		n.PlanID, n.Days = "1m", 30
 	}
 	if _, err := e.s.CreatePurchase(e.ctx, n); err != nil {
@@ -77,8 +78,8 @@ func (e *dbEnv) credit(id uuid.UUID) {
 func (e *dbEnv) paidUser(id int64) uuid.UUID {
 	e.t.Helper()
 	e.user(id, "")
-	e.credit(e.purchase(id, store.KindTopup, store.ProviderCryptoPay, 1000))
-	p := e.purchase(id, store.KindSubscription, store.ProviderCryptoPay, 300)
+	e.credit(e.purchase(id, shop.KindTopUp, shop.ProviderCryptoPay, 1000))
+	p := e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300)
 	e.credit(p)
 	return p
 }
@@ -109,34 +110,34 @@ func idempotencyCases() []idempotencyCase {
 	return []idempotencyCase{
 		{"RecordPurchase", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			return e.a.RecordPurchase, NewPurchase{PurchaseID: uuid.NewString(), UserID: 1, Kind: store.KindSubscription,
-				PlanID: "1m", Days: 30, Amount: 300, Currency: "USD", Provider: store.ProviderCryptoPay}, RecordPurchaseResult{}
+			return e.a.RecordPurchase, NewPurchase{PurchaseID: uuid.NewString(), UserID: 1, Kind: shop.KindSubscription,
+				PlanID: "1m", Days: 30, Amount: 300, Currency: "USD", Provider: shop.ProviderCryptoPay}, RecordPurchaseResult{}
 		}},
 		{"SaveInvoice", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			p := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300)
+			p := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300)
 			return e.a.SaveInvoice, SaveInvoiceInput{PurchaseID: p.String(), Invoice: Invoice{InvoiceID: "42", PayURL: "https://pay.example/42",
 				ExpiresAt: time.Now().Add(time.Hour).Truncate(time.Microsecond)}}, nil
 		}},
 		{"CreditPurchase", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			p := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300)
+			p := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300)
 			return e.a.CreditPurchase, CreditInput{PurchaseID: p.String(), ChargeID: "charge-1"}, CreditResult{}
 		}},
 		{"CreditPurchase referred", func(e *dbEnv) (any, any, any) {
 			ref := e.user(1, "")
 			e.user(2, ref.RefCode)
-			p := e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300)
+			p := e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300)
 			return e.a.CreditPurchase, CreditInput{PurchaseID: p.String()}, CreditResult{}
 		}},
 		{"ExpirePurchase", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			p := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300)
+			p := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300)
 			return e.a.ExpirePurchase, PurchaseRef{PurchaseID: p.String()}, nil
 		}},
 		{"FailPurchase", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			p := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300)
+			p := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300)
 			return e.a.FailPurchase, FailPurchaseInput{PurchaseID: p.String(), Reason: "create invoice: refused"}, nil
 		}},
 		{"StartTrial", func(e *dbEnv) (any, any, any) {
@@ -184,8 +185,8 @@ func idempotencyCases() []idempotencyCase {
 		}},
 		{"AutoRenew short balance", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			e.credit(e.purchase(1, store.KindTopup, store.ProviderCryptoPay, 100))
-			e.credit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300))
+			e.credit(e.purchase(1, shop.KindTopUp, shop.ProviderCryptoPay, 100))
+			e.credit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300))
 			sub, err := e.s.GetSubscription(e.ctx, 1)
 			if err != nil {
 				e.t.Fatal(err)
@@ -219,7 +220,7 @@ func idempotencyCases() []idempotencyCase {
 		{"RecordRefund referred", func(e *dbEnv) (any, any, any) {
 			ref := e.user(1, "")
 			e.user(2, ref.RefCode)
-			p := e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300)
+			p := e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300)
 			if _, err := e.run(e.a.CreditPurchase, CreditInput{PurchaseID: p.String()}, CreditResult{}); err != nil {
 				e.t.Fatal(err)
 			}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"vpnflow/internal/store"
+	"vpnflow/internal/shop"
 )
 
 // The renewal's offer names the purchase id derived from the period and
@@ -40,8 +40,8 @@ func TestRenewalOfferAndOutcome(t *testing.T) {
 		t.Fatalf("outcome before the renewal %+v", out)
 	}
 	// The Purchase records and credits it.
-	if _, err := e.run(e.a.RecordPurchase, NewPurchase{PurchaseID: offer.PurchaseID, UserID: 1, Kind: store.KindSubscription,
-		PlanID: "1m", Days: offer.Days, Amount: offer.Amount, Currency: offer.Currency, Provider: store.ProviderBalance}, RecordPurchaseResult{}); err != nil {
+	if _, err := e.run(e.a.RecordPurchase, NewPurchase{PurchaseID: offer.PurchaseID, UserID: 1, Kind: shop.KindSubscription,
+		PlanID: "1m", Days: offer.Days, Amount: offer.Amount, Currency: offer.Currency, Provider: shop.ProviderBalance}, RecordPurchaseResult{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.run(e.a.CreditPurchase, CreditInput{PurchaseID: offer.PurchaseID}, CreditResult{}); err != nil {
@@ -52,7 +52,7 @@ func TestRenewalOfferAndOutcome(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := v.(RenewalOutcome)
-	if out.Status != store.PurchasePaid || out.Balance != 1000-offer.Amount ||
+	if out.Status != shop.PurchasePaid || out.Balance != 1000-offer.Amount ||
 		!out.ExpiresAt.Equal(sub.ExpiresAt.Add(time.Duration(offer.Days)*24*time.Hour)) {
 		t.Fatalf("outcome after the renewal %+v", out)
 	}

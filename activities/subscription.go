@@ -90,16 +90,16 @@ func (a *Activities) ExpireSubscription(ctx context.Context, in ExpireInput) (Ex
 		return ExpireResult{}, storeError(fmt.Sprintf("expire subscription of user %d", in.UserID), err)
 	}
 	if expired {
-		return ExpireResult{Expired: true, Status: store.StatusExpired}, nil
+		return ExpireResult{Expired: true, Status: shop.StatusExpired}, nil
 	}
 	sub, err := a.Store.GetSubscription(ctx, in.UserID)
 	if err != nil {
 		return ExpireResult{}, storeError(fmt.Sprintf("read subscription of user %d", in.UserID), err)
 	}
-	if sub.Status == store.StatusExpired {
+	if sub.Status == shop.StatusExpired {
 		// Expired by an earlier attempt whose answer was lost (or by
 		// another path): the same outcome, the key goes.
-		return ExpireResult{Expired: true, Status: store.StatusExpired}, nil
+		return ExpireResult{Expired: true, Status: shop.StatusExpired}, nil
 	}
 	return ExpireResult{ExpiresAt: sub.ExpiresAt, Status: sub.Status}, nil
 }

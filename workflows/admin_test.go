@@ -41,7 +41,7 @@ func newAdminEnv() *adminEnv {
 	env.OnActivity(a.GrantTime, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.GrantInput) (activities.GrantResult, error) {
 		e.calls = append(e.calls, "GrantTime")
 		e.grants = append(e.grants, in)
-		return activities.GrantResult{ExpiresAt: newExpiry, Status: store.StatusActive}, nil
+		return activities.GrantResult{ExpiresAt: newExpiry, Status: shop.StatusActive}, nil
 	})
 	env.OnActivity(a.DeliverExtension, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeliverExtensionInput) error {
 		e.calls = append(e.calls, "DeliverExtension")

@@ -49,7 +49,7 @@ func (a *App) checkoutRefusal(ctx context.Context, q *models.PreCheckoutQuery) s
 	lang := a.langOf(ctx, q.From)
 	if id, err := uuid.Parse(q.InvoicePayload); err == nil {
 		if p, err := a.store.GetPurchase(ctx, id); err == nil {
-			if p.Status == store.PurchasePaid {
+			if p.Status == shop.PurchasePaid {
 				// Another copy of the invoice was paid already.
 				return plainText(a.texts.T(lang, "payment_received", nil))
 			}

@@ -11,6 +11,7 @@ import (
 
 	"vpnflow/internal/dev/devstack"
 	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -104,7 +105,7 @@ func TestAdminCommands(t *testing.T) {
 		}
 		return nil
 	})
-	if got, err := s.store.GetSubscription(ctx, bob); err != nil || got.Status != store.StatusBanned {
+	if got, err := s.store.GetSubscription(ctx, bob); err != nil || got.Status != shop.StatusBanned {
 		t.Fatalf("after ban: %v %v", got, err)
 	}
 	s.waitText(bob, after, "blocked by the administrator")
@@ -121,7 +122,7 @@ func TestAdminCommands(t *testing.T) {
 		}
 		return nil
 	})
-	if got, err := s.store.GetSubscription(ctx, bob); err != nil || got.Status != store.StatusActive {
+	if got, err := s.store.GetSubscription(ctx, bob); err != nil || got.Status != shop.StatusActive {
 		t.Fatalf("after unban: %v %v", got, err)
 	}
 
@@ -136,7 +137,7 @@ func TestAdminCommands(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pay: %v\n%s", err, s.conversation(bob))
 	}
-	p := s.waitPurchaseStatus(s.latestPurchase(bob), store.PurchasePaid)
+	p := s.waitPurchaseStatus(s.latestPurchase(bob), shop.PurchasePaid)
 	s.eventually("the purchase extends the subscription", func() error {
 		got, err := s.store.GetSubscription(ctx, bob)
 		if err != nil {
@@ -175,7 +176,7 @@ func TestAdminCommands(t *testing.T) {
 	if n := s.ledgerRows(bob, store.LedgerRefund); n != 1 {
 		t.Fatalf("%d refund ledger rows, want 1", n)
 	}
-	if got, err := s.store.GetPurchase(ctx, p.ID); err != nil || got.Status != store.PurchaseRefunded {
+	if got, err := s.store.GetPurchase(ctx, p.ID); err != nil || got.Status != shop.PurchaseRefunded {
 		t.Fatalf("purchase after refund: %+v %v", got, err)
 	}
 	got, err := s.store.GetSubscription(ctx, bob)

@@ -30,7 +30,7 @@ func TestAutoRenewRunsAsPurchase(t *testing.T) {
 	s.press(dave, "From balance")
 	first := s.assertActive(dave, 30)
 	buy := s.latestPurchase(dave)
-	s.waitPurchaseStatus(buy, store.PurchasePaid)
+	s.waitPurchaseStatus(buy, shop.PurchasePaid)
 	s.settle(dave, buy.ID.String())
 
 	s.say(dave, "/start")
@@ -40,8 +40,8 @@ func TestAutoRenewRunsAsPurchase(t *testing.T) {
 	keys := s.keyMessages(dave)
 
 	renewalID := activities.RenewalPurchaseID(dave, first.ExpiresAt)
-	renewal := s.waitPurchaseStatus(store.Purchase{ID: renewalID}, store.PurchasePaid)
-	if renewal.Provider != store.ProviderBalance || renewal.Kind != store.KindSubscription || renewal.Amount != 300 {
+	renewal := s.waitPurchaseStatus(store.Purchase{ID: renewalID}, shop.PurchasePaid)
+	if renewal.Provider != shop.ProviderBalance || renewal.Kind != shop.KindSubscription || renewal.Amount != 300 {
 		t.Fatalf("renewal purchase %+v, want a 300 balance subscription", renewal)
 	}
 	wfID := shop.PurchaseWorkflowID(renewalID.String())

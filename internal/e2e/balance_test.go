@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -17,14 +18,14 @@ func TestTopUpThenBuyWithBalance(t *testing.T) {
 	s.press(carol, "+$5.00")
 	inv := s.invoiceFor(carol)
 	topUp := s.latestPurchase(carol)
-	if topUp.Kind != store.KindTopup || topUp.Amount != 500 {
+	if topUp.Kind != shop.KindTopUp || topUp.Amount != 500 {
 		t.Fatalf("top-up purchase %+v, want a 500 top-up", topUp)
 	}
 	if err := s.cp.Pay(inv.InvoiceID); err != nil {
 		t.Fatal(err)
 	}
 	s.waitText(carol, 0, "topped up")
-	s.waitPurchaseStatus(topUp, store.PurchasePaid)
+	s.waitPurchaseStatus(topUp, shop.PurchasePaid)
 	if b := s.balance(carol); b != 500 {
 		t.Fatalf("balance %d after topping up 500", b)
 	}
@@ -43,10 +44,10 @@ func TestTopUpThenBuyWithBalance(t *testing.T) {
 
 	sub := s.assertActive(carol, 30)
 	buy := s.latestPurchase(carol)
-	if buy.Provider != store.ProviderBalance || buy.Kind != store.KindSubscription {
+	if buy.Provider != shop.ProviderBalance || buy.Kind != shop.KindSubscription {
 		t.Fatalf("newest purchase %+v, want a balance subscription", buy)
 	}
-	s.waitPurchaseStatus(buy, store.PurchasePaid)
+	s.waitPurchaseStatus(buy, shop.PurchasePaid)
 	s.settle(carol, buy.ID.String())
 	if b := s.balance(carol); b != 200 {
 		t.Fatalf("balance %d after paying 300 of 500", b)

@@ -27,7 +27,7 @@ func TestWorkerKilledMidPurchase(t *testing.T) {
 	if err := s.cp.Pay(inv.InvoiceID); err != nil {
 		t.Fatal(err)
 	}
-	s.waitPurchaseStatus(p, store.PurchasePaid)
+	s.waitPurchaseStatus(p, shop.PurchasePaid)
 	// Mid-flight: the subscription is retrying the Xray call.
 	s.eventually("the key activation to be retrying", func() error {
 		d, err := s.temporal.DescribeWorkflowExecution(ctx, shop.SubscriptionWorkflowID(gina), "")

@@ -14,6 +14,7 @@ import (
 	fakecp "vpnflow/internal/dev/fake/cryptopay"
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/schedules"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 	"vpnflow/internal/telemetry"
 	"vpnflow/internal/workerapp"
@@ -26,14 +27,14 @@ func TestLateWebhookCredited(t *testing.T) {
 	s.runInProcess()
 	gwen := s.register("Gwen")
 	inv := s.buyWithCryptoPay(gwen, "30 days")
-	p := s.waitPurchaseStatus(s.latestPurchase(gwen), store.PurchaseInvoiced)
+	p := s.waitPurchaseStatus(s.latestPurchase(gwen), shop.PurchaseInvoiced)
 	s.closePurchase(p)
 
 	if err := s.cp.Pay(inv.InvoiceID); err != nil {
 		t.Fatal(err)
 	}
 	s.assertActive(gwen, 30)
-	got := s.waitPurchaseStatus(p, store.PurchasePaid)
+	got := s.waitPurchaseStatus(p, shop.PurchasePaid)
 	if got.ProviderInvoiceID != fmt.Sprint(inv.InvoiceID) {
 		t.Fatalf("purchase %+v, want paid by invoice %d", got, inv.InvoiceID)
 	}
@@ -56,7 +57,7 @@ func TestDroppedLateWebhookFoundBySweep(t *testing.T) {
 	if err := s.cp.SetInvoiceWebhookBehavior(inv.InvoiceID, fakecp.WebhookBehavior{Drop: true}); err != nil {
 		t.Fatal(err)
 	}
-	p := s.waitPurchaseStatus(s.latestPurchase(hana), store.PurchaseInvoiced)
+	p := s.waitPurchaseStatus(s.latestPurchase(hana), shop.PurchaseInvoiced)
 	s.closePurchase(p)
 	if err := s.cp.Pay(inv.InvoiceID); err != nil {
 		t.Fatal(err)
@@ -67,7 +68,7 @@ func TestDroppedLateWebhookFoundBySweep(t *testing.T) {
 	res := s.runSweep(schedules.PaymentsSweepInput{})
 	t.Logf("sweep: %+v", res)
 	s.assertActive(hana, 30)
-	s.waitPurchaseStatus(p, store.PurchasePaid)
+	s.waitPurchaseStatus(p, shop.PurchasePaid)
 	s.settle(hana, p.ID.String())
 	if n := s.ledgerRows(hana, store.LedgerPayment); n != 1 {
 		t.Fatalf("%d payment ledger rows, want 1", n)
@@ -112,7 +113,7 @@ func TestStarsPaymentWhileTemporalUnreachable(t *testing.T) {
 	if sp, err := s.store.GetStarPayment(ctx, charge); err != nil || sp.HandledAt != nil || sp.PurchaseID == nil || *sp.PurchaseID != p.ID {
 		t.Fatalf("star payment %+v, %v: want recorded, unhandled, for the purchase", sp, err)
 	}
-	if got, _ := s.store.GetPurchase(ctx, p.ID); got.Status == store.PurchasePaid {
+	if got, _ := s.store.GetPurchase(ctx, p.ID); got.Status == shop.PurchasePaid {
 		t.Fatal("credited without a signal?")
 	}
 
@@ -124,7 +125,7 @@ func TestStarsPaymentWhileTemporalUnreachable(t *testing.T) {
 		t.Fatalf("sweep %+v, want the recorded payment handed over and nothing new in Telegram's list", res)
 	}
 	s.assertActive(ivy, 30)
-	got := s.waitPurchaseStatus(p, store.PurchasePaid)
+	got := s.waitPurchaseStatus(p, shop.PurchasePaid)
 	if got.ProviderChargeID != charge {
 		t.Fatalf("purchase %+v, want paid with %s", got, charge)
 	}
@@ -290,7 +291,7 @@ func TestLostStarsUpdateFoundInTelegramList(t *testing.T) {
 		t.Fatalf("sweep %+v, want the payment found in Telegram's list and handed over", res)
 	}
 	s.assertActive(kim, 30)
-	if got := s.waitPurchaseStatus(p, store.PurchasePaid); got.ProviderChargeID != charge {
+	if got := s.waitPurchaseStatus(p, shop.PurchasePaid); got.ProviderChargeID != charge {
 		t.Fatalf("purchase %+v, want paid with %s", got, charge)
 	}
 	s.settle(kim, p.ID.String())

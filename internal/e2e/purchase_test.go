@@ -8,6 +8,7 @@ import (
 	"time"
 
 	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 	"vpnflow/internal/xray"
 )
@@ -100,7 +101,7 @@ func TestBuyWithCryptoPayCreditsReferrerOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ps) != 1 || ps[0].Status != store.PurchasePaid || ps[0].Amount != 300 || ps[0].Currency != "USD" {
+	if len(ps) != 1 || ps[0].Status != shop.PurchasePaid || ps[0].Amount != 300 || ps[0].Currency != "USD" {
 		t.Fatalf("purchases: %+v", ps)
 	}
 	s.eventually("the referrer's bonus", func() error {

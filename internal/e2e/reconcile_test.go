@@ -23,6 +23,7 @@ import (
 	"vpnflow/internal/config"
 	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/schedules"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 	"vpnflow/internal/telemetry"
 	"vpnflow/internal/workerapp"
@@ -360,7 +361,7 @@ func TestReconcileRemovesOnlyOurOrphans(t *testing.T) {
 	s.reconcileOnce(schedules.ReconcileInput{})
 
 	// A key whose subscription expired but which stayed in Xray.
-	if _, err := s.store.SetSubscriptionStatus(ctx, expired, store.StatusExpired); err != nil {
+	if _, err := s.store.SetSubscriptionStatus(ctx, expired, shop.StatusExpired); err != nil {
 		t.Fatal(err)
 	}
 	// A key Xray holds with another UUID than the stored one.

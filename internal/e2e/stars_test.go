@@ -8,6 +8,7 @@ import (
 	"time"
 
 	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -50,8 +51,8 @@ func TestBuyWithStars(t *testing.T) {
 	if sub.PlanID != "1m" {
 		t.Errorf("plan %s, want 1m", sub.PlanID)
 	}
-	got := s.waitPurchaseStatus(p, store.PurchasePaid)
-	if got.ProviderChargeID != charge || got.Currency != "XTR" || got.Amount != 150 || got.Provider != store.ProviderStars {
+	got := s.waitPurchaseStatus(p, shop.PurchasePaid)
+	if got.ProviderChargeID != charge || got.Currency != "XTR" || got.Amount != 150 || got.Provider != shop.ProviderStars {
 		t.Fatalf("purchase %+v, want paid with charge %s, 150 XTR via stars", got, charge)
 	}
 	s.settle(alice, p.ID.String())
@@ -80,7 +81,7 @@ func TestBuyWithStars(t *testing.T) {
 			t.Fatalf("bob was charged: %+v", c)
 		}
 	}
-	if got, err := s.store.GetPurchase(ctx, bobPurchase.ID); err != nil || got.Status != store.PurchaseExpired {
+	if got, err := s.store.GetPurchase(ctx, bobPurchase.ID); err != nil || got.Status != shop.PurchaseExpired {
 		t.Fatalf("bob's purchase after the refused checkout: %+v, %v", got, err)
 	}
 	if n := s.allLedgerRows(bob); n != 0 {
@@ -102,7 +103,7 @@ func (s *shopEnv) waitExpired(p store.Purchase) store.Purchase {
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		if got.Status == store.PurchaseExpired {
+		if got.Status == shop.PurchaseExpired {
 			return got
 		}
 		if time.Now().After(deadline) {

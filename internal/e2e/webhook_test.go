@@ -94,7 +94,7 @@ func TestWebhookAfterPollingChangesNothing(t *testing.T) {
 	// which finds the purchase credited already and changes nothing.
 	s.waitLog("bot", "crypto pay payment signalled", map[string]string{"purchase_id": p.ID.String()})
 	s.settle(erin, p.ID.String())
-	if got, err := s.store.GetPurchase(ctx, p.ID); err != nil || got.Status != store.PurchasePaid {
+	if got, err := s.store.GetPurchase(ctx, p.ID); err != nil || got.Status != shop.PurchasePaid {
 		t.Fatalf("purchase after the late webhook: %+v, %v", got, err)
 	}
 	if n := s.ledgerRows(erin, store.LedgerPayment); n != 1 {
@@ -113,7 +113,7 @@ func TestForgedWebhooksChangeNothing(t *testing.T) {
 	frank := s.register("Frank")
 	inv := s.buyWithCryptoPay(frank, "30 days")
 	p := s.latestPurchase(frank)
-	s.waitPurchaseStatus(p, store.PurchaseInvoiced)
+	s.waitPurchaseStatus(p, shop.PurchaseInvoiced)
 	posted := time.Now()
 
 	// The invoice is unpaid at Crypto Pay; the forger claims it is paid.
@@ -171,7 +171,7 @@ func TestForgedWebhooksChangeNothing(t *testing.T) {
 		}
 		return fmt.Errorf("no getInvoices for invoice %d yet", inv.InvoiceID)
 	})
-	if got, err := s.store.GetPurchase(ctx, p.ID); err != nil || got.Status != store.PurchaseInvoiced {
+	if got, err := s.store.GetPurchase(ctx, p.ID); err != nil || got.Status != shop.PurchaseInvoiced {
 		t.Fatalf("purchase after forged webhooks: %+v, %v", got, err)
 	}
 	// Not a single payment signal reached the purchase.

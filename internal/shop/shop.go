@@ -36,15 +36,20 @@ const (
 )
 
 // Purchase kinds, payment providers and purchase statuses, as stored in the
-// database and shown in the PurchaseStatus / PaymentProvider search attributes.
+// database (purchases.kind, provider, status) and shown in the
+// PurchaseStatus / PaymentProvider search attributes. The values are stored:
+// never change one.
 const (
-	KindSubscription = "subscription"
-	KindTopUp        = "topup"
+	KindSubscription = "subscription" // buys Days of access
+	KindTopUp        = "topup"        // adds Amount to the balance
 
 	ProviderCryptoPay = "cryptopay"
 	ProviderStars     = "stars"
-	ProviderBalance   = "balance"
+	ProviderBalance   = "balance" // paid from users.balance
 
+	// pending → invoiced → paid → refunded; pending or invoiced → expired
+	// or failed. A provider that reports payment of an expired or failed
+	// purchase still gets it credited.
 	PurchasePending  = "pending"
 	PurchaseInvoiced = "invoiced"
 	PurchasePaid     = "paid"
@@ -53,7 +58,10 @@ const (
 	PurchaseRefunded = "refunded"
 )
 
-// Subscription statuses (SubscriptionStatus search attribute).
+// Subscription statuses (SubscriptionStatus search attribute). The
+// database's subscriptions.status holds trial, active, expired or banned:
+// trial and active keys belong in Xray, the others do not. None and
+// expiring exist only in the workflow's state.
 const (
 	StatusNone     = "none"
 	StatusTrial    = "trial"

@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"vpnflow/internal/shop"
 )
 
 // CreditRefundToBalance gives the money of a refunded purchase back as
@@ -27,9 +29,9 @@ func (s *Store) CreditRefundToBalance(ctx context.Context, purchaseID uuid.UUID)
 			return err
 		}
 		switch {
-		case pur.Status != PurchaseRefunded:
+		case pur.Status != shop.PurchaseRefunded:
 			return fmt.Errorf("%w: status %s", ErrPurchaseNotPaid, pur.Status)
-		case pur.Provider == ProviderBalance || pur.Kind != KindSubscription:
+		case pur.Provider == shop.ProviderBalance || pur.Kind != shop.KindSubscription:
 			return fmt.Errorf("%w: a %s %s purchase is not refunded to the balance", ErrInvalid, pur.Provider, pur.Kind)
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO ledger (user_id, amount, currency, kind, reference) VALUES ($1, $2, $3, $4, $5)

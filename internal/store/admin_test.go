@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -103,7 +104,7 @@ func TestPromoDiscountWaitsForAPaidPurchase(t *testing.T) {
 	}
 
 	// The best discount goes first, and is the same on a retried apply.
-	first := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 270, 30)
+	first := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 270, 30)
 	d, ok, err := e.s.ApplyPromoDiscount(e.ctx, 1, first.ID)
 	if err != nil || !ok || d.Code != "TWENTY" || d.Percent != 20 {
 		t.Fatalf("apply: %+v %v %v", d, ok, err)
@@ -123,7 +124,7 @@ func TestPromoDiscountWaitsForAPaidPurchase(t *testing.T) {
 	if _, err := e.s.ExpirePurchase(e.ctx, first.ID); err != nil {
 		t.Fatal(err)
 	}
-	third := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 240, 30)
+	third := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 240, 30)
 	if d, ok, err := e.s.ApplyPromoDiscount(e.ctx, 1, third.ID); err != nil || !ok || d.Code != "TWENTY" {
 		t.Fatalf("apply after expiry: %+v %v %v", d, ok, err)
 	}
@@ -161,7 +162,7 @@ func TestDiscounted(t *testing.T) {
 func TestCreditRefundToBalanceOnce(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	p := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	p := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 	e.mustCredit(p.ID, 0)
 	_, _, err := e.s.CreditRefundToBalance(e.ctx, p.ID)
 	wantErr(t, err, store.ErrPurchaseNotPaid) // not refunded yet
@@ -182,7 +183,7 @@ func TestCreditRefundToBalanceOnce(t *testing.T) {
 	}
 
 	// A top-up's money already is the balance.
-	top := e.purchase(1, store.KindTopup, store.ProviderCryptoPay, 100, 0)
+	top := e.purchase(1, shop.KindTopUp, shop.ProviderCryptoPay, 100, 0)
 	e.mustCredit(top.ID, 0)
 	if _, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: top.ID}); err != nil {
 		t.Fatal(err)
@@ -195,7 +196,7 @@ func TestCreditRefundToBalanceOnce(t *testing.T) {
 func TestAddTrafficBatchOnce(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	sub, err := e.s.GetSubscription(e.ctx, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"vpnflow/internal/shop"
 )
 
 // Ledger kinds. Those marked (balance) move users.balance, so a user's
@@ -107,15 +109,15 @@ func creditPurchase(ctx context.Context, tx pgx.Tx, p CreditParams) (CreditResul
 		return CreditResult{}, err
 	}
 	switch pur.Status {
-	case PurchasePaid:
+	case shop.PurchasePaid:
 		return storedCredit(ctx, tx, pur)
-	case PurchaseRefunded:
+	case shop.PurchaseRefunded:
 		return CreditResult{}, fmt.Errorf("%w: status %s", ErrPurchaseClosed, pur.Status)
-	case PurchaseFailed:
+	case shop.PurchaseFailed:
 		// A provider can still take money for a purchase marked failed (an
 		// invoice whose send timed out was delivered): that payment is
 		// credited. Nothing pays a failed balance purchase later.
-		if pur.Provider == ProviderBalance {
+		if pur.Provider == shop.ProviderBalance {
 			return CreditResult{}, fmt.Errorf("%w: status %s", ErrPurchaseClosed, pur.Status)
 		}
 	}
@@ -132,7 +134,7 @@ func creditPurchase(ctx context.Context, tx pgx.Tx, p CreditParams) (CreditResul
 		return res, fmt.Errorf("mark paid: %w", err)
 	}
 
-	if pur.Provider == ProviderBalance {
+	if pur.Provider == shop.ProviderBalance {
 		// users_balance_check turns a short balance into ErrInsufficientBalance
 		// and the whole transaction rolls back.
 		if err := addBalance(ctx, tx, pur.UserID, -pur.Amount); err != nil {
@@ -147,7 +149,7 @@ func creditPurchase(ctx context.Context, tx pgx.Tx, p CreditParams) (CreditResul
 	}
 
 	switch pur.Kind {
-	case KindTopup:
+	case shop.KindTopUp:
 		if err := addBalance(ctx, tx, pur.UserID, pur.Amount); err != nil {
 			return res, err
 		}
@@ -161,7 +163,7 @@ func creditPurchase(ctx context.Context, tx pgx.Tx, p CreditParams) (CreditResul
 		} else if !errors.Is(err, ErrNotFound) {
 			return res, err
 		}
-	case KindSubscription:
+	case shop.KindSubscription:
 		ext, err := extendSubscription(ctx, tx, extension{
 			userID:      pur.UserID,
 			nodeID:      p.NodeID,

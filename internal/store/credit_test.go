@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -13,7 +14,7 @@ func TestCreditPurchaseConcurrentOnce(t *testing.T) {
 	e := newEnv(t)
 	referrer := e.user(1, "")
 	e.user(2, referrer.RefCode)
-	p := e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	p := e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 
 	const n = 10
 	var (
@@ -45,7 +46,7 @@ func TestCreditPurchaseConcurrentOnce(t *testing.T) {
 		t.Fatalf("%d credits applied, want 1", fresh)
 	}
 	got, err := e.s.GetPurchase(e.ctx, p.ID)
-	if err != nil || got.Status != store.PurchasePaid || got.PaidAt == nil {
+	if err != nil || got.Status != shop.PurchasePaid || got.PaidAt == nil {
 		t.Fatalf("purchase = %+v, %v", got, err)
 	}
 	if want := got.PaidAt.AddDate(0, 0, 30); !results[0].ExpiresAt.Equal(want) {
@@ -64,7 +65,7 @@ func TestCreditPurchaseConcurrentOnce(t *testing.T) {
 		t.Errorf("%d creation audit rows, want 1", n)
 	}
 	sub, err := e.s.GetSubscription(e.ctx, 2)
-	if err != nil || sub.Status != store.StatusActive || sub.XrayEmail != "tg2@vpnflow" || sub.PlanID != "1m" || sub.IsTrial {
+	if err != nil || sub.Status != shop.StatusActive || sub.XrayEmail != "tg2@vpnflow" || sub.PlanID != "1m" || sub.IsTrial {
 		t.Errorf("subscription = %v, %v", sub, err)
 	}
 	e.checkLedger(1)
@@ -75,11 +76,11 @@ func TestBalancePurchaseWithShortBalanceChangesNothing(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
 	e.topup(1, 50)
-	p := e.purchase(1, store.KindSubscription, store.ProviderBalance, 100, 30)
+	p := e.purchase(1, shop.KindSubscription, shop.ProviderBalance, 100, 30)
 
 	_, err := e.credit(p.ID, 0)
 	wantErr(t, err, store.ErrInsufficientBalance)
-	if got, _ := e.s.GetPurchase(e.ctx, p.ID); got.Status != store.PurchasePending {
+	if got, _ := e.s.GetPurchase(e.ctx, p.ID); got.Status != shop.PurchasePending {
 		t.Errorf("purchase status %s after failed credit, want pending", got.Status)
 	}
 	if b := e.balance(1); b != 50 {
@@ -105,7 +106,7 @@ func TestExtensionCountsFromLaterOfNowAndExpiry(t *testing.T) {
 	now := e.dbNow()
 
 	// Paid 40 days ago for 30 days: expired 10 days ago.
-	p1 := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	p1 := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 	r1, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p1.ID, NodeID: e.node, EmailDomain: domain, Now: now.AddDate(0, 0, -40)})
 	if err != nil {
 		t.Fatal(err)
@@ -119,17 +120,17 @@ func TestExtensionCountsFromLaterOfNowAndExpiry(t *testing.T) {
 
 	// Renewal after expiry counts from now, not from the old expiry.
 	before := e.dbNow()
-	r2 := e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	r2 := e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	after := e.dbNow()
 	if r2.ExpiresAt.Before(before.AddDate(0, 0, 30)) || r2.ExpiresAt.After(after.AddDate(0, 0, 30)) {
 		t.Errorf("renewal after expiry: expires %v, want now + 30 days", r2.ExpiresAt)
 	}
-	if r2.PreviousStatus != store.StatusExpired || r2.SubscriptionStatus != store.StatusActive {
+	if r2.PreviousStatus != shop.StatusExpired || r2.SubscriptionStatus != shop.StatusActive {
 		t.Errorf("status %s -> %s, want expired -> active", r2.PreviousStatus, r2.SubscriptionStatus)
 	}
 
 	// Renewal before expiry counts from the expiry.
-	r3 := e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 800, 90).ID, 0)
+	r3 := e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 800, 90).ID, 0)
 	if want := r2.ExpiresAt.AddDate(0, 0, 90); !r3.ExpiresAt.Equal(want) {
 		t.Errorf("early renewal: expires %v, want %v", r3.ExpiresAt, want)
 	}
@@ -142,7 +143,7 @@ func TestExtensionCountsFromLaterOfNowAndExpiry(t *testing.T) {
 func TestExpiredPurchaseStillCredits(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	p := e.purchase(1, store.KindSubscription, store.ProviderStars, 150, 30)
+	p := e.purchase(1, shop.KindSubscription, shop.ProviderStars, 150, 30)
 	if changed, err := e.s.ExpirePurchase(e.ctx, p.ID); err != nil || !changed {
 		t.Fatalf("expire: %t %v", changed, err)
 	}
@@ -154,7 +155,7 @@ func TestExpiredPurchaseStillCredits(t *testing.T) {
 		t.Fatalf("credit of expired purchase: %+v %v", r, err)
 	}
 	got, _ := e.s.GetPurchase(e.ctx, p.ID)
-	if got.Status != store.PurchasePaid || got.ProviderChargeID != "charge-1" {
+	if got.Status != shop.PurchasePaid || got.ProviderChargeID != "charge-1" {
 		t.Errorf("purchase = %+v", got)
 	}
 	// A paid purchase cannot expire any more.
@@ -162,7 +163,7 @@ func TestExpiredPurchaseStillCredits(t *testing.T) {
 		t.Error("paid purchase expired")
 	}
 	// The same provider charge cannot pay for a second purchase.
-	p2 := e.purchase(1, store.KindSubscription, store.ProviderStars, 150, 30)
+	p2 := e.purchase(1, shop.KindSubscription, shop.ProviderStars, 150, 30)
 	_, err = e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p2.ID, ChargeID: "charge-1", NodeID: e.node, EmailDomain: domain})
 	wantErr(t, err, store.ErrDuplicateCharge)
 
@@ -176,7 +177,7 @@ func TestExpiredPurchaseStillCredits(t *testing.T) {
 	}
 	// A failed balance purchase stays closed: no payment can arrive for it.
 	e.topup(1, 1000)
-	p3 := e.purchase(1, store.KindSubscription, store.ProviderBalance, 300, 30)
+	p3 := e.purchase(1, shop.KindSubscription, shop.ProviderBalance, 300, 30)
 	if _, err := e.s.FailPurchase(e.ctx, p3.ID, "insufficient balance"); err != nil {
 		t.Fatal(err)
 	}
@@ -192,27 +193,27 @@ func TestReferralBonusOnlyOnFirstPaidPlan(t *testing.T) {
 
 	// B: bonus on the first plan, not the second.
 	e.user(2, a.RefCode)
-	if r := e.mustCredit(e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 100); !r.ReferralBonusPaid || r.ReferralBonus != 100 {
+	if r := e.mustCredit(e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 100); !r.ReferralBonusPaid || r.ReferralBonus != 100 {
 		t.Errorf("first payment: %+v", r)
 	}
-	if r := e.mustCredit(e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 100); r.ReferralBonusPaid {
+	if r := e.mustCredit(e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 100); r.ReferralBonusPaid {
 		t.Errorf("second payment paid a bonus: %+v", r)
 	}
 
 	// C: the first plan was bought with bonuses off; later ones pay none.
 	e.user(3, a.RefCode)
-	e.mustCredit(e.purchase(3, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
-	if r := e.mustCredit(e.purchase(3, store.KindSubscription, store.ProviderStars, 150, 30).ID, 100); r.ReferralBonusPaid {
+	e.mustCredit(e.purchase(3, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
+	if r := e.mustCredit(e.purchase(3, shop.KindSubscription, shop.ProviderStars, 150, 30).ID, 100); r.ReferralBonusPaid {
 		t.Errorf("not-first payment paid a bonus: %+v", r)
 	}
 
 	// D: a top-up earns nothing; the plan bought with the topped-up
 	// balance is the first paid plan and earns.
 	e.user(4, a.RefCode)
-	if r := e.mustCredit(e.purchase(4, store.KindTopup, store.ProviderCryptoPay, 1000, 0).ID, 100); r.ReferralBonusPaid || r.Balance != 1000 {
+	if r := e.mustCredit(e.purchase(4, shop.KindTopUp, shop.ProviderCryptoPay, 1000, 0).ID, 100); r.ReferralBonusPaid || r.Balance != 1000 {
 		t.Errorf("top-up: %+v", r)
 	}
-	if r := e.mustCredit(e.purchase(4, store.KindSubscription, store.ProviderBalance, 300, 30).ID, 100); !r.ReferralBonusPaid || r.ReferralBonus != 100 {
+	if r := e.mustCredit(e.purchase(4, shop.KindSubscription, shop.ProviderBalance, 300, 30).ID, 100); !r.ReferralBonusPaid || r.ReferralBonus != 100 {
 		t.Errorf("plan paid from the balance: %+v", r)
 	}
 
@@ -226,10 +227,10 @@ func TestReferralBonusOnlyOnFirstPaidPlan(t *testing.T) {
 func TestCreditWithoutNodeCannotCreateSubscription(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	p := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	p := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 	_, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p.ID})
 	wantErr(t, err, store.ErrInvalid)
-	if got, _ := e.s.GetPurchase(e.ctx, p.ID); got.Status != store.PurchasePending {
+	if got, _ := e.s.GetPurchase(e.ctx, p.ID); got.Status != shop.PurchasePending {
 		t.Errorf("status %s after a refused credit", got.Status)
 	}
 	_, err = e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p.ID, Referral: store.ReferralTerms{Percent: 10, Cap: 10}})
@@ -241,11 +242,11 @@ func TestCreditWithoutNodeCannotCreateSubscription(t *testing.T) {
 func TestRefundPurchase(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	paid := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	paid := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 	e.mustCredit(paid.ID, 0)
 
 	r, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: paid.ID, Reason: "support"})
-	if err != nil || r.AlreadyRefunded || r.Purchase.Status != store.PurchaseRefunded || r.Purchase.Days != 30 {
+	if err != nil || r.AlreadyRefunded || r.Purchase.Status != shop.PurchaseRefunded || r.Purchase.Days != 30 {
 		t.Fatalf("refund: %+v %v", r, err)
 	}
 	if r, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: paid.ID}); err != nil || !r.AlreadyRefunded {
@@ -259,23 +260,23 @@ func TestRefundPurchase(t *testing.T) {
 
 	// From the balance: the money goes back to it.
 	e.topup(1, 500)
-	fromBalance := e.purchase(1, store.KindSubscription, store.ProviderBalance, 300, 30)
+	fromBalance := e.purchase(1, shop.KindSubscription, shop.ProviderBalance, 300, 30)
 	e.mustCredit(fromBalance.ID, 0)
 	if r, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: fromBalance.ID}); err != nil || r.Balance != 500 {
 		t.Errorf("balance refund: %+v %v", r, err)
 	}
 
 	// A top-up already spent cannot be taken back.
-	topup := e.purchase(1, store.KindTopup, store.ProviderCryptoPay, 200, 0)
+	topup := e.purchase(1, shop.KindTopUp, shop.ProviderCryptoPay, 200, 0)
 	e.mustCredit(topup.ID, 0)
-	e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderBalance, 600, 30).ID, 0)
+	e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderBalance, 600, 30).ID, 0)
 	_, err = e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: topup.ID})
 	wantErr(t, err, store.ErrInsufficientBalance)
-	if got, _ := e.s.GetPurchase(e.ctx, topup.ID); got.Status != store.PurchasePaid {
+	if got, _ := e.s.GetPurchase(e.ctx, topup.ID); got.Status != shop.PurchasePaid {
 		t.Errorf("failed refund left status %s", got.Status)
 	}
 
-	_, err = e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: e.purchase(1, store.KindTopup, store.ProviderStars, 5, 0).ID})
+	_, err = e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: e.purchase(1, shop.KindTopUp, shop.ProviderStars, 5, 0).ID})
 	wantErr(t, err, store.ErrPurchaseNotPaid)
 	e.checkLedger(1)
 }
@@ -283,9 +284,9 @@ func TestRefundPurchase(t *testing.T) {
 func TestCreditResultOfTopupWithSubscription(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	sub := e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
-	r := e.mustCredit(e.purchase(1, store.KindTopup, store.ProviderCryptoPay, 250, 0).ID, 0)
-	if r.Balance != 250 || !r.ExpiresAt.Equal(sub.ExpiresAt) || r.Kind != store.KindTopup {
+	sub := e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
+	r := e.mustCredit(e.purchase(1, shop.KindTopUp, shop.ProviderCryptoPay, 250, 0).ID, 0)
+	if r.Balance != 250 || !r.ExpiresAt.Equal(sub.ExpiresAt) || r.Kind != shop.KindTopUp {
 		t.Errorf("top-up result %+v", r)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"vpnflow/internal/dev/testenv"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -50,7 +51,7 @@ func (e *env) user(id int64, referralCode string) store.User {
 func (e *env) purchase(userID int64, kind, provider string, amount int64, days int) store.Purchase {
 	e.t.Helper()
 	plan := ""
-	if kind == store.KindSubscription {
+	if kind == shop.KindSubscription {
 		plan = "1m"
 	}
 	p, err := e.s.CreatePurchase(e.ctx, store.NewPurchase{
@@ -84,7 +85,7 @@ func (e *env) mustCredit(id uuid.UUID, bonus int64) store.CreditResult {
 // topup gives a user balance through a paid Crypto Pay top-up.
 func (e *env) topup(userID, amount int64) {
 	e.t.Helper()
-	e.mustCredit(e.purchase(userID, store.KindTopup, store.ProviderCryptoPay, amount, 0).ID, 0)
+	e.mustCredit(e.purchase(userID, shop.KindTopUp, shop.ProviderCryptoPay, amount, 0).ID, 0)
 }
 
 func (e *env) balance(userID int64) int64 {

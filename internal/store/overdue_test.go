@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -22,18 +23,18 @@ func overdueFixture(e *env, now time.Time) (live, overdue map[int64]bool) {
 		status string
 		at     time.Duration
 	}{
-		1:  {store.StatusActive, time.Hour},             // live
-		2:  {store.StatusActive, -time.Hour},            // overdue
-		3:  {store.StatusTrial, -48 * time.Hour},        // overdue trial
-		4:  {store.StatusTrial, time.Minute},            // live trial
-		5:  {store.StatusExpired, -time.Hour},           // expired properly
-		6:  {store.StatusBanned, -time.Hour},            // banned
-		7:  {store.StatusActive, -30 * time.Second},     // just past: inside a minute's grace
-		8:  {store.StatusActive, -365 * 24 * time.Hour}, // a year overdue
-		9:  {store.StatusExpired, time.Hour},            // expired early by an admin
-		10: {store.StatusActive, 0},                     // expires exactly now: not served, not yet overdue
-		11: {store.StatusActive, -2 * time.Minute},      // overdue
-		12: {store.StatusBanned, time.Hour},
+		1:  {shop.StatusActive, time.Hour},             // live
+		2:  {shop.StatusActive, -time.Hour},            // overdue
+		3:  {shop.StatusTrial, -48 * time.Hour},        // overdue trial
+		4:  {shop.StatusTrial, time.Minute},            // live trial
+		5:  {shop.StatusExpired, -time.Hour},           // expired properly
+		6:  {shop.StatusBanned, -time.Hour},            // banned
+		7:  {shop.StatusActive, -30 * time.Second},     // just past: inside a minute's grace
+		8:  {shop.StatusActive, -365 * 24 * time.Hour}, // a year overdue
+		9:  {shop.StatusExpired, time.Hour},            // expired early by an admin
+		10: {shop.StatusActive, 0},                     // expires exactly now: not served, not yet overdue
+		11: {shop.StatusActive, -2 * time.Minute},      // overdue
+		12: {shop.StatusBanned, time.Hour},
 	} {
 		e.user(id, "")
 		if _, err := e.s.GrantTime(e.ctx, store.GrantParams{UserID: id, Duration: time.Hour, Kind: "admin", Reference: "seed",
@@ -41,7 +42,7 @@ func overdueFixture(e *env, now time.Time) (live, overdue map[int64]bool) {
 			e.t.Fatal(err)
 		}
 		e.exec(`UPDATE subscriptions SET status = $2, expires_at = $3 WHERE user_id = $1`, id, c.status, now.Add(c.at))
-		isLive := c.status == store.StatusActive || c.status == store.StatusTrial
+		isLive := c.status == shop.StatusActive || c.status == shop.StatusTrial
 		switch {
 		case isLive && c.at > 0:
 			live[id] = true
@@ -112,7 +113,7 @@ func TestOverdueSubscriptions(t *testing.T) {
 			}
 			after = o.UserID
 			seen[o.UserID]++
-			if o.Status != store.StatusActive && o.Status != store.StatusTrial {
+			if o.Status != shop.StatusActive && o.Status != shop.StatusTrial {
 				t.Errorf("user %d listed with status %s", o.UserID, o.Status)
 			}
 			if !o.ExpiresAt.Before(now.Add(-time.Minute)) {
@@ -135,7 +136,7 @@ func TestOverdueSubscriptions(t *testing.T) {
 		t.Errorf("%d pages for %d rows of 2", pages, len(overdue))
 	}
 	page, err := e.s.OverdueSubscriptions(e.ctx, now.Add(-time.Minute), 1, 1)
-	if err != nil || len(page) != 1 || page[0].UserID != 2 || page[0].PlanID != "3m" || page[0].Status != store.StatusActive ||
+	if err != nil || len(page) != 1 || page[0].UserID != 2 || page[0].PlanID != "3m" || page[0].Status != shop.StatusActive ||
 		!page[0].ExpiresAt.Equal(now.Add(-time.Hour)) {
 		t.Errorf("first overdue row = %+v, %v; want user 2, active, plan 3m, expired an hour before now", page, err)
 	}
@@ -149,7 +150,7 @@ func TestOverdueSubscriptions(t *testing.T) {
 func TestLiveKeyNeverPrintsItsKeys(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	pending, err := e.s.BeginReissue(e.ctx, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -28,8 +29,8 @@ func TestFailPurchaseRecordsReasonAndRestoresPromo(t *testing.T) {
 	if d, ok, err := e.s.ApplyPromoDiscount(e.ctx, 1, first); err != nil || !ok || d.Code != "HALF" {
 		t.Fatalf("apply = %v, %v, %v", d, ok, err)
 	}
-	if _, err := e.s.CreatePurchase(e.ctx, store.NewPurchase{ID: first, UserID: 1, Kind: store.KindSubscription,
-		PlanID: "1m", Days: 30, Amount: 150, Currency: "USD", Provider: store.ProviderCryptoPay}); err != nil {
+	if _, err := e.s.CreatePurchase(e.ctx, store.NewPurchase{ID: first, UserID: 1, Kind: shop.KindSubscription,
+		PlanID: "1m", Days: 30, Amount: 150, Currency: "USD", Provider: shop.ProviderCryptoPay}); err != nil {
 		t.Fatal(err)
 	}
 	// While it is open, the discount is taken.
@@ -46,7 +47,7 @@ func TestFailPurchaseRecordsReasonAndRestoresPromo(t *testing.T) {
 		t.Fatalf("second fail = %v, %v", changed, err)
 	}
 	p, err := e.s.GetPurchase(e.ctx, first)
-	if err != nil || p.Status != store.PurchaseFailed || p.FailureReason != "create invoice: refused" {
+	if err != nil || p.Status != shop.PurchaseFailed || p.FailureReason != "create invoice: refused" {
 		t.Fatalf("failed purchase = %+v, %v", p, err)
 	}
 
@@ -61,13 +62,13 @@ func TestFailPurchaseRecordsReasonAndRestoresPromo(t *testing.T) {
 func TestFailPurchaseLeavesPaidAlone(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	p := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	p := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 	e.mustCredit(p.ID, 0)
 	changed, err := e.s.FailPurchase(e.ctx, p.ID, "deliver extension: refused")
 	if err != nil || changed {
 		t.Fatalf("fail of a paid purchase = %v, %v", changed, err)
 	}
-	if got, _ := e.s.GetPurchase(e.ctx, p.ID); got.Status != store.PurchasePaid || got.FailureReason != "" {
+	if got, _ := e.s.GetPurchase(e.ctx, p.ID); got.Status != shop.PurchasePaid || got.FailureReason != "" {
 		t.Errorf("paid purchase became %+v", got)
 	}
 	_, err = e.s.FailPurchase(e.ctx, uuid.New(), "x")

@@ -10,47 +10,24 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-)
 
-// Purchase kinds.
-const (
-	KindSubscription = "subscription" // buys Days of access
-	KindTopup        = "topup"        // adds Amount to the balance
-)
-
-// Payment providers.
-const (
-	ProviderCryptoPay = "cryptopay"
-	ProviderStars     = "stars"
-	ProviderBalance   = "balance" // paid from users.balance
-)
-
-// Purchase statuses. pending → invoiced → paid → refunded; pending or
-// invoiced → expired or failed. A provider that reports payment of an
-// expired or failed purchase still gets it credited.
-const (
-	PurchasePending  = "pending"
-	PurchaseInvoiced = "invoiced"
-	PurchasePaid     = "paid"
-	PurchaseExpired  = "expired"
-	PurchaseFailed   = "failed"
-	PurchaseRefunded = "refunded"
+	"vpnflow/internal/shop"
 )
 
 // Purchase is one attempt to buy something.
 type Purchase struct {
 	ID                uuid.UUID  `db:"id"`
 	UserID            int64      `db:"user_id"`
-	Kind              string     `db:"kind"`
+	Kind              string     `db:"kind"` // shop.KindSubscription or shop.KindTopUp
 	PlanID            string     `db:"plan_id"`
 	Days              int        `db:"days"`
 	Amount            int64      `db:"amount"` // minor units of Currency
 	Currency          string     `db:"currency"`
-	Provider          string     `db:"provider"`
+	Provider          string     `db:"provider"`            // shop.Provider*
 	ProviderInvoiceID string     `db:"provider_invoice_id"` // "" until invoiced
 	ProviderChargeID  string     `db:"provider_charge_id"`  // "" unless the provider gave one
 	PayURL            string     `db:"pay_url"`
-	Status            string     `db:"status"`
+	Status            string     `db:"status"` // shop.Purchase*
 	InvoiceExpiresAt  *time.Time `db:"invoice_expires_at"`
 	CreatedAt         time.Time  `db:"created_at"`
 	PaidAt            *time.Time `db:"paid_at"`
@@ -168,7 +145,7 @@ func (s *Store) SetPurchaseInvoice(ctx context.Context, id uuid.UUID, invoiceID,
 // whether it changed anything: a purchase already paid (or closed) is left
 // alone.
 func (s *Store) ExpirePurchase(ctx context.Context, id uuid.UUID) (bool, error) {
-	changed, err := s.closeOpenPurchase(ctx, id, PurchaseExpired, "")
+	changed, err := s.closeOpenPurchase(ctx, id, shop.PurchaseExpired, "")
 	return changed, wrap(fmt.Sprintf("expire purchase %s", id), err)
 }
 
@@ -184,7 +161,7 @@ func (s *Store) FailPurchase(ctx context.Context, id uuid.UUID, reason string) (
 	if strings.TrimSpace(reason) == "" {
 		return false, fmt.Errorf("%s: %w: a reason is required", op, ErrInvalid)
 	}
-	changed, err := s.closeOpenPurchase(ctx, id, PurchaseFailed, truncateReason(reason))
+	changed, err := s.closeOpenPurchase(ctx, id, shop.PurchaseFailed, truncateReason(reason))
 	return changed, wrap(op, err)
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"vpnflow/internal/shop"
 )
 
 // ReferralTerms is what a referrer earns: Percent of the amount the
@@ -39,7 +41,7 @@ func (r ReferralTerms) validate() error {
 // bonus is what pur earns the referrer if it is the first paid plan:
 // rounded down, so it never exceeds the share of what was paid.
 func (r ReferralTerms) bonus(pur Purchase) int64 {
-	if r.Percent <= 0 || r.Cap <= 0 || pur.Kind != KindSubscription {
+	if r.Percent <= 0 || r.Cap <= 0 || pur.Kind != shop.KindSubscription {
 		return 0
 	}
 	value, ok := pur.Amount, pur.Currency == r.Currency

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -35,7 +36,7 @@ func TestReferralBonusIsShareOfAmountPaid(t *testing.T) {
 	} {
 		id := int64(10 + i)
 		e.user(id, a.RefCode)
-		r := e.creditWith(e.purchase(id, store.KindSubscription, store.ProviderCryptoPay, tc.amount, 30).ID, tenPercent)
+		r := e.creditWith(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, tc.amount, 30).ID, tenPercent)
 		if r.ReferralBonus != tc.want || r.ReferralBonusPaid != (tc.want > 0) {
 			t.Errorf("paid %d: bonus %d (paid=%t), want %d", tc.amount, r.ReferralBonus, r.ReferralBonusPaid, tc.want)
 		}
@@ -55,8 +56,8 @@ func TestReferralBonusOfStarsPurchase(t *testing.T) {
 	e := newEnv(t)
 	a := e.user(1, "")
 	stars := func(uid int64, amount int64) uuid.UUID {
-		p, err := e.s.CreatePurchase(e.ctx, store.NewPurchase{ID: uuid.New(), UserID: uid, Kind: store.KindSubscription,
-			PlanID: "1m", Days: 30, Amount: amount, Currency: "XTR", Provider: store.ProviderStars})
+		p, err := e.s.CreatePurchase(e.ctx, store.NewPurchase{ID: uuid.New(), UserID: uid, Kind: shop.KindSubscription,
+			PlanID: "1m", Days: 30, Amount: amount, Currency: "XTR", Provider: shop.ProviderStars})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +81,7 @@ func TestReferralBonusReversedOnRefund(t *testing.T) {
 	e := newEnv(t)
 	a := e.user(1, "")
 	e.user(2, a.RefCode)
-	p := e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	p := e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 	e.creditWith(p.ID, tenPercent)
 
 	r, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: p.ID, Reason: "test"})
@@ -103,11 +104,11 @@ func TestReferralBonusReversedOnRefund(t *testing.T) {
 	e.checkLedger(1)
 
 	// The next plan of the same friend earns nothing: the bonus was once.
-	if r := e.creditWith(e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, tenPercent); r.ReferralBonusPaid {
+	if r := e.creditWith(e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, tenPercent); r.ReferralBonusPaid {
 		t.Errorf("plan after a refunded first plan paid a bonus: %+v", r)
 	}
 	// A refund of a purchase that earned nothing reverses nothing.
-	other := e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	other := e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 	e.creditWith(other.ID, tenPercent)
 	if r, err := e.s.RefundPurchase(e.ctx, store.RefundParams{PurchaseID: other.ID}); err != nil || r.Referral != (store.ReferralReversal{}) {
 		t.Errorf("refund of a non-earning purchase: %+v, %v", r.Referral, err)
@@ -120,7 +121,7 @@ func TestReferralReversalShortfall(t *testing.T) {
 	e := newEnv(t)
 	a := e.user(1, "")
 	e.user(2, a.RefCode)
-	p := e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	p := e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 	e.creditWith(p.ID, tenPercent)
 	// The referrer spends 20 of the 30 on a plan paid from the balance.
 	e.exec(`UPDATE users SET balance = balance - 20 WHERE telegram_id = 1`)

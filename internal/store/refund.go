@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"vpnflow/internal/shop"
 )
 
 // RefundParams names a paid purchase to reverse.
@@ -47,7 +49,7 @@ func (s *Store) RefundPurchase(ctx context.Context, p RefundParams) (RefundResul
 			return err
 		}
 		switch pur.Status {
-		case PurchaseRefunded:
+		case shop.PurchaseRefunded:
 			res.Purchase = pur
 			if err := tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM audit_log
 					WHERE user_id = $1 AND event = $2 AND details->>'purchase_id' = $3 AND details->>'request' = $4)`,
@@ -61,7 +63,7 @@ func (s *Store) RefundPurchase(ctx context.Context, p RefundParams) (RefundResul
 				return err
 			}
 			return tx.QueryRow(ctx, `SELECT balance FROM users WHERE telegram_id = $1`, pur.UserID).Scan(&res.Balance)
-		case PurchasePaid:
+		case shop.PurchasePaid:
 		default:
 			return fmt.Errorf("%w: status %s", ErrPurchaseNotPaid, pur.Status)
 		}
@@ -74,14 +76,14 @@ func (s *Store) RefundPurchase(ctx context.Context, p RefundParams) (RefundResul
 			return err
 		}
 		switch {
-		case pur.Provider == ProviderBalance:
+		case pur.Provider == shop.ProviderBalance:
 			if err := addBalance(ctx, tx, pur.UserID, pur.Amount); err != nil {
 				return err
 			}
 			if err := insertLedger(ctx, tx, pur.UserID, pur.Amount, pur.Currency, LedgerBalanceRefund, ref); err != nil {
 				return err
 			}
-		case pur.Kind == KindTopup:
+		case pur.Kind == shop.KindTopUp:
 			if err := addBalance(ctx, tx, pur.UserID, -pur.Amount); err != nil {
 				return err
 			}

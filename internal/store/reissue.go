@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"vpnflow/internal/shop"
 )
 
 // Reissuing a key (the user suspects it leaked) spans Xray calls, so it is
@@ -31,7 +33,7 @@ func (s *Store) BeginReissue(ctx context.Context, userID int64) (uuid.UUID, erro
 			pending = *cur
 			return nil
 		}
-		if status == StatusBanned {
+		if status == shop.StatusBanned {
 			return ErrBanned
 		}
 		if err := tx.QueryRow(ctx, `UPDATE subscriptions SET pending_uuid = gen_random_uuid(), updated_at = now()

@@ -3,6 +3,7 @@ package store_test
 import (
 	"testing"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -11,7 +12,7 @@ import (
 func TestRefundRepeatedBySameRequest(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	p := e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30)
+	p := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
 	e.mustCredit(p.ID, 0)
 	for i, tc := range []struct {
 		request string

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -21,7 +22,7 @@ func TestSetSandboxExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sub.ExpiresAt.Equal(at) || sub.Status != store.StatusTrial || !sub.IsTrial || sub.VLESSUUID != trial.VLESSUUID {
+	if !sub.ExpiresAt.Equal(at) || sub.Status != shop.StatusTrial || !sub.IsTrial || sub.VLESSUUID != trial.VLESSUUID {
 		t.Errorf("after sandbox expiry: %v (is_trial=%t)", sub, sub.IsTrial)
 	}
 	if got, _ := e.s.GetSubscription(e.ctx, 1); !got.ExpiresAt.Equal(at) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -14,8 +15,8 @@ import (
 func TestStarPaymentsRepeatable(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "r1")
-	paid := e.purchase(1, store.KindSubscription, store.ProviderStars, 150, 30)
-	open := e.purchase(1, store.KindSubscription, store.ProviderStars, 150, 30)
+	paid := e.purchase(1, shop.KindSubscription, shop.ProviderStars, 150, 30)
+	open := e.purchase(1, shop.KindSubscription, shop.ProviderStars, 150, 30)
 	past := time.Now().Add(-time.Hour)
 
 	for i := range 2 {

@@ -9,15 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-)
 
-// Subscription statuses. 'trial' and 'active' keys belong in Xray; the
-// others do not.
-const (
-	StatusTrial   = "trial"
-	StatusActive  = "active"
-	StatusExpired = "expired"
-	StatusBanned  = "banned"
+	"vpnflow/internal/shop"
 )
 
 // Subscription is a user's VPN access: one VLESS identity on one node.
@@ -31,7 +24,7 @@ type Subscription struct {
 	VLESSUUID   uuid.UUID  `db:"vless_uuid"`
 	PendingUUID *uuid.UUID `db:"pending_uuid"` // set while a reissue is in progress
 	XrayEmail   string     `db:"xray_email"`   // the user's name in Xray
-	Status      string     `db:"status"`
+	Status      string     `db:"status"`       // shop.StatusTrial, StatusActive, StatusExpired or StatusBanned
 	ExpiresAt   time.Time  `db:"expires_at"`
 	AutoRenew   bool       `db:"auto_renew"`
 	IsTrial     bool       `db:"is_trial"`
@@ -47,7 +40,7 @@ const subscriptionColumns = `user_id, node_id, vless_uuid, pending_uuid, xray_em
 
 // Live reports whether the status is one whose key belongs in Xray.
 func (s Subscription) Live() bool {
-	return s.Status == StatusTrial || s.Status == StatusActive
+	return s.Status == shop.StatusTrial || s.Status == shop.StatusActive
 }
 
 // LiveAt reports whether the key belongs in Xray at now: a live status and
@@ -130,9 +123,9 @@ func extendSubscription(ctx context.Context, tx pgx.Tx, e extension) (extended, 
 	if err := tx.QueryRow(ctx, `SELECT banned FROM users WHERE telegram_id = $1`, e.userID).Scan(&banned); err != nil {
 		return extended{}, fmt.Errorf("read user: %w", err)
 	}
-	status := StatusActive
+	status := shop.StatusActive
 	if banned {
-		status = StatusBanned
+		status = shop.StatusBanned
 	}
 	prev, err := collectOne[Subscription](tx.Query(ctx, qLockSubscription, e.userID))
 	if errors.Is(err, ErrNotFound) {
@@ -195,7 +188,7 @@ func (s *Store) ExpireSubscription(ctx context.Context, userID int64, at time.Ti
 func (s *Store) SetSubscriptionStatus(ctx context.Context, userID int64, status string) (bool, error) {
 	op := fmt.Sprintf("set subscription status of user %d to %q", userID, status)
 	switch status {
-	case StatusTrial, StatusActive, StatusExpired, StatusBanned:
+	case shop.StatusTrial, shop.StatusActive, shop.StatusExpired, shop.StatusBanned:
 	default:
 		return false, fmt.Errorf("%s: %w: unknown status", op, ErrInvalid)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -21,7 +22,7 @@ func TestStartTrialOncePerUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sub.Status != store.StatusTrial || !sub.IsTrial || sub.ExpiresAt.Before(before.Add(72*time.Hour)) || sub.XrayEmail != "tg1@vpnflow" {
+	if sub.Status != shop.StatusTrial || !sub.IsTrial || sub.ExpiresAt.Before(before.Add(72*time.Hour)) || sub.XrayEmail != "tg1@vpnflow" {
 		t.Errorf("trial = %v", sub)
 	}
 	// A retry while the trial is the live subscription is the same success.
@@ -41,13 +42,13 @@ func TestStartTrialOncePerUser(t *testing.T) {
 	e.exec(`UPDATE subscriptions SET status = 'expired' WHERE user_id = 4`)
 	used, err := e.s.StartTrial(e.ctx, 4, time.Hour, e.node, domain)
 	wantErr(t, err, store.ErrTrialUsed)
-	if used.Status != store.StatusExpired {
+	if used.Status != shop.StatusExpired {
 		t.Errorf("ErrTrialUsed came with %v, want the current (expired) subscription", used)
 	}
 
 	// A paid renewal during the trial adds to the trial's end.
-	r := e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
-	if !r.ExpiresAt.Equal(sub.ExpiresAt.AddDate(0, 0, 30)) || r.SubscriptionStatus != store.StatusActive || r.PreviousStatus != store.StatusTrial {
+	r := e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
+	if !r.ExpiresAt.Equal(sub.ExpiresAt.AddDate(0, 0, 30)) || r.SubscriptionStatus != shop.StatusActive || r.PreviousStatus != shop.StatusTrial {
 		t.Errorf("paid after trial: %+v", r)
 	}
 	if got, _ := e.s.GetSubscription(e.ctx, 1); got.IsTrial || got.VLESSUUID != sub.VLESSUUID {
@@ -56,7 +57,7 @@ func TestStartTrialOncePerUser(t *testing.T) {
 
 	// A paying user keeps the trial for later.
 	e.user(2, "")
-	e.mustCredit(e.purchase(2, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	e.mustCredit(e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	_, err = e.s.StartTrial(e.ctx, 2, time.Hour, e.node, domain)
 	wantErr(t, err, store.ErrHasSubscription)
 	if n := e.count(`SELECT count(*) FROM trials WHERE user_id = 2`); n != 0 {
@@ -73,7 +74,7 @@ func TestGrantTime(t *testing.T) {
 	e.user(1, "")
 	g := store.GrantParams{UserID: 1, Duration: 7 * 24 * time.Hour, Kind: "promo", Reference: "SPRING", NodeID: e.node, EmailDomain: domain}
 	r1, err := e.s.GrantTime(e.ctx, g)
-	if err != nil || r1.AlreadyGranted || !r1.SubscriptionCreated || r1.SubscriptionStatus != store.StatusActive {
+	if err != nil || r1.AlreadyGranted || !r1.SubscriptionCreated || r1.SubscriptionStatus != shop.StatusActive {
 		t.Fatalf("grant: %+v %v", r1, err)
 	}
 	r2, err := e.s.GrantTime(e.ctx, g)
@@ -83,7 +84,7 @@ func TestGrantTime(t *testing.T) {
 	g.Reference = "admin-2"
 	g.Kind = "admin"
 	r3, err := e.s.GrantTime(e.ctx, g)
-	if err != nil || !r3.ExpiresAt.Equal(r1.ExpiresAt.Add(7*24*time.Hour)) || r3.PreviousStatus != store.StatusActive {
+	if err != nil || !r3.ExpiresAt.Equal(r1.ExpiresAt.Add(7*24*time.Hour)) || r3.PreviousStatus != shop.StatusActive {
 		t.Fatalf("second grant: %+v %v", r3, err)
 	}
 	// Taking time back (after a refund) moves the expiry back.
@@ -100,7 +101,7 @@ func TestGrantTime(t *testing.T) {
 func TestExpireSubscription(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	if changed, err := e.s.ExpireSubscription(e.ctx, 1, time.Time{}); err != nil || changed {
 		t.Fatalf("expired early: %t %v", changed, err)
 	}
@@ -111,7 +112,7 @@ func TestExpireSubscription(t *testing.T) {
 	if changed, err := e.s.ExpireSubscription(e.ctx, 1, time.Time{}); err != nil || changed {
 		t.Fatalf("expire twice: %t %v", changed, err)
 	}
-	if sub, _ := e.s.GetSubscription(e.ctx, 1); sub.Status != store.StatusExpired {
+	if sub, _ := e.s.GetSubscription(e.ctx, 1); sub.Status != shop.StatusExpired {
 		t.Errorf("status %s", sub.Status)
 	}
 	if n := e.count(`SELECT count(*) FROM audit_log WHERE user_id = 1 AND event = 'expired'`); n != 1 {
@@ -124,7 +125,7 @@ func TestExpireSubscription(t *testing.T) {
 func TestReissue(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	orig, _ := e.s.GetSubscription(e.ctx, 1)
 
 	next, err := e.s.BeginReissue(e.ctx, 1)
@@ -178,7 +179,7 @@ func TestActiveSubscriptionsPagesCoverEachLiveKeyOnce(t *testing.T) {
 		}
 		switch {
 		case id%7 == 0:
-			if _, err := e.s.SetSubscriptionStatus(e.ctx, id, store.StatusExpired); err != nil {
+			if _, err := e.s.SetSubscriptionStatus(e.ctx, id, shop.StatusExpired); err != nil {
 				t.Fatal(err)
 			}
 		case id%11 == 0:
@@ -186,7 +187,7 @@ func TestActiveSubscriptionsPagesCoverEachLiveKeyOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 		case id%5 == 0:
-			if _, err := e.s.SetSubscriptionStatus(e.ctx, id, store.StatusTrial); err != nil {
+			if _, err := e.s.SetSubscriptionStatus(e.ctx, id, shop.StatusTrial); err != nil {
 				t.Fatal(err)
 			}
 			want[id] = true
@@ -235,7 +236,7 @@ func TestActiveSubscriptionsPagesCoverEachLiveKeyOnce(t *testing.T) {
 func TestTrafficAutoRenewAudit(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	for range 2 {
 		if err := e.s.AddTraffic(e.ctx, "tg1@vpnflow", 100, 1000); err != nil {
 			t.Fatal(err)
@@ -265,7 +266,7 @@ func TestTrafficAutoRenewAudit(t *testing.T) {
 func TestSubscriptionNeverPrintsItsKey(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	pending, _ := e.s.BeginReissue(e.ctx, 1)
 	sub, _ := e.s.GetSubscription(e.ctx, 1)
 	var logged bytes.Buffer

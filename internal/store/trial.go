@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"vpnflow/internal/shop"
 )
 
 // StartTrial gives the user a trial subscription of the given duration. The
@@ -40,7 +42,7 @@ func (s *Store) StartTrial(ctx context.Context, userID int64, duration time.Dura
 		if err := tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
 			return err
 		}
-		if exists && cur.Status == StatusActive && cur.ExpiresAt.After(now) {
+		if exists && cur.Status == shop.StatusActive && cur.ExpiresAt.After(now) {
 			return ErrHasSubscription
 		}
 		var endsAt time.Time
@@ -50,7 +52,7 @@ func (s *Store) StartTrial(ctx context.Context, userID int64, duration time.Dura
 			// A retry of a start that committed finds its own trial as
 			// the live subscription and gets the same success; only a
 			// trial of an earlier period is "used".
-			if exists && cur.IsTrial && cur.Status == StatusTrial && cur.ExpiresAt.After(now) {
+			if exists && cur.IsTrial && cur.Status == shop.StatusTrial && cur.ExpiresAt.After(now) {
 				var bookedEnd time.Time
 				if err := tx.QueryRow(ctx, `SELECT ends_at FROM trials WHERE user_id = $1`, userID).Scan(&bookedEnd); err != nil {
 					return fmt.Errorf("read trial: %w", err)
@@ -73,7 +75,7 @@ func (s *Store) StartTrial(ctx context.Context, userID int64, duration time.Dura
 				return fmt.Errorf("%w: node id and email domain are needed to create a subscription", ErrInvalid)
 			}
 			sub, err = collectOne[Subscription](tx.Query(ctx, qInsertSubscription,
-				userID, nodeID, XrayEmail(userID, emailDomain), StatusTrial, endsAt, true, ""))
+				userID, nodeID, XrayEmail(userID, emailDomain), shop.StatusTrial, endsAt, true, ""))
 		}
 		if err != nil {
 			return fmt.Errorf("start trial subscription: %w", err)

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -81,7 +82,7 @@ func TestReferrerRecordedOnceForNewUsers(t *testing.T) {
 func TestSetBanned(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	r := e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
+	r := e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	changed, err := e.s.SetBanned(e.ctx, 1, true)
 	if err != nil || !changed {
 		t.Fatalf("ban: changed=%t err=%v", changed, err)
@@ -90,12 +91,12 @@ func TestSetBanned(t *testing.T) {
 		t.Error("banning twice reported a change")
 	}
 	sub, _ := e.s.GetSubscription(e.ctx, 1)
-	if sub.Status != store.StatusBanned {
+	if sub.Status != shop.StatusBanned {
 		t.Errorf("status after ban = %s", sub.Status)
 	}
 	// A payment while banned adds time but does not unban.
-	r2 := e.mustCredit(e.purchase(1, store.KindSubscription, store.ProviderCryptoPay, 300, 30).ID, 0)
-	if r2.SubscriptionStatus != store.StatusBanned || !r2.ExpiresAt.Equal(r.ExpiresAt.AddDate(0, 0, 30)) {
+	r2 := e.mustCredit(e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
+	if r2.SubscriptionStatus != shop.StatusBanned || !r2.ExpiresAt.Equal(r.ExpiresAt.AddDate(0, 0, 30)) {
 		t.Errorf("credit while banned: status %s expires %v", r2.SubscriptionStatus, r2.ExpiresAt)
 	}
 	_, err = e.s.StartTrial(e.ctx, 1, 72*time.Hour, e.node, domain)
@@ -104,7 +105,7 @@ func TestSetBanned(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub, _ = e.s.GetSubscription(e.ctx, 1)
-	if sub.Status != store.StatusActive {
+	if sub.Status != shop.StatusActive {
 		t.Errorf("status after unban = %s", sub.Status)
 	}
 	_, err = e.s.SetBanned(e.ctx, 99, true)

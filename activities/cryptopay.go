@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"vpnflow/internal/cryptopay"
+	"vpnflow/internal/shop"
 )
 
 // CreateInvoice asks Crypto Pay for a fiat invoice. The payload carries our
@@ -17,7 +18,7 @@ import (
 // is credited at most once.
 func (a *Activities) CreateInvoice(ctx context.Context, in CreateInvoiceInput) (Invoice, error) {
 	desc := fmt.Sprintf("VPN %s", in.PlanID)
-	if in.Kind == "topup" {
+	if in.Kind == shop.KindTopUp {
 		desc = "Balance top-up"
 	}
 	inv, err := a.CryptoPay.CreateInvoice(ctx, cryptopay.CreateInvoiceParams{

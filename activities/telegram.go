@@ -16,6 +16,7 @@ import (
 	"vpnflow/internal/accesskey"
 	"vpnflow/internal/callback"
 	"vpnflow/internal/i18n"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -47,7 +48,7 @@ func (a *Activities) SendInvoiceMessage(ctx context.Context, in InvoiceMessage) 
 	lang := a.language(ctx, in.UserID)
 	amount := i18n.FormatMoney(lang, in.Amount, in.Currency)
 	id := "invoice_cryptopay"
-	if in.Kind == "topup" {
+	if in.Kind == shop.KindTopUp {
 		id = "invoice_topup"
 	}
 	text := a.Texts.T(lang, id, map[string]any{"Plan": in.PlanID, "Amount": amount, "TTL": i18n.FormatDuration(lang, in.TTL)})

@@ -60,11 +60,11 @@ func Grant(ctx workflow.Context, in GrantRequest) (GrantOutcome, error) {
 	var a *activities.Activities
 	var g activities.GrantResult
 	if err := workflow.ExecuteActivity(withDB(ctx), a.GrantTime, activities.GrantInput{
-		UserID: in.UserID, Days: in.Days, Kind: "admin", Reference: in.Reference,
+		UserID: in.UserID, Days: in.Days, Kind: shop.GrantAdmin, Reference: in.Reference,
 	}).Get(ctx, &g); err != nil {
 		return GrantOutcome{}, fmt.Errorf("book grant: %w", err)
 	}
-	ext := shop.Extension{ID: grantExtensionID(in.Reference), Kind: "grant", ExpiresAt: g.ExpiresAt}
+	ext := shop.Extension{ID: grantExtensionID(in.Reference), Kind: shop.ExtensionGrant, ExpiresAt: g.ExpiresAt}
 	if err := deliverExtension(ctx, in.UserID, ext); err != nil {
 		return GrantOutcome{}, err
 	}
@@ -189,7 +189,7 @@ func Refund(ctx workflow.Context, in RefundRequest) (RefundOutcome, error) {
 	if p.Days > 0 {
 		var g activities.GrantResult
 		if err := workflow.ExecuteActivity(withDB(ctx), a.GrantTime, activities.GrantInput{
-			UserID: p.UserID, Days: -p.Days, Kind: "refund", Reference: p.PurchaseID,
+			UserID: p.UserID, Days: -p.Days, Kind: shop.GrantRefund, Reference: p.PurchaseID,
 		}).Get(ctx, &g); err != nil {
 			return out, fmt.Errorf("take back days: %w", err)
 		}
@@ -197,7 +197,7 @@ func Refund(ctx workflow.Context, in RefundRequest) (RefundOutcome, error) {
 		// Replace: the expiry moves earlier, which only an explicit
 		// correction may do.
 		if err := deliverExtension(ctx, p.UserID, shop.Extension{
-			ID: refundExtensionID(p.PurchaseID), Kind: "refund", ExpiresAt: g.ExpiresAt, Replace: true,
+			ID: refundExtensionID(p.PurchaseID), Kind: shop.ExtensionRefund, ExpiresAt: g.ExpiresAt, Replace: true,
 		}); err != nil {
 			return out, err
 		}
@@ -246,12 +246,12 @@ func PromoRedemption(ctx workflow.Context, in PromoRequest) (PromoOutcome, error
 	case store.PromoDays:
 		var g activities.GrantResult
 		if err := workflow.ExecuteActivity(withDB(ctx), a.GrantTime, activities.GrantInput{
-			UserID: in.UserID, Days: r.Value, Kind: "promo", Reference: r.Code,
+			UserID: in.UserID, Days: r.Value, Kind: shop.GrantPromo, Reference: r.Code,
 		}).Get(ctx, &g); err != nil {
 			return out, fmt.Errorf("grant promo days: %w", err)
 		}
 		out.ExpiresAt = g.ExpiresAt
-		if err := deliverExtension(ctx, in.UserID, shop.Extension{ID: promoExtensionID(r.Code), Kind: "promo", ExpiresAt: g.ExpiresAt}); err != nil {
+		if err := deliverExtension(ctx, in.UserID, shop.Extension{ID: promoExtensionID(r.Code), Kind: shop.ExtensionPromo, ExpiresAt: g.ExpiresAt}); err != nil {
 			return out, err
 		}
 	case store.PromoPercent:

@@ -172,7 +172,7 @@ func (p *purchase) run(ctx workflow.Context) error {
 
 	switch p.in.Provider {
 	case shop.ProviderBalance:
-		p.payment = &shop.Payment{Provider: shop.ProviderBalance, Source: "balance"}
+		p.payment = &shop.Payment{Provider: shop.ProviderBalance, Source: shop.SourceBalance}
 	case shop.ProviderCryptoPay:
 		if err := p.invoiceCryptoPay(ctx); err != nil {
 			return err
@@ -295,7 +295,7 @@ func (p *purchase) poll(ctx workflow.Context) string {
 		return ""
 	}
 	if st.Status == "paid" && p.payment == nil {
-		p.payment = &shop.Payment{Provider: shop.ProviderCryptoPay, InvoiceID: p.state.InvoiceID, Source: "poll"}
+		p.payment = &shop.Payment{Provider: shop.ProviderCryptoPay, InvoiceID: p.state.InvoiceID, Source: shop.SourcePoll}
 	}
 	return st.Status
 }
@@ -343,9 +343,9 @@ func (p *purchase) credit(ctx workflow.Context) error {
 		// The Subscription workflow adds the key to Xray and sends it; the
 		// extension's id makes a repeat delivery a no-op there. A renewal's
 		// extension says so: its parent sends the renewal's own message.
-		kind := "purchase"
+		kind := shop.ExtensionPurchase
 		if p.in.Renewal {
-			kind = "renewal"
+			kind = shop.ExtensionRenewal
 		}
 		if err := workflow.ExecuteActivity(withTemporal(ctx), a.DeliverExtension, activities.DeliverExtensionInput{
 			UserID: p.in.UserID,

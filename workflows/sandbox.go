@@ -83,7 +83,7 @@ func SandboxExpire(ctx workflow.Context, in SandboxExpireInput) (SandboxExpireRe
 	// this is retried until Temporal takes it.
 	ext := shop.Extension{
 		ID:        "sandbox:" + workflow.GetInfo(ctx).WorkflowExecution.ID,
-		Kind:      "grant",
+		Kind:      shop.ExtensionGrant,
 		ExpiresAt: set.ExpiresAt,
 		Trial:     set.Trial,
 		Replace:   true,

@@ -28,7 +28,7 @@ func (s *subscription) startTrial(ctx workflow.Context, _ TrialRequest) (activit
 	if err := workflow.ExecuteActivity(withDB(ctx), a.StartTrial, activities.UserRef{UserID: s.state.UserID}).Get(ctx, &res); err != nil {
 		return res, err
 	}
-	s.pending = append(s.pending, shop.Extension{ID: "trial", Kind: "trial", PlanID: "trial", ExpiresAt: res.ExpiresAt, Trial: true})
+	s.pending = append(s.pending, shop.Extension{ID: shop.TrialExtensionID, Kind: shop.ExtensionTrial, PlanID: shop.TrialPlanID, ExpiresAt: res.ExpiresAt, Trial: true})
 	return res, nil
 }
 
@@ -115,7 +115,7 @@ func (s *subscription) applyLive(ctx workflow.Context, ext shop.Extension) error
 	if wasActive {
 		// A renewal sends its own message; a correction that shortens the
 		// period is not news to celebrate.
-		if ext.Kind != "renewal" && longer {
+		if ext.Kind != shop.ExtensionRenewal && longer {
 			s.notify(ctx, activities.Notice{Message: "subscription_extended", Expires: s.state.ExpiresAt})
 		}
 		return nil

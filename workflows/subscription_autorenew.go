@@ -22,7 +22,7 @@ func (s *subscription) validateAutoRenew(ctx workflow.Context, req AutoRenewRequ
 	if s.state.Status == shop.StatusNone {
 		return refuse(RefusedNotActive, 0)
 	}
-	if req.On && (s.state.PlanID == "" || s.state.PlanID == "trial") {
+	if req.On && (s.state.PlanID == "" || s.state.PlanID == shop.TrialPlanID) {
 		return refuse(RefusedNoPlan, 0)
 	}
 	return nil
@@ -89,7 +89,7 @@ func (s *subscription) autoRenewActivity(ctx workflow.Context) error {
 	switch {
 	case res.Renewed:
 		if err := s.apply(ctx, shop.Extension{
-			ID: fmt.Sprintf("renewal:%d", periodEnd.Unix()), Kind: "renewal", PlanID: s.state.PlanID, ExpiresAt: res.ExpiresAt,
+			ID: fmt.Sprintf("renewal:%d", periodEnd.Unix()), Kind: shop.ExtensionRenewal, PlanID: s.state.PlanID, ExpiresAt: res.ExpiresAt,
 		}); err != nil {
 			return err
 		}

@@ -80,7 +80,7 @@ func (s *subscription) renewalStartedBefore(ctx workflow.Context, offer activiti
 	workflow.GetLogger(ctx).Info("renewal purchase started before; taking its outcome", "purchase", offer.PurchaseID, "status", out.Status)
 	if out.Status == shop.PurchasePaid && out.ExpiresAt.After(s.state.ExpiresAt) {
 		s.pending = append(s.pending, shop.Extension{
-			ID: shop.PurchaseExtensionID(offer.PurchaseID), Kind: "renewal", PlanID: offer.PlanID, ExpiresAt: out.ExpiresAt,
+			ID: shop.PurchaseExtensionID(offer.PurchaseID), Kind: shop.ExtensionRenewal, PlanID: offer.PlanID, ExpiresAt: out.ExpiresAt,
 		})
 	}
 	return nil

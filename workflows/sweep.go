@@ -103,7 +103,7 @@ func sweepUnhandledStars(ctx workflow.Context, in schedules.PaymentsSweepInput, 
 		return
 	}
 	for _, u := range list.Payments {
-		pay := shop.Payment{Provider: shop.ProviderStars, ChargeID: u.ChargeID, Source: "sweep", UserID: u.UserID, Amount: u.Amount}
+		pay := shop.Payment{Provider: shop.ProviderStars, ChargeID: u.ChargeID, Source: shop.SourceSweep, UserID: u.UserID, Amount: u.Amount}
 		if u.PurchaseID == "" {
 			orphan := &purchase{in: PurchaseInput{NewPurchase: activities.NewPurchase{UserID: u.UserID, Amount: u.Amount, Currency: "XTR"}}}
 			orphan.refundExtra(ctx, pay)
@@ -166,7 +166,7 @@ func sweepPaidInvoices(ctx workflow.Context, in schedules.PaymentsSweepInput, re
 				log.Warn("paid invoice not credited; handing it to its purchase", "purchase_id", id)
 				if err := workflow.ExecuteActivity(withTemporal(ctx), a.DeliverPayment, activities.DeliverPaymentInput{
 					PurchaseID: id,
-					Payment:    shop.Payment{Provider: shop.ProviderCryptoPay, InvoiceID: invoiceOf[id], Source: "sweep"},
+					Payment:    shop.Payment{Provider: shop.ProviderCryptoPay, InvoiceID: invoiceOf[id], Source: shop.SourceSweep},
 				}).Get(ctx, nil); err != nil {
 					log.Error("paid invoice not handed over", "purchase_id", id, "error", err)
 					res.Errors++

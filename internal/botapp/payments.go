@@ -125,7 +125,7 @@ func (a *App) successfulPayment(ctx context.Context, m *models.Message) {
 		return
 	}
 	pay := shop.Payment{
-		Provider: shop.ProviderStars, ChargeID: sp.TelegramPaymentChargeID, Source: "telegram",
+		Provider: shop.ProviderStars, ChargeID: sp.TelegramPaymentChargeID, Source: shop.SourceTelegram,
 		UserID: m.From.ID, Amount: int64(sp.TotalAmount),
 	}
 	var err error
@@ -209,7 +209,7 @@ func (a *App) cryptoPayWebhook(w http.ResponseWriter, r *http.Request) {
 	// already, or past its grace period) gets a late run that credits it
 	// if it is not yet paid.
 	err = activities.SignalPayment(ctx, a.temporal, a.cfg.TaskQueue, id.String(), shop.Payment{
-		Provider: shop.ProviderCryptoPay, InvoiceID: strconv.FormatInt(upd.Payload.InvoiceID, 10), Source: "webhook",
+		Provider: shop.ProviderCryptoPay, InvoiceID: strconv.FormatInt(upd.Payload.InvoiceID, 10), Source: shop.SourceWebhook,
 	})
 	switch {
 	case err == nil:

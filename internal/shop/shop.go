@@ -94,7 +94,7 @@ type Payment struct {
 	Provider  string
 	InvoiceID string
 	ChargeID  string // Telegram's telegram_payment_charge_id for Stars
-	Source    string // webhook, poll, telegram or sweep: for the history reader
+	Source    string // one of the Source* values: for the history reader
 	// UserID and Amount are the Stars payer and amount as Telegram reported
 	// them: a charge that must be refunded is refunded to them even when
 	// the purchase it names is unknown.
@@ -102,11 +102,48 @@ type Payment struct {
 	Amount int64 `json:",omitempty"`
 }
 
+// Payment sources (Payment.Source): where a payment signal came from. They
+// are carried in workflow histories and the purchase state: never change one.
+const (
+	SourceWebhook  = "webhook"  // Crypto Pay's webhook
+	SourcePoll     = "poll"     // the Purchase workflow asked Crypto Pay
+	SourceTelegram = "telegram" // the bot received Telegram's successful_payment
+	SourceSweep    = "sweep"    // the payment sweep found it
+	SourceBalance  = "balance"  // paid from the user's balance
+)
+
+// Extension kinds (Extension.Kind). They are carried in workflow histories:
+// never change one.
+const (
+	ExtensionPurchase = "purchase" // a paid purchase
+	ExtensionRenewal  = "renewal"  // an auto-renewal from the balance
+	ExtensionTrial    = "trial"    // the free trial
+	ExtensionGrant    = "grant"    // an admin's gift, or the sandbox moving the expiry
+	ExtensionPromo    = "promo"    // a promo code's days
+	ExtensionRefund   = "refund"   // time taken back after a refund
+)
+
+// TrialExtensionID is the dedup id of the trial's extension: a user has one
+// trial. TrialPlanID is the plan a trial subscription shows in the workflow's
+// state.
+const (
+	TrialExtensionID = "trial"
+	TrialPlanID      = "trial"
+)
+
+// Grant kinds, as stored with each grant of time without payment (the
+// grant's dedup key is user, kind and reference). Never change one.
+const (
+	GrantAdmin  = "admin"  // reference: the admin command's unique id
+	GrantPromo  = "promo"  // reference: the promo code
+	GrantRefund = "refund" // reference: the refunded purchase's id
+)
+
 // Extension moves a subscription's expiry. ID deduplicates it: a purchase,
 // trial, grant or promo is applied once however often it is delivered.
 type Extension struct {
 	ID        string // "purchase:<id>", "trial", "grant:<ref>", "promo:<code>"
-	Kind      string // purchase, trial, grant, promo, renewal
+	Kind      string // one of the Extension* kinds
 	PlanID    string
 	ExpiresAt time.Time // the database's new expiry: the source of truth
 	Trial     bool

@@ -16,7 +16,7 @@ type GrantParams struct {
 	Duration time.Duration // negative shortens the subscription
 	// Kind and Reference identify the grant: the same (user, kind,
 	// reference) is applied once however often it is retried, e.g.
-	// ("promo", code) or ("admin", "<admin id>:<update id>").
+	// (shop.GrantPromo, code) or (shop.GrantAdmin, "<admin id>:<update id>").
 	Kind      string
 	Reference string
 	// NodeID and EmailDomain are used when the grant creates the user's

@@ -6,14 +6,13 @@ import (
 
 	"go.temporal.io/api/workflowservice/v1"
 
-	"vpnflow/internal/searchattr"
 	"vpnflow/internal/shop"
 )
 
 // StuckSubscriptionsQuery finds the Subscription workflows retrying a step
 // that failed with an error retrying cannot fix (a wrong inbound tag, say).
 var StuckSubscriptionsQuery = fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running' AND %s = true",
-	shop.SubscriptionWorkflowType, searchattr.SubscriptionStuck.GetName())
+	shop.SubscriptionWorkflowType, shop.AttrSubscriptionStuck.GetName())
 
 // CheckStuckSubscriptions counts the Subscription workflows stuck in retry;
 // any at all is reported as the "Subscriptions" component being down, so
@@ -25,7 +24,7 @@ func (a *Activities) CheckStuckSubscriptions(ctx context.Context, _ HealthProbe)
 		return HealthProbeResult{}, fmt.Errorf("count stuck subscription workflows: %w", err)
 	}
 	if n := resp.GetCount(); n > 0 {
-		return HealthProbeResult{}, fmt.Errorf("%d subscription workflows stuck retrying a step (Temporal UI: %s = true)", n, searchattr.SubscriptionStuck.GetName())
+		return HealthProbeResult{}, fmt.Errorf("%d subscription workflows stuck retrying a step (Temporal UI: %s = true)", n, shop.AttrSubscriptionStuck.GetName())
 	}
 	return HealthProbeResult{Detail: "none stuck"}, nil
 }

@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"vpnflow/internal/dev/testenv"
-	"vpnflow/internal/searchattr"
 	"vpnflow/internal/shop"
 )
 
@@ -29,7 +28,7 @@ func TestCheckStuckSubscriptions(t *testing.T) {
 	// as a real one is by its retry loop.
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: shop.SubscriptionWorkflowID(987654), TaskQueue: testenv.TaskQueue(t),
-		TypedSearchAttributes: temporal.NewSearchAttributes(searchattr.SubscriptionStuck.ValueSet(true)),
+		TypedSearchAttributes: temporal.NewSearchAttributes(shop.AttrSubscriptionStuck.ValueSet(true)),
 	}, shop.SubscriptionWorkflowType, shop.SubscriptionInput{UserID: 987654})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"vpnflow/internal/config"
-	"vpnflow/internal/searchattr"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 	"vpnflow/internal/xray"
@@ -49,7 +48,7 @@ func SubscriptionStartOptions(cfg config.Config, userID int64) client.StartWorkf
 		TaskQueue:                cfg.TaskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(searchattr.TelegramUserID.ValueSet(userID)),
+		TypedSearchAttributes:    temporal.NewSearchAttributes(shop.AttrTelegramUserID.ValueSet(userID)),
 	}
 }
 

@@ -9,9 +9,9 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"vpnflow/internal/config"
+	"vpnflow/internal/daemon"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/telemetry"
-	"vpnflow/internal/temporalclient"
 )
 
 // applySchedules creates or updates the reconcile, Xray watch and health
@@ -45,7 +45,7 @@ func withTemporal(ctx context.Context, run func(config.Config, client.Client) er
 		return err
 	}
 	defer tel.Shutdown(context.WithoutCancel(ctx))
-	tc, err := temporalclient.Dial(ctx, cfg, tel, 10*time.Second)
+	tc, err := daemon.DialTemporal(ctx, cfg, tel, 10*time.Second)
 	if err != nil {
 		return err
 	}

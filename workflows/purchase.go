@@ -9,7 +9,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
-	"vpnflow/internal/searchattr"
 	"vpnflow/internal/shop"
 )
 
@@ -391,8 +390,8 @@ func (p *purchase) fail(ctx workflow.Context, step string, err error) error {
 
 func (p *purchase) upsert(ctx workflow.Context) error {
 	return workflow.UpsertTypedSearchAttributes(ctx,
-		searchattr.TelegramUserID.ValueSet(p.in.UserID),
-		searchattr.PurchaseStatus.ValueSet(p.state.Status),
-		searchattr.PaymentProvider.ValueSet(p.in.Provider),
+		shop.AttrTelegramUserID.ValueSet(p.in.UserID),
+		shop.AttrPurchaseStatus.ValueSet(p.state.Status),
+		shop.AttrPaymentProvider.ValueSet(p.in.Provider),
 	)
 }

@@ -8,7 +8,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
-	"vpnflow/internal/searchattr"
 	"vpnflow/internal/shop"
 )
 
@@ -56,7 +55,7 @@ func SandboxExpire(ctx workflow.Context, in SandboxExpireInput) (SandboxExpireRe
 			fmt.Sprintf("expiry in %s is outside %s..%s", in.In, MinSandboxExpiry, MaxSandboxExpiry), "InvalidInput", nil)
 	}
 	// Listed with the user's other workflows in the Temporal UI.
-	if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.TelegramUserID.ValueSet(in.UserID)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, shop.AttrTelegramUserID.ValueSet(in.UserID)); err != nil {
 		return SandboxExpireResult{}, err
 	}
 

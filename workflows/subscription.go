@@ -8,7 +8,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
-	"vpnflow/internal/searchattr"
 	"vpnflow/internal/shop"
 )
 
@@ -329,16 +328,16 @@ func (s *subscription) notify(ctx workflow.Context, n activities.Notice) {
 
 func (s *subscription) upsert(ctx workflow.Context) error {
 	updates := []temporal.SearchAttributeUpdate{
-		searchattr.TelegramUserID.ValueSet(s.state.UserID),
-		searchattr.SubscriptionStatus.ValueSet(s.state.Status),
+		shop.AttrTelegramUserID.ValueSet(s.state.UserID),
+		shop.AttrSubscriptionStatus.ValueSet(s.state.Status),
 	}
 	if !s.state.ExpiresAt.IsZero() {
-		updates = append(updates, searchattr.ExpiresAt.ValueSet(s.state.ExpiresAt))
+		updates = append(updates, shop.AttrExpiresAt.ValueSet(s.state.ExpiresAt))
 	}
 	if s.edges {
 		// Carried in the state across continue-as-new, so a run that
 		// resumes a stuck step is marked from its start.
-		updates = append(updates, searchattr.SubscriptionStuck.ValueSet(s.state.Stuck != ""))
+		updates = append(updates, shop.AttrSubscriptionStuck.ValueSet(s.state.Stuck != ""))
 	}
 	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
 }

@@ -6,7 +6,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
-	"vpnflow/internal/searchattr"
+	"vpnflow/internal/shop"
 )
 
 // stuckMetric counts retries of a step that failed with an error retrying
@@ -24,7 +24,7 @@ func (s *subscription) retryLater(ctx workflow.Context, step string, err error) 
 		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"step": step}).Counter(stuckMetric).Inc(1)
 		if s.state.Stuck != step {
 			s.state.Stuck = step
-			if err := workflow.UpsertTypedSearchAttributes(ctx, searchattr.SubscriptionStuck.ValueSet(true)); err != nil {
+			if err := workflow.UpsertTypedSearchAttributes(ctx, shop.AttrSubscriptionStuck.ValueSet(true)); err != nil {
 				return err
 			}
 		}
@@ -41,7 +41,7 @@ func (s *subscription) unstuck(ctx workflow.Context) error {
 		return nil
 	}
 	s.state.Stuck = ""
-	return workflow.UpsertTypedSearchAttributes(ctx, searchattr.SubscriptionStuck.ValueSet(false))
+	return workflow.UpsertTypedSearchAttributes(ctx, shop.AttrSubscriptionStuck.ValueSet(false))
 }
 
 // Cleanup entries a reissue leaves when the run continues as new before

@@ -17,7 +17,6 @@ import (
 
 	"vpnflow/activities"
 	"vpnflow/internal/i18n"
-	"vpnflow/internal/searchattr"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 	"vpnflow/workflows"
@@ -356,7 +355,7 @@ func (a *App) actionStart(id string, userID int64, join bool) client.StartWorkfl
 		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
 	}
 	if userID > 0 {
-		opts.TypedSearchAttributes = temporal.NewSearchAttributes(searchattr.TelegramUserID.ValueSet(userID))
+		opts.TypedSearchAttributes = temporal.NewSearchAttributes(shop.AttrTelegramUserID.ValueSet(userID))
 	}
 	return opts
 }

@@ -18,11 +18,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"vpnflow/internal/config"
+	"vpnflow/internal/daemon"
 	"vpnflow/internal/db"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
 	"vpnflow/internal/telemetry"
-	"vpnflow/internal/temporalclient"
 )
 
 // App is the bot: handlers plus the clients they use.
@@ -57,7 +57,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	if err != nil {
 		return err
 	}
-	tc, err := temporalclient.Dial(ctx, cfg, tel, 30*time.Second)
+	tc, err := daemon.DialTemporal(ctx, cfg, tel, 30*time.Second)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"vpnflow/internal/callback"
 	"vpnflow/internal/config"
 	"vpnflow/internal/i18n"
-	"vpnflow/internal/searchattr"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 	"vpnflow/workflows"
@@ -143,9 +142,9 @@ func (a *App) startPurchase(ctx context.Context, u store.User, np activities.New
 		TaskQueue:             a.cfg.TaskQueue,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			searchattr.TelegramUserID.ValueSet(u.TelegramID),
-			searchattr.PurchaseStatus.ValueSet(shop.PurchasePending),
-			searchattr.PaymentProvider.ValueSet(np.Provider),
+			shop.AttrTelegramUserID.ValueSet(u.TelegramID),
+			shop.AttrPurchaseStatus.ValueSet(shop.PurchasePending),
+			shop.AttrPaymentProvider.ValueSet(np.Provider),
 		),
 	}, workflows.Purchase, workflows.PurchaseInput{NewPurchase: np, InvoiceTTL: a.cfg.CryptoPayInvoiceTTL, PollEvery: a.cfg.CryptoPayPoll})
 	if err != nil {

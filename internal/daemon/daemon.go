@@ -1,6 +1,7 @@
-// Package daemon is the shared main of vpnflow's long-running processes:
-// configuration from the environment, telemetry, and a context that ends on
-// SIGINT or SIGTERM.
+// Package daemon is the shared wiring of vpnflow's processes: the main of
+// the long-running ones (configuration from the environment, telemetry, and
+// a context that ends on SIGINT or SIGTERM) and the one way every process
+// dials Temporal.
 package daemon
 
 import (

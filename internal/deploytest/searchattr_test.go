@@ -6,7 +6,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"vpnflow/internal/searchattr"
+	"vpnflow/internal/shop"
 )
 
 // cliType is the --type the temporal CLI takes for each value type.
@@ -29,7 +29,7 @@ func TestSetupRegistersEverySearchAttribute(t *testing.T) {
 		registered[m[1]] = m[2]
 	}
 	want := map[string]string{}
-	for key := range searchattr.All().GetUntypedValues() {
+	for key := range shop.AllSearchAttributes().GetUntypedValues() {
 		typ, ok := cliType[key.GetValueType()]
 		if !ok {
 			t.Fatalf("search attribute %s has type %v, unknown to this test", key.GetName(), key.GetValueType())
@@ -40,12 +40,12 @@ func TestSetupRegistersEverySearchAttribute(t *testing.T) {
 		if got, ok := registered[name]; !ok {
 			t.Errorf("deploy/temporal/setup-namespace.sh does not register %s", name)
 		} else if got != typ {
-			t.Errorf("deploy/temporal/setup-namespace.sh registers %s as %s, internal/searchattr uses %s", name, got, typ)
+			t.Errorf("deploy/temporal/setup-namespace.sh registers %s as %s, internal/shop (searchattr.go) uses %s", name, got, typ)
 		}
 	}
 	for name := range registered {
 		if _, ok := want[name]; !ok {
-			t.Errorf("deploy/temporal/setup-namespace.sh registers %s, which internal/searchattr does not define", name)
+			t.Errorf("deploy/temporal/setup-namespace.sh registers %s, which internal/shop (searchattr.go) does not define", name)
 		}
 	}
 }

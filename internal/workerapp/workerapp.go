@@ -19,13 +19,13 @@ import (
 	"vpnflow/activities"
 	"vpnflow/internal/config"
 	"vpnflow/internal/cryptopay"
+	"vpnflow/internal/daemon"
 	"vpnflow/internal/db"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/sandboxgate"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/store"
 	"vpnflow/internal/telemetry"
-	"vpnflow/internal/temporalclient"
 	"vpnflow/internal/xray"
 	"vpnflow/schema"
 	"vpnflow/workflows"
@@ -78,7 +78,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 			cfg.Sandbox = false
 		}
 	}
-	tc, err := temporalclient.Dial(ctx, cfg, tel, 30*time.Second)
+	tc, err := daemon.DialTemporal(ctx, cfg, tel, 30*time.Second)
 	if err != nil {
 		return err
 	}

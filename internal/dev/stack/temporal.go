@@ -17,7 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
-	"vpnflow/internal/searchattr"
+	"vpnflow/internal/shop"
 )
 
 // TemporalOptions configures a Temporal dev server.
@@ -64,7 +64,7 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*TemporalServer, 
 		"--log-level", "error", "--log-format", "json",
 		"--dynamic-config-value", "frontend.enableServerVersionCheck=false",
 	}
-	for key := range searchattr.All().GetUntypedValues() {
+	for key := range shop.AllSearchAttributes().GetUntypedValues() {
 		args = append(args, "--search-attribute", key.GetName()+"="+cliType(key.GetValueType()))
 	}
 	if opts.DBFile != "" {

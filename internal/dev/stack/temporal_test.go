@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"vpnflow/internal/searchattr"
+	"vpnflow/internal/shop"
 )
 
 func TestStartTemporalRegistersSearchAttributes(t *testing.T) {
@@ -29,7 +29,7 @@ func TestStartTemporalRegistersSearchAttributes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key := range searchattr.All().GetUntypedValues() {
+	for key := range shop.AllSearchAttributes().GetUntypedValues() {
 		if _, ok := resp.GetCustomAttributes()[key.GetName()]; !ok {
 			t.Errorf("search attribute %s not registered; have %v", key.GetName(), resp.GetCustomAttributes())
 		}

@@ -1,6 +1,7 @@
-// Package temporalclient dials Temporal the same way in every process: with
-// the configured address and namespace, tracing, metrics and structured logs.
-package temporalclient
+package daemon
+
+// Every process dials Temporal the same way: with the configured address
+// and namespace, tracing, metrics and structured logs.
 
 import (
 	"context"
@@ -13,10 +14,10 @@ import (
 	"vpnflow/internal/telemetry"
 )
 
-// Dial connects to Temporal and checks the namespace is served, retrying for
+// DialTemporal connects to Temporal and checks the namespace is served, retrying for
 // up to wait so a process started together with the server does not fail
 // its first seconds.
-func Dial(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry, wait time.Duration) (client.Client, error) {
+func DialTemporal(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry, wait time.Duration) (client.Client, error) {
 	opts := client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace}
 	if err := tel.ApplyTemporal(&opts); err != nil {
 		return nil, err

@@ -343,6 +343,12 @@ func (f *fastBot) waitText(userID int64, want string) faketg.Message {
 	return m
 }
 
+// waitEdit waits for the bot's message msgID to read exactly want.
+func (f *fastBot) waitEdit(userID int64, msgID int, want string) faketg.Message {
+	f.t.Helper()
+	return f.waitFor(userID, strconv.Quote(want), func(m faketg.Message) bool { return m.ID == msgID && m.Raw == want })
+}
+
 // waitFor waits for a bot message in the chat that satisfies match.
 func (f *fastBot) waitFor(userID int64, what string, match func(faketg.Message) bool) faketg.Message {
 	f.t.Helper()

@@ -250,7 +250,7 @@ func fastConfig(t *testing.T) config.Config {
 		"DATABASE_URL":             "postgres://unused",
 		"XRAY_INBOUND_TAG":         "vless-in",
 		"VLESS_HOST":               "vpn.example.com",
-		"VLESS_REALITY_PUBLIC_KEY": "pbk",
+		"VLESS_REALITY_PUBLIC_KEY": "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA",
 		"VLESS_REALITY_SNI":        "www.example.com",
 		"TELEGRAM_BOT_TOKEN":       faketg.DefaultToken,
 		"CRYPTOPAY_TOKEN":          "cp-token",

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"reflect"
 	"runtime"
 	"strconv"
@@ -285,7 +286,12 @@ func newFastBot(t *testing.T, cfg config.Config) *fastBot {
 		cfg: cfg, log: slog.New(slog.DiscardHandler), pool: pool, store: store.New(pool), temporal: ft, texts: texts,
 		limiter: newLimiter(1000, 1000), username: srv.Bot().Username,
 	}
+	// The bot's own transport, closed when the test ends: the stand-in's
+	// Close waits for open connections, and a parked long poll would hold
+	// it for seconds.
+	transport := &http.Transport{}
 	a.tg, err = bot.New(srv.Token(), bot.WithServerURL(srv.URL()), bot.WithSkipGetMe(),
+		bot.WithHTTPClient(5*time.Second, &http.Client{Transport: transport, Timeout: fastWait}),
 		bot.WithDefaultHandler(a.handle), bot.WithErrorsHandler(func(error) {}))
 	if err != nil {
 		t.Fatal(err)
@@ -299,6 +305,7 @@ func newFastBot(t *testing.T, cfg config.Config) *fastBot {
 	t.Cleanup(func() {
 		cancel()
 		<-done
+		transport.CloseIdleConnections()
 	})
 	return &fastBot{t: t, app: a, tg: srv, temporal: ft, store: a.store, texts: texts}
 }

@@ -135,7 +135,11 @@ func TestFastUnknownInputGetsPoliteReply(t *testing.T) {
 	ann := f.newUser("Ann", "en")
 	f.start(ann, "Ann", "en")
 
-	f.send(ann, "/frobnicate", f.T("en", "unknown_command", nil))
+	unknown := f.send(ann, "/frobnicate", f.T("en", "unknown_command", nil))
+	// ... followed by the menu.
+	f.waitFor(ann, "the menu after an unknown command", func(m faketg.Message) bool {
+		return m.ID > unknown.ID && m.Raw == f.T("en", "menu_text", map[string]any{"Name": "Ann"})
+	})
 
 	// A message whose button carries data no version of the bot wrote.
 	old, err := f.app.tg.SendMessage(f.ctx(), sendParams(ann, "old menu", "9|teleport"))
@@ -183,9 +187,9 @@ func TestFastAdminCommandsRefusedForNonAdmins(t *testing.T) {
 	ann := f.newUser("Ann", "en")
 	f.start(ann, "Ann", "en")
 	for _, cmd := range []string{"/stats", "/grant " + strconv.FormatInt(ann, 10) + " 30", "/ban " + strconv.FormatInt(ann, 10), "/broadcast hello all", "/refund 0190a8e2-7c3b-7def-8000-000000000001"} {
-		f.send(ann, cmd, f.T("en", "unknown_command", nil))
+		unknown := f.send(ann, cmd, f.T("en", "unknown_command", nil))
 		f.waitFor(ann, "the menu after "+cmd, func(m faketg.Message) bool {
-			return m.Raw == f.T("en", "menu_text", map[string]any{"Name": "Ann"}) && m.ID > 2
+			return m.ID > unknown.ID && m.Raw == f.T("en", "menu_text", map[string]any{"Name": "Ann"})
 		})
 	}
 	// Creating a promo code is the admins'; a user gets the redeem usage.

@@ -2,6 +2,7 @@ package botapp
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -120,17 +121,20 @@ func TestFastStarsPaymentRecordedBeforeSignal(t *testing.T) {
 		signals     int
 		rowAtSignal []bool
 	)
+	f.temporal.mu.Lock()
 	f.temporal.onCall = func(c tcall) {
 		if c.Kind != "signal-with-start" {
 			return
 		}
-		var pay paymentArg
-		decode(t, c.Args[0], &pay)
-		_, err := f.store.GetStarPayment(f.ctx(), pay.ChargeID)
+		// On the bot's goroutine: no t.Fatal here, a bad payload shows as
+		// a missing row.
+		pay, _ := c.Args[0].(shop.Payment)
+		_, err := f.store.GetStarPayment(context.Background(), pay.ChargeID)
 		mu.Lock()
 		rowAtSignal = append(rowAtSignal, err == nil)
 		mu.Unlock()
 	}
+	f.temporal.mu.Unlock()
 	f.temporal.setAnswer(func(c tcall) tresult {
 		if c.Kind != "signal-with-start" {
 			return tresult{}

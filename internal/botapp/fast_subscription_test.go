@@ -1,0 +1,127 @@
+package botapp
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"vpnflow/internal/callback"
+	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/i18n"
+	"vpnflow/internal/shop"
+	"vpnflow/internal/store"
+	"vpnflow/workflows"
+)
+
+// liveSubscription gives the user a trial subscription straight in the
+// database, as the Subscription workflow's activity would.
+func (f *fastBot) liveSubscription(userID int64) store.Subscription {
+	f.t.Helper()
+	node, err := f.store.UpsertNode(f.ctx(), store.Node{Name: "n1", APIAddr: "127.0.0.1:1", InboundTag: "vless-in", Host: "vpn.example.com", Port: 443})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if _, err := f.store.StartTrial(f.ctx(), userID, 72*time.Hour, node, "vpnflow.test"); err != nil {
+		f.t.Fatal(err)
+	}
+	sub, err := f.store.GetSubscription(f.ctx(), userID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return sub
+}
+
+// TestFastMySubscriptionRendersFromDB: My subscription shows the stored
+// subscription with its vless:// key and QR code, and the menu offers
+// Renew for a live one.
+func TestFastMySubscriptionRendersFromDB(t *testing.T) {
+	f := newFastBot(t, fastConfig(t))
+	ann := f.newUser("Ann", "en")
+	f.start(ann, "Ann", "en")
+	sub := f.liveSubscription(ann)
+
+	menu := f.send(ann, "/menu", f.T("en", "menu_text", map[string]any{"Name": "Ann"}))
+	if !hasButton(menu, callback.Data{Action: callback.Renew}) || hasButton(menu, callback.Data{Action: callback.Buy}) {
+		t.Errorf("menu with a live subscription: %+v, want Renew instead of Buy", menu.Keyboard)
+	}
+	f.press(ann, menu, callback.Data{Action: callback.MySub})
+	key := f.waitFor(ann, "the key photo", func(m faketg.Message) bool { return len(m.Photo) > 0 })
+	for _, want := range []string{
+		f.T("en", "status_"+sub.Status, nil),
+		i18n.FormatDate("en", sub.ExpiresAt),
+		sub.XrayEmail,
+		"vless://" + sub.VLESSUUID.String() + "@vpn.example.com",
+	} {
+		if !strings.Contains(key.Caption, want) {
+			t.Errorf("subscription caption lacks %q:\n%s", want, key.Caption)
+		}
+	}
+	for _, d := range []callback.Data{{Action: callback.Renew}, {Action: callback.Reissue}, {Action: callback.AutoRenew, On: true}} {
+		if !hasButton(key, d) {
+			t.Errorf("subscription message lacks the %s button", d.Action)
+		}
+	}
+	if calls := f.temporal.Calls(""); len(calls) != 0 {
+		t.Errorf("showing the subscription called Temporal: %+v", calls)
+	}
+}
+
+// TestFastReissueAndAutoRenewUpdates: the reissue and auto-renew buttons
+// send their updates to subscription/<user>; success and each refusal of
+// workflows/refusal.go are told in the user's words.
+func TestFastReissueAndAutoRenewUpdates(t *testing.T) {
+	f := newFastBot(t, fastConfig(t))
+	ann := f.newUser("Ann", "en")
+	f.start(ann, "Ann", "en")
+	f.liveSubscription(ann)
+	sent, err := f.tg.SendText(ann, "/sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := f.waitFor(ann, "the key photo", func(m faketg.Message) bool { return m.ID > sent.ID && len(m.Photo) > 0 })
+
+	refused := func(kind string, wait time.Duration) error {
+		return temporal.NewApplicationError(kind, kind, wait)
+	}
+	for _, tc := range []struct {
+		press callback.Data
+		name  string
+		on    bool
+		res   error
+		want  string
+		data  map[string]any
+	}{
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, nil, "reissue_done", nil},
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(workflows.RefusedTooSoon, 90*time.Minute),
+			"reissue_too_soon", map[string]any{"Wait": i18n.FormatDuration("en", 90*time.Minute)}},
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(workflows.RefusedNotActive, 0), "reissue_needs_active", nil},
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(workflows.RefusedBanned, 0), "banned_notice", nil},
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, errors.New("workflow not found"), "error_generic", nil},
+		{callback.Data{Action: callback.AutoRenew, On: true}, shop.UpdateSetAutoRenew, true, nil, "autorenew_enabled", nil},
+		{callback.Data{Action: callback.AutoRenew, On: true}, shop.UpdateSetAutoRenew, true, refused(workflows.RefusedNoPlan, 0), "autorenew_needs_plan", nil},
+	} {
+		f.temporal.setAnswer(func(tcall) tresult { return tresult{Err: tc.res} })
+		n := len(f.temporal.Calls("update"))
+		last := f.tg.Messages(ann)
+		f.press(ann, key, tc.press)
+		data := tc.data
+		if data == nil {
+			data = map[string]any{"Wait": i18n.FormatDuration("en", 0)}
+		}
+		want := f.T("en", tc.want, data)
+		f.waitFor(ann, tc.want, func(m faketg.Message) bool { return m.ID > last[len(last)-1].ID && m.Raw == want })
+		calls := f.temporal.Calls("update")
+		if len(calls) != n+1 {
+			t.Fatalf("%s: %d updates, want %d", tc.want, len(calls), n+1)
+		}
+		c := calls[n]
+		var arg struct{ On bool }
+		decode(t, c.Args[0], &arg)
+		if c.WorkflowID != shop.SubscriptionWorkflowID(ann) || c.Name != tc.name || arg.On != tc.on {
+			t.Errorf("%s: update %s %s %+v, want %s on %s", tc.want, c.WorkflowID, c.Name, arg, tc.name, shop.SubscriptionWorkflowID(ann))
+		}
+	}
+}

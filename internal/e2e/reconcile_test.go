@@ -307,6 +307,20 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 		if n := len(d.Info.RunningWorkflows); n > 0 {
 			return fmt.Errorf("%d reconcile runs still running", n)
 		}
+		// RunningWorkflows can lag behind an action just taken: ask each
+		// recent action's workflow itself whether it has closed.
+		for _, a := range d.Info.RecentActions {
+			if a.StartWorkflowResult == nil {
+				continue
+			}
+			desc, err := s.temporal.DescribeWorkflowExecution(ctx, a.StartWorkflowResult.WorkflowID, "")
+			if err != nil {
+				return err
+			}
+			if st := desc.GetWorkflowExecutionInfo().GetStatus(); st == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+				return fmt.Errorf("reconcile %s still running", a.StartWorkflowResult.WorkflowID)
+			}
+		}
 		actionsBefore = d.Info.NumActions
 		return nil
 	})

@@ -57,6 +57,11 @@ func Dial(addr, tag string) (*Client, error) {
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 			MinConnectTimeout: 2 * time.Second,
 		}),
+		// No gRPC keepalive: Xray's API server (app/commander) is a plain
+		// grpc.NewServer(), whose enforcement policy allows one ping per
+		// 5 minutes and none on an idle connection; a 10 s keepalive got
+		// GOAWAY "too_many_pings" after 30 s idle. A hung Xray is cut short
+		// by the per-call cap in bound instead.
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial xray api %s: %w", addr, err)

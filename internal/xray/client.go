@@ -20,7 +20,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
-// DefaultTimeout bounds every call whose context has no deadline of its own.
+// DefaultTimeout bounds every call, also when the context has a later
+// deadline of its own: activities carry deadlines of 10 s and more, and a
+// hung Xray (it accepts TCP and never answers) keeps its connection READY,
+// so without this cap every call would run to the activity's deadline.
 const DefaultTimeout = 5 * time.Second
 
 // maxRecvMsgSize lets ListUsers read large inbounds: 100,000 users come back
@@ -54,6 +57,11 @@ func Dial(addr, tag string) (*Client, error) {
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 			MinConnectTimeout: 2 * time.Second,
 		}),
+		// No gRPC keepalive: Xray's API server (app/commander) is a plain
+		// grpc.NewServer(), whose enforcement policy allows one ping per
+		// 5 minutes and none on an idle connection; a 10 s keepalive got
+		// GOAWAY "too_many_pings" after 30 s idle. A hung Xray is cut short
+		// by the per-call cap in bound instead.
 	)
 	if err != nil {
 		return nil, fmt.Errorf("dial xray api %s: %w", addr, err)
@@ -78,10 +86,8 @@ func (c *Client) Tag() string { return c.tag }
 // Addr is the API address the client talks to.
 func (c *Client) Addr() string { return c.addr }
 
-// bound applies DefaultTimeout to contexts that carry no deadline.
+// bound gives ctx the earlier of its own deadline and DefaultTimeout from now.
+// (context.WithTimeout keeps the parent's deadline when that is earlier.)
 func bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return ctx, func() {}
-	}
 	return context.WithTimeout(ctx, DefaultTimeout)
 }

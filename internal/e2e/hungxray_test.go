@@ -1,10 +1,10 @@
 package e2e
 
 import (
-	"syscall"
 	"testing"
 	"time"
 
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
@@ -30,21 +30,7 @@ func TestCreditWhileXrayFrozen(t *testing.T) {
 	ben := s.register("Ben")
 	inv = s.buyWithCryptoPay(ben, "30 days")
 
-	pid := s.stack.Xray.Pid()
-	if pid == 0 {
-		t.Fatal("xray has no pid")
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	thawed := false
-	thaw := func() {
-		if !thawed {
-			thawed = true
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	}
-	t.Cleanup(thaw)
+	thaw := testenv.FreezeXray(t, s.stack.Xray)
 
 	paidAt := time.Now()
 	if err := s.cp.Pay(inv.InvoiceID); err != nil {

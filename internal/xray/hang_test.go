@@ -2,7 +2,6 @@ package xray_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,21 +20,7 @@ func TestHungXrayCallsFailWithinCap(t *testing.T) {
 	if _, err := c.ListUsers(context.Background()); err != nil {
 		t.Fatalf("ListUsers before the freeze: %v", err)
 	}
-	pid := srv.Pid()
-	if pid == 0 {
-		t.Fatal("xray has no pid")
-	}
-	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	thawed := false
-	thaw := func() {
-		if !thawed {
-			thawed = true
-			_ = syscall.Kill(pid, syscall.SIGCONT)
-		}
-	}
-	t.Cleanup(thaw)
+	thaw := testenv.FreezeXray(t, srv)
 
 	// A generous bound: the cap is 5 s, a noisy 2-core machine adds little.
 	const limit = 8 * time.Second

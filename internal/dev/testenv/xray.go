@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -66,4 +67,24 @@ func startXray(dir string, opts stack.XrayOptions) (*stack.XrayServer, error) {
 	defer cancel()
 	opts.Dir = dir
 	return stack.StartXray(ctx, opts)
+}
+
+// FreezeXray stops srv's process with SIGSTOP: Xray still holds its
+// sockets, so connections stay open and calls hang instead of failing. The
+// returned thaw resumes it (SIGCONT); it may be called more than once and
+// runs at the test's end in any case, so a failed test never leaves Xray
+// frozen.
+func FreezeXray(tb testing.TB, srv *stack.XrayServer) (thaw func()) {
+	tb.Helper()
+	pid := srv.Pid()
+	if pid == 0 {
+		tb.Fatal("testenv: xray has no pid to freeze (not started by this test binary?)")
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		tb.Fatalf("testenv: freeze xray: %v", err)
+	}
+	var once sync.Once
+	thaw = func() { once.Do(func() { _ = syscall.Kill(pid, syscall.SIGCONT) }) }
+	tb.Cleanup(thaw)
+	return thaw
 }

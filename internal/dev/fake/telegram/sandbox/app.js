@@ -51,16 +51,27 @@
   const input = $("#message-input");
   const status = $("#chat-status");
 
-  function scrollDown() { messages.scrollTop = messages.scrollHeight; }
+  function scrollDown() { messages.scrollTop = messages.scrollHeight; lastTop = messages.scrollTop; }
   const nearBottom = () => messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
 
-  // A photo grows its message when it loads, after the message was placed:
-  // a reader who was following the chat stays at its end.
+  // A reader follows the chat until they scroll up, and follows it again
+  // once they are back at its end. Only a move up can stop following: a
+  // message that grows lowers the end without moving the view, and the
+  // scroll event of our own jump to the end may arrive after that growth.
   let following = true;
-  messages.addEventListener("scroll", () => { following = nearBottom(); });
-  messages.addEventListener("load", (e) => {
-    if (following && e.target.tagName === "IMG") scrollDown();
-  }, true);
+  let lastTop = messages.scrollTop;
+  messages.addEventListener("scroll", () => {
+    if (messages.scrollTop < lastTop - 1) following = nearBottom();
+    else if (nearBottom()) following = true;
+    lastTop = messages.scrollTop;
+  });
+  // A photo grows its message when its size is known, which can be before
+  // its load event: watch the sizes, not the loads.
+  const grown = new ResizeObserver(() => { if (following) scrollDown(); });
+  new MutationObserver((changes) => {
+    for (const c of changes) c.addedNodes.forEach((n) => { if (n.nodeType === 1) grown.observe(n, { box: "border-box" }); });
+  }).observe(messages, { childList: true });
+  Array.from(messages.children).forEach((n) => grown.observe(n, { box: "border-box" }));
 
   function sendText(text) {
     text = text.trim();

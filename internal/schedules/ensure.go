@@ -37,8 +37,12 @@ type Outcome struct {
 // do so at once. A paused schedule stays paused, and a schedule that keeps
 // its workflow's state in its input keeps that input.
 func Ensure(ctx context.Context, c client.Client, cfg config.Config) ([]Outcome, error) {
+	defs, err := Definitions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	var out []Outcome
-	for _, d := range Definitions(cfg) {
+	for _, d := range defs {
 		o, err := ensure(ctx, c.ScheduleClient(), cfg.TaskQueue, d)
 		if err != nil {
 			return out, fmt.Errorf("ensure schedule %s: %w", d.ID, err)

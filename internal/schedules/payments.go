@@ -10,12 +10,6 @@ const (
 	PaymentsSweepID           = "vpnflow-payments-sweep"
 	PaymentsSweepWorkflowType = "PaymentsSweep"
 	PaymentsSweepEvery        = 5 * time.Minute
-	// PaymentsSweepOffset puts its runs at hh:m2:37 and hh:m7:37 (plus at
-	// most PaymentsSweepJitter): never on the minute or half minute where
-	// the other schedules (offset 0, intervals of 30 s and whole minutes)
-	// fire.
-	PaymentsSweepOffset = 2*time.Minute + 37*time.Second
-	PaymentsSweepJitter = 10 * time.Second
 )
 
 // Payments sweep defaults.
@@ -59,8 +53,7 @@ func paymentsSweepDefinition() Definition {
 		ID:       PaymentsSweepID,
 		Workflow: PaymentsSweepWorkflowType,
 		Every:    PaymentsSweepEvery,
-		Offset:   PaymentsSweepOffset,
-		Jitter:   PaymentsSweepJitter,
+		Jitter:   jitter(PaymentsSweepEvery),
 		Catchup:  catchup(PaymentsSweepEvery),
 		Timeout:  time.Hour,
 		Args:     PaymentsSweepInput{},

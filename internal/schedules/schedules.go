@@ -5,8 +5,9 @@
 //
 // The legacy bot ran these jobs as in-process tickers that all woke at the
 // same moment and held database connections across HTTP calls. Here each
-// run is a short workflow started by the Temporal server, with jitter so
-// they drift apart, overlap policy SKIP so a slow run is never doubled, and
+// run is a short workflow started by the Temporal server, at a phase offset
+// that keeps it at least MinGap from any other schedule's run (phase.go),
+// with overlap policy SKIP so a slow run is never doubled, and
 // a catch-up window of about one interval so an outage does not end in a
 // burst of stale runs.
 //
@@ -103,13 +104,14 @@ type HealthCheckInput struct {
 	Down []string // component ids, sorted
 }
 
-// Definition is one schedule as vpnflow wants it.
+// Definition is one schedule as vpnflow wants it. Offset is set by
+// Definitions; the others by each schedule's definition.
 type Definition struct {
 	ID       string
 	Workflow string        // workflow type name
 	Every    time.Duration // interval
-	Offset   time.Duration // phase within the interval (from the epoch)
-	Jitter   time.Duration // random delay added to each run, so schedules drift apart
+	Offset   time.Duration // phase within the interval (from the epoch), so schedules never fire together
+	Jitter   time.Duration // random delay added to each run, at most maxJitter
 	Catchup  time.Duration // how late a missed run may still start
 	Timeout  time.Duration // workflow execution timeout: a stuck run never blocks the schedule for good
 	Args     any           // the workflow's input
@@ -119,14 +121,15 @@ type Definition struct {
 	KeepsState bool
 }
 
-// Definitions are the schedules for cfg.
-func Definitions(cfg config.Config) []Definition {
-	return []Definition{
+// Definitions are the schedules for cfg, each with its phase offset (see
+// MinGap). The error says which intervals leave no room between runs.
+func Definitions(cfg config.Config) ([]Definition, error) {
+	return place([]Definition{
 		{
 			ID:       ReconcileID,
 			Workflow: ReconcileWorkflowType,
 			Every:    cfg.ReconcileInterval,
-			Jitter:   cfg.ReconcileInterval / 5,
+			Jitter:   jitter(cfg.ReconcileInterval),
 			Catchup:  catchup(cfg.ReconcileInterval),
 			Timeout:  time.Hour,
 			Args:     ReconcileInput{PageSize: DefaultPageSize, PagesPerRun: DefaultPagesPerRun},
@@ -135,7 +138,7 @@ func Definitions(cfg config.Config) []Definition {
 			ID:         XrayWatchID,
 			Workflow:   XrayWatchWorkflowType,
 			Every:      cfg.XrayWatchInterval,
-			Jitter:     cfg.XrayWatchInterval / 6,
+			Jitter:     jitter(cfg.XrayWatchInterval),
 			Catchup:    catchup(cfg.XrayWatchInterval),
 			Timeout:    5 * time.Minute,
 			Args:       XrayWatchInput{},
@@ -145,7 +148,7 @@ func Definitions(cfg config.Config) []Definition {
 			ID:         HealthCheckID,
 			Workflow:   HealthCheckWorkflowType,
 			Every:      cfg.HealthCheckInterval,
-			Jitter:     cfg.HealthCheckInterval / 6,
+			Jitter:     jitter(cfg.HealthCheckInterval),
 			Catchup:    catchup(cfg.HealthCheckInterval),
 			Timeout:    5 * time.Minute,
 			Args:       HealthCheckInput{},
@@ -153,7 +156,7 @@ func Definitions(cfg config.Config) []Definition {
 		},
 		trafficDefinition(),
 		paymentsSweepDefinition(),
-	}
+	})
 }
 
 // catchup is about one interval, and at least the server's minimum of ten

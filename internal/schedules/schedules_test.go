@@ -47,6 +47,22 @@ func ensure(t *testing.T, c client.Client, cfg config.Config) map[string]schedul
 	return m
 }
 
+// offset is the phase offset Definitions gives schedule id under cfg.
+func offset(t *testing.T, cfg config.Config, id string) time.Duration {
+	t.Helper()
+	defs, err := schedules.Definitions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range defs {
+		if d.ID == id {
+			return d.Offset
+		}
+	}
+	t.Fatalf("no schedule %s", id)
+	return 0
+}
+
 func describe(t *testing.T, c client.Client, id string) *client.ScheduleDescription {
 	t.Helper()
 	d, err := c.ScheduleClient().GetHandle(context.Background(), id).Describe(context.Background())
@@ -85,7 +101,8 @@ func TestEnsureCreatesUpdatesAndKeepsState(t *testing.T) {
 	ctx := context.Background()
 	cfg := testConfig(t)
 	t.Cleanup(func() {
-		for _, d := range schedules.Definitions(cfg) {
+		defs, _ := schedules.Definitions(cfg)
+		for _, d := range defs {
 			_ = c.ScheduleClient().GetHandle(ctx, d.ID).Delete(ctx)
 		}
 	})
@@ -95,11 +112,11 @@ func TestEnsureCreatesUpdatesAndKeepsState(t *testing.T) {
 		schedules.ReconcileID: schedules.Created, schedules.XrayWatchID: schedules.Created, schedules.HealthCheckID: schedules.Created,
 	})
 	rec := describe(t, c, schedules.ReconcileID)
-	if got := rec.Schedule.Spec.Intervals; len(got) != 1 || got[0].Every != 10*time.Minute {
-		t.Errorf("reconcile intervals %+v, want every 10m", got)
+	if got := rec.Schedule.Spec.Intervals; len(got) != 1 || got[0].Every != 10*time.Minute || got[0].Offset != offset(t, cfg, schedules.ReconcileID) {
+		t.Errorf("reconcile intervals %+v, want every 10m at offset %s", got, offset(t, cfg, schedules.ReconcileID))
 	}
-	if rec.Schedule.Spec.Jitter != 2*time.Minute {
-		t.Errorf("reconcile jitter %s, want 2m", rec.Schedule.Spec.Jitter)
+	if rec.Schedule.Spec.Jitter != 5*time.Second {
+		t.Errorf("reconcile jitter %s, want 5s", rec.Schedule.Spec.Jitter)
 	}
 	if rec.Schedule.Policy.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_SKIP || rec.Schedule.Policy.CatchupWindow != 10*time.Minute {
 		t.Errorf("reconcile policy %+v, want SKIP with a 10m catch-up window", rec.Schedule.Policy)
@@ -140,8 +157,8 @@ func TestEnsureCreatesUpdatesAndKeepsState(t *testing.T) {
 	if got := args[schedules.HealthCheckInput](t, health); fmt.Sprint(got.Down) != "[xray]" {
 		t.Errorf("health state after update = %+v, want the saved one", got)
 	}
-	if got := describe(t, c, schedules.ReconcileID).Schedule.Spec.Jitter; got != 4*time.Minute {
-		t.Errorf("reconcile jitter %s after update, want 4m", got)
+	if got := describe(t, c, schedules.ReconcileID).Schedule.Spec.Intervals; len(got) != 1 || got[0].Every != 20*time.Minute || got[0].Offset != offset(t, cfg, schedules.ReconcileID) {
+		t.Errorf("reconcile intervals %+v after update, want every 20m at offset %s", got, offset(t, cfg, schedules.ReconcileID))
 	}
 
 	// An operator's pause survives Ensure.

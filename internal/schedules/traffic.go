@@ -22,7 +22,7 @@ func trafficDefinition() Definition {
 		ID:       TrafficID,
 		Workflow: CollectTrafficWorkflowType,
 		Every:    TrafficEvery,
-		Jitter:   TrafficEvery / 10,
+		Jitter:   jitter(TrafficEvery),
 		Catchup:  catchup(TrafficEvery),
 		// Long: a run that times out loses the reading it holds, while
 		// a run that waits only delays the next reading.

@@ -9,10 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,6 +86,13 @@ type Config struct {
 	ReconcileInterval   time.Duration `env:"RECONCILE_INTERVAL" envDefault:"10m"`
 	XrayWatchInterval   time.Duration `env:"XRAY_WATCH_INTERVAL" envDefault:"30s"`
 	HealthCheckInterval time.Duration `env:"HEALTH_CHECK_INTERVAL" envDefault:"1m"`
+
+	// Liveness (daemon.Liveness): a process whose loops (the bot's update
+	// loop, the worker's pollers) complete no round for LivenessBound fails
+	// /healthz, and exits after WatchdogLimit more so its supervisor
+	// restarts it (0 turns the watchdog off).
+	LivenessBound time.Duration `env:"LIVENESS_BOUND" envDefault:"3m"`
+	WatchdogLimit time.Duration `env:"WATCHDOG_LIMIT" envDefault:"2m"`
 
 	// Parsed forms of the string fields above, filled by Load.
 	PlanList      []Plan          `env:"-"`
@@ -170,6 +175,10 @@ func load(opts env.Options) (Config, error) {
 	checkInterval("RECONCILE_INTERVAL", c.ReconcileInterval, time.Minute, 24*time.Hour)
 	checkInterval("XRAY_WATCH_INTERVAL", c.XrayWatchInterval, 10*time.Second, 10*time.Minute)
 	checkInterval("HEALTH_CHECK_INTERVAL", c.HealthCheckInterval, 10*time.Second, time.Hour)
+	checkInterval("LIVENESS_BOUND", c.LivenessBound, 2*time.Second, time.Hour)
+	if c.WatchdogLimit != 0 {
+		checkInterval("WATCHDOG_LIMIT", c.WatchdogLimit, time.Second, time.Hour)
+	}
 	if c.Sandbox && !isLoopbackURL(c.TelegramAPIURL) {
 		add("VPNFLOW_SANDBOX", fmt.Errorf("the sandbox runs only against a local Telegram stand-in, but TELEGRAM_API_URL is %s", c.TelegramAPIURL))
 	}
@@ -284,58 +293,6 @@ func redactURL(s string) string {
 	return u.String()
 }
 
-// friendly turns caarlos0/env's field-named errors into variable-named ones.
-func friendly(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return err
-	}
-	var out []error
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if f, ok := reflect.TypeOf(Config{}).FieldByName(pe.Name); ok {
-				name, _, _ := strings.Cut(f.Tag.Get("env"), ",")
-				out = append(out, fmt.Errorf("%s: cannot parse as %s: %w", name, kindName(pe.Type), unwrapNum(pe.Err)))
-				continue
-			}
-		}
-		out = append(out, e)
-	}
-	return errors.Join(out...)
-}
-
-func kindName(t reflect.Type) string {
-	switch {
-	case t == reflect.TypeOf(time.Duration(0)):
-		return "a duration (e.g. 90s, 1h)"
-	case t.Kind() == reflect.Slice:
-		return "a comma-separated list of integers"
-	case t.Kind() == reflect.Int, t.Kind() == reflect.Int64:
-		return "an integer"
-	}
-	return t.String()
-}
-
-func unwrapNum(err error) error {
-	var ne *strconv.NumError
-	if errors.As(err, &ne) {
-		return fmt.Errorf("%q is not a number", ne.Num)
-	}
-	return err
-}
-
-func fieldByEnv(name string) (reflect.StructField, bool) {
-	t := reflect.TypeOf(Config{})
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		if n, _, _ := strings.Cut(f.Tag.Get("env"), ","); n == name {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
-}
-
 // Vars lists every variable Config reads, in declaration order, with its
 // default; the README table and the compose test are checked against it.
 func Vars() []Var {
@@ -356,64 +313,4 @@ func Vars() []Var {
 type Var struct {
 	Name    string
 	Default string
-}
-
-func hostPort(s string) error {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return fmt.Errorf("must be host:port, got %q", s)
-	}
-	_ = host
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("port must be 0-65535, got %q", port)
-	}
-	return nil
-}
-
-func isLoopbackURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
-}
-
-func httpURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("must be an http(s) URL, got %q", s)
-	}
-	return nil
-}
-
-func parseDurations(s string) ([]time.Duration, error) {
-	var out []time.Duration
-	for _, part := range strings.Split(s, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		d, err := time.ParseDuration(part)
-		if err != nil || d <= 0 {
-			return nil, fmt.Errorf("must be comma-separated positive durations such as 72h,24h,1h; %q is not", part)
-		}
-		out = append(out, d)
-	}
-	return out, nil
-}
-
-func isHex(s string) bool {
-	if len(s) > 16 || len(s)%2 != 0 {
-		return false
-	}
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789abcdef", r) {
-			return false
-		}
-	}
-	return true
 }

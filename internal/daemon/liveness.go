@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -34,7 +35,13 @@ type Loop struct {
 	bound time.Duration
 	now   func() time.Time
 	last  atomic.Int64 // unix nanoseconds of the last completed round
+	idle  func() bool  // see IdleWhen
 }
+
+// IdleWhen marks the loop as not stalled, however long since its last
+// round, while idle reports true: a pool of task slots with one free is not
+// stuck, it just has nothing to finish. Call it before the loop is checked.
+func (p *Loop) IdleWhen(idle func() bool) { p.idle = idle }
 
 // Loop registers a loop that must complete a round at least every bound.
 // It counts as having made progress now, so a starting process has one
@@ -51,6 +58,9 @@ func (l *Liveness) Loop(name string, bound time.Duration) *Loop {
 // Progress records a completed round. It is cheap and safe from any
 // goroutine, so hot paths may call it on every round.
 func (p *Loop) Progress() { p.last.Store(p.now().UnixNano()) }
+
+// Last is when the loop last completed a round.
+func (p *Loop) Last() time.Time { return time.Unix(0, p.last.Load()) }
 
 // Stall is a loop that has not completed a round within its bound.
 type Stall struct {
@@ -71,7 +81,7 @@ func (l *Liveness) Stalls() []Stall {
 	var out []Stall
 	for _, p := range l.loops {
 		last := time.Unix(0, p.last.Load())
-		if now.Sub(last) > p.bound {
+		if now.Sub(last) > p.bound && (p.idle == nil || !p.idle()) {
 			out = append(out, Stall{Loop: p.name, Since: last, Bound: p.bound})
 		}
 	}
@@ -98,6 +108,13 @@ func (l *Liveness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "%s: last progress %s ago (bound %s)\n", p.name, now.Sub(time.Unix(0, p.last.Load())).Round(time.Millisecond), p.bound)
 	}
 }
+
+// ExitStalled is the exit status of a process its watchdog ended.
+const ExitStalled = 3
+
+// ExitProcess is the watchdog's exit in production: the process ends at
+// once with ExitStalled, without waiting on the stuck loops.
+func ExitProcess() { os.Exit(ExitStalled) }
 
 // Watchdog ends the process through exit when some loop stays stalled for
 // limit, so that a supervisor (compose's restart policy, systemd,

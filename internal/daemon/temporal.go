@@ -17,10 +17,15 @@ import (
 // DialTemporal connects to Temporal and checks the namespace is served, retrying for
 // up to wait so a process started together with the server does not fail
 // its first seconds.
-func DialTemporal(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry, wait time.Duration) (client.Client, error) {
+// Each configure function may adjust the options after telemetry is set,
+// e.g. to wrap the metrics handler (WorkerLoops.MetricsHandler).
+func DialTemporal(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry, wait time.Duration, configure ...func(*client.Options)) (client.Client, error) {
 	opts := client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.TemporalNamespace}
 	if err := tel.ApplyTemporal(&opts); err != nil {
 		return nil, err
+	}
+	for _, f := range configure {
+		f(&opts)
 	}
 	deadline := time.Now().Add(wait)
 	for {

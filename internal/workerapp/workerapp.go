@@ -78,7 +78,13 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 			cfg.Sandbox = false
 		}
 	}
-	tc, err := daemon.DialTemporal(ctx, cfg, tel, 30*time.Second)
+	// The worker is live while its pollers return and its task slots are
+	// not all stuck; the SDK's own metrics tell (daemon.WorkerLoops).
+	live := daemon.NewLiveness()
+	loops := live.WatchWorker(cfg.LivenessBound)
+	tc, err := daemon.DialTemporal(ctx, cfg, tel, 30*time.Second, func(o *client.Options) {
+		o.MetricsHandler = loops.MetricsHandler(o.MetricsHandler)
+	})
 	if err != nil {
 		return err
 	}
@@ -108,8 +114,12 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	g.Go(func() error {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", tel.MetricsHandler())
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
+		mux.Handle("/healthz", live)
 		return telemetry.Serve(ctx, cfg.WorkerMetricsAddr, mux)
+	})
+	g.Go(func() error {
+		live.Watchdog(ctx, cfg.WatchdogLimit, log, daemon.ExitProcess)
+		return nil
 	})
 	g.Go(func() error {
 		if err := w.Start(); err != nil {

@@ -5,7 +5,7 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: dev test tools vet workflowcheck unit fmt build replay-record
+.PHONY: dev test tools vet workflowcheck unit fmt build replay-record chaos chaos-smoke
 
 ## dev: start the whole system locally (sandbox unless TELEGRAM_BOT_TOKEN is set)
 dev:
@@ -18,6 +18,15 @@ test: tools vet workflowcheck
 ## tools: build the pinned Temporal CLI and Xray-core into the cache (first run only)
 tools:
 	go run ./internal/dev/cmd/vpnflow-dev tools
+
+## chaos: 1,000 purchases under faults, then the audit (CHAOS_PURCHASES,
+## CHAOS_SEED, CHAOS_DURATION, CHAOS_CONCURRENCY, CHAOS_FAULTS, CHAOS_HOLD adjust it)
+chaos: tools
+	go run ./internal/dev/cmd/vpnflow-dev chaos
+
+## chaos-smoke: the short chaos run that `make test` includes (~100 purchases)
+chaos-smoke: tools
+	go test -count=1 -v -run TestChaosSmoke ./internal/dev/chaos/
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/go-telegram/bot"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -20,7 +19,9 @@ import (
 	"vpnflow/internal/config"
 	"vpnflow/internal/cryptopay"
 	"vpnflow/internal/i18n"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 	"vpnflow/internal/xray"
 )
 
@@ -30,7 +31,7 @@ type Activities struct {
 	Store     *store.Store
 	Xray      *xray.Client
 	CryptoPay *cryptopay.Client
-	Telegram  *bot.Bot
+	Telegram  *telegram.Client
 	Temporal  client.Client
 	Texts     *i18n.Catalog
 	Config    config.Config
@@ -56,14 +57,14 @@ func storeError(op string, err error) error {
 	case errors.Is(err, store.ErrInsufficientBalance):
 		return permanent(ErrInsufficientBalance, err)
 	case errors.Is(err, store.ErrTrialUsed):
-		return permanent(ErrTrialUsed, err)
+		return permanent(shop.ErrTrialUsed, err)
 	case errors.Is(err, store.ErrHasSubscription):
-		return permanent(ErrActiveSubscription, err)
+		return permanent(shop.ErrActiveSubscription, err)
 	case errors.Is(err, store.ErrPurchaseClosed), errors.Is(err, store.ErrPurchaseConflict),
 		errors.Is(err, store.ErrDuplicateCharge), errors.Is(err, store.ErrInvoiceMismatch):
 		return permanent(ErrPurchaseClosed, err)
 	case errors.Is(err, store.ErrNotFound):
-		return permanent(ErrNotFound, err)
+		return permanent(shop.ErrNotFound, err)
 	case errors.Is(err, store.ErrInvalid), errors.Is(err, store.ErrBanned):
 		return permanent("Invalid", err)
 	}

@@ -7,19 +7,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-telegram/bot"
 	"go.temporal.io/sdk/temporal"
 
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 )
 
 // Error types of the admin and promo activities, for workflows to branch on.
 const (
-	ErrPromoExpired   = "PromoExpired"
-	ErrPromoExhausted = "PromoExhausted"
-	ErrNotPaid        = "NotPaid"
-	ErrNotRefundable  = "NotRefundable"
+	ErrNotRefundable = "NotRefundable"
 )
 
 // GrantInput gives a user time without payment (negative Days takes it
@@ -84,9 +81,7 @@ type DeliverBanInput struct {
 // DeliverBan signals the user's Subscription workflow, starting it if it is
 // not running; the workflow takes the key out of Xray (or puts it back).
 func (a *Activities) DeliverBan(ctx context.Context, in DeliverBanInput) error {
-	_, err := a.Temporal.SignalWithStartWorkflow(ctx, shop.SubscriptionWorkflowID(in.UserID),
-		shop.SignalBan, in.Ban, SubscriptionStartOptions(a.Config, in.UserID),
-		shop.SubscriptionWorkflowType, shop.SubscriptionInput{UserID: in.UserID, Policy: SubscriptionPolicy(a.Config)})
+	err := shop.SignalSubscription(ctx, a.Temporal, a.Config.TaskQueue, a.policy(), in.UserID, shop.SignalBan, in.Ban)
 	if err != nil {
 		return fmt.Errorf("deliver ban=%t to user %d: %w", in.Ban.Banned, in.UserID, err)
 	}
@@ -136,18 +131,17 @@ func (a *Activities) RefundStars(ctx context.Context, in RefundStarsInput) error
 	if in.ChargeID == "" {
 		return permanent(ErrNotRefundable, errors.New("the purchase has no Telegram charge id"))
 	}
-	_, err := a.Telegram.RefundStarPayment(ctx, &bot.RefundStarPaymentParams{UserID: in.UserID, TelegramPaymentChargeID: in.ChargeID})
+	err := a.Telegram.RefundStars(ctx, in.UserID, in.ChargeID)
 	if err == nil || strings.Contains(err.Error(), "CHARGE_ALREADY_REFUNDED") {
 		return nil
 	}
 	err = fmt.Errorf("refund stars charge %s of user %d: %w", in.ChargeID, in.UserID, err)
-	var tooMany *bot.TooManyRequestsError
-	switch {
-	case errors.As(err, &tooMany):
+	switch f := telegram.Classify(err); f.Kind {
+	case telegram.RateLimited:
 		return temporal.NewApplicationErrorWithOptions(err.Error(), "RateLimited", temporal.ApplicationErrorOptions{
-			Cause: err, NextRetryDelay: time.Duration(tooMany.RetryAfter+1) * time.Second,
+			Cause: err, NextRetryDelay: f.RetryAfter + time.Second,
 		})
-	case errors.Is(err, bot.ErrorBadRequest), errors.Is(err, bot.ErrorForbidden), errors.Is(err, bot.ErrorUnauthorized):
+	case telegram.BadRequest, telegram.NotModified, telegram.Blocked, telegram.Unauthorized:
 		return permanent(ErrNotRefundable, err)
 	}
 	return err
@@ -223,7 +217,7 @@ type RedeemPromoInput struct {
 // redemption whose application was interrupted.
 type RedeemPromoResult struct {
 	Code            string
-	Kind            string // store.PromoDays or store.PromoPercent
+	Kind            string // shop.PromoDays or shop.PromoPercent
 	Value           int
 	AlreadyRedeemed bool
 }
@@ -282,11 +276,11 @@ func adminStoreError(op string, err error) error {
 	wrapped := fmt.Errorf("%s: %w", op, err)
 	switch {
 	case errors.Is(err, store.ErrPromoExpired):
-		return permanent(ErrPromoExpired, wrapped)
+		return permanent(shop.ErrPromoExpired, wrapped)
 	case errors.Is(err, store.ErrPromoExhausted):
-		return permanent(ErrPromoExhausted, wrapped)
+		return permanent(shop.ErrPromoExhausted, wrapped)
 	case errors.Is(err, store.ErrPurchaseNotPaid):
-		return permanent(ErrNotPaid, wrapped)
+		return permanent(shop.ErrNotPaid, wrapped)
 	}
 	return storeError(op, err)
 }

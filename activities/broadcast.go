@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 )
 
 // BroadcastStart records a broadcast.
@@ -147,12 +145,9 @@ func (a *Activities) SendBroadcastPage(ctx context.Context, in BroadcastPageInpu
 // means the attempt must stop and be retried.
 func (a *Activities) sendBroadcast(ctx context.Context, userID int64, text string) (string, error) {
 	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	_, err := a.Telegram.SendMessage(sctx, &bot.SendMessageParams{
-		ChatID: userID, Text: text,
-		LinkPreviewOptions: &models.LinkPreviewOptions{IsDisabled: bot.True()},
-	})
+	_, err := a.Telegram.Send(sctx, telegram.Message{ChatID: userID, Text: text, Plain: true, NoPreview: true})
 	cancel()
-	if errors.Is(err, bot.ErrorUnauthorized) || errors.Is(err, bot.ErrorNotFound) {
+	if k := telegram.Classify(err).Kind; k == telegram.Unauthorized || k == telegram.NotFound {
 		// The bot's token or API URL is wrong: no recipient's fault, so
 		// the page waits (retried) instead of failing everyone.
 		return "", fmt.Errorf("send broadcast to user %d: %w", userID, err)
@@ -229,22 +224,21 @@ func (a *Activities) ReportBroadcast(ctx context.Context, in BroadcastReport) (B
 		return BroadcastReportResult{}, permanent("InvalidInput", fmt.Errorf("unknown report stage %q", in.Stage))
 	}
 	if in.MessageID != 0 && in.Stage != ReportDone {
-		_, err := a.Telegram.EditMessageText(ctx, &bot.EditMessageTextParams{
-			ChatID: in.AdminID, MessageID: in.MessageID, Text: text, ParseMode: models.ParseModeHTML,
-		})
-		if err == nil || strings.Contains(err.Error(), "message is not modified") {
+		err := a.Telegram.Edit(ctx, in.MessageID, telegram.Message{ChatID: in.AdminID, Text: text})
+		switch telegram.Classify(err).Kind {
+		case telegram.OK, telegram.NotModified:
 			return BroadcastReportResult{MessageID: in.MessageID}, nil
-		}
-		if !errors.Is(err, bot.ErrorBadRequest) {
+		case telegram.BadRequest:
+		default:
 			return BroadcastReportResult{}, a.telegramError(ctx, in.AdminID, "edit broadcast progress", err)
 		}
 		// The message is gone (deleted by the admin): send a new one.
 	}
-	m, err := a.Telegram.SendMessage(ctx, &bot.SendMessageParams{ChatID: in.AdminID, Text: text, ParseMode: models.ParseModeHTML})
+	id, err := a.Telegram.Send(ctx, telegram.Message{ChatID: in.AdminID, Text: text})
 	if err != nil {
 		return BroadcastReportResult{}, a.telegramError(ctx, in.AdminID, "send broadcast "+in.Stage, err)
 	}
-	return BroadcastReportResult{MessageID: m.ID}, nil
+	return BroadcastReportResult{MessageID: id}, nil
 }
 
 // FinishBroadcastInput is a finished broadcast's outcome.

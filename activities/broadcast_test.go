@@ -3,12 +3,10 @@ package activities
 import (
 	"context"
 	"errors"
-	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/go-telegram/bot"
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -17,6 +15,7 @@ import (
 	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -36,14 +35,8 @@ func newBroadcastEnv(t *testing.T, n int) *broadcastEnv {
 	t.Helper()
 	ctx := context.Background()
 	st := store.New(testenv.Database(t))
-	tg, err := faketg.New(faketg.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(tg.Handler())
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { tg.Close() })
-	client, err := bot.New(tg.Token(), bot.WithServerURL(srv.URL), bot.WithSkipGetMe())
+	tg := testenv.Telegram(t)
+	client, err := telegram.New(tg.Token(), tg.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func (a *Activities) CheckInvoice(ctx context.Context, in CheckInvoiceInput) (In
 			return InvoiceStatus{Status: string(inv.Status)}, nil
 		}
 	}
-	return InvoiceStatus{}, permanent(ErrNotFound, fmt.Errorf("check invoice %s: not returned by getInvoices", in.InvoiceID))
+	return InvoiceStatus{}, permanent(shop.ErrNotFound, fmt.Errorf("check invoice %s: not returned by getInvoices", in.InvoiceID))
 }
 
 func cryptoPayError(op string, err error) error {

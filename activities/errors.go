@@ -1,13 +1,11 @@
 package activities
 
 // Application error types that retrying cannot fix. Activities return them as
-// non-retryable errors; workflows branch on them by type.
+// non-retryable errors; workflows branch on them by type. The types the
+// workflows' callers check too are in package shop (errors.go).
 const (
 	ErrInsufficientBalance = "InsufficientBalance"
-	ErrTrialUsed           = "TrialUsed"
-	ErrActiveSubscription  = "ActiveSubscription"
 	ErrPurchaseClosed      = "PurchaseClosed"
 	ErrConfiguration       = "Configuration"
 	ErrUserBlockedBot      = "UserBlockedBot"
-	ErrNotFound            = "NotFound"
 )

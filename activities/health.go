@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 
+	"vpnflow/internal/daemon"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 )
 
 // Pinger is what the health check needs of the database: the store's pool.
@@ -74,6 +74,35 @@ func (a *Activities) CheckTemporal(ctx context.Context, _ HealthProbe) (HealthPr
 	return HealthProbeResult{Detail: fmt.Sprintf("%d workflow pollers", n)}, nil
 }
 
+// CheckTelegram calls getMe: the Bot API answers and the token is good.
+// When Telegram is what is down, the alert about it cannot reach the
+// admins through Telegram; the HealthCheck workflow's metrics carry it.
+func (a *Activities) CheckTelegram(ctx context.Context, _ HealthProbe) (HealthProbeResult, error) {
+	name, err := a.Telegram.Username(ctx)
+	if err != nil {
+		return HealthProbeResult{}, fmt.Errorf("telegram getMe: %w", err)
+	}
+	return HealthProbeResult{Detail: "@" + name}, nil
+}
+
+// CheckBot reads the bot's heartbeat: the bot process records one every
+// few seconds while its update loop makes progress.
+func (a *Activities) CheckBot(ctx context.Context, _ HealthProbe) (HealthProbeResult, error) {
+	h, err := a.Store.LastBeat(ctx, store.ProcessBot)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return HealthProbeResult{}, errors.New("the bot has never recorded a heartbeat: is it running?")
+	case err != nil:
+		return HealthProbeResult{}, fmt.Errorf("read the bot's heartbeat: %w", err)
+	case h.Age > daemon.PeerSilence:
+		return HealthProbeResult{}, fmt.Errorf("no heartbeat since %s (%s ago): the bot process is down or frozen",
+			h.BeatAt.UTC().Format(time.DateTime+" UTC"), h.Age.Round(time.Second))
+	case !h.Healthy:
+		return HealthProbeResult{}, fmt.Errorf("stuck (as of %s): %s", h.BeatAt.UTC().Format(time.DateTime+" UTC"), h.Detail)
+	}
+	return HealthProbeResult{Detail: fmt.Sprintf("%s, heartbeat %s ago", h.Instance, h.Age.Round(time.Second))}, nil
+}
+
 // Health alert message ids.
 const (
 	AlertHealthDown = "admin_health_down"
@@ -114,9 +143,7 @@ func (a *Activities) tellAdmins(ctx context.Context, what string, text func(lang
 	)
 	log := activity.GetLogger(ctx)
 	for _, id := range a.Config.AdminIDs {
-		_, err := a.Telegram.SendMessage(ctx, &bot.SendMessageParams{
-			ChatID: id, Text: text(a.adminLanguage(ctx, id)), ParseMode: models.ParseModeHTML,
-		})
+		_, err := a.Telegram.Send(ctx, telegram.Message{ChatID: id, Text: text(a.adminLanguage(ctx, id))})
 		if err != nil {
 			res.Failed++
 			lastErr = fmt.Errorf("send %s to admin %d: %w", what, id, err)
@@ -126,8 +153,7 @@ func (a *Activities) tellAdmins(ctx context.Context, what string, text func(lang
 		res.Sent++
 	}
 	if res.Sent == 0 && lastErr != nil {
-		if errors.Is(lastErr, bot.ErrorForbidden) || errors.Is(lastErr, bot.ErrorBadRequest) ||
-			errors.Is(lastErr, bot.ErrorUnauthorized) || errors.Is(lastErr, bot.ErrorNotFound) {
+		if telegram.Classify(lastErr).Permanent() {
 			return res, permanent("Telegram", lastErr)
 		}
 		return res, lastErr

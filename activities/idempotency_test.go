@@ -110,7 +110,7 @@ func idempotencyCases() []idempotencyCase {
 	return []idempotencyCase{
 		{"RecordPurchase", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			return e.a.RecordPurchase, NewPurchase{PurchaseID: uuid.NewString(), UserID: 1, Kind: shop.KindSubscription,
+			return e.a.RecordPurchase, shop.NewPurchase{PurchaseID: uuid.NewString(), UserID: 1, Kind: shop.KindSubscription,
 				PlanID: "1m", Days: 30, Amount: 300, Currency: "USD", Provider: shop.ProviderCryptoPay}, RecordPurchaseResult{}
 		}},
 		{"SaveInvoice", func(e *dbEnv) (any, any, any) {
@@ -142,7 +142,7 @@ func idempotencyCases() []idempotencyCase {
 		}},
 		{"StartTrial", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			return e.a.StartTrial, UserRef{UserID: 1}, TrialResult{}
+			return e.a.StartTrial, UserRef{UserID: 1}, shop.TrialResult{}
 		}},
 		{"ExpireSubscription", func(e *dbEnv) (any, any, any) {
 			e.paidUser(1)
@@ -235,14 +235,14 @@ func idempotencyCases() []idempotencyCase {
 		}},
 		{"RedeemPromo", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "SPRING", Kind: store.PromoPercent, Value: 20, MaxUses: 5}); err != nil {
+			if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "SPRING", Kind: shop.PromoPercent, Value: 20, MaxUses: 5}); err != nil {
 				e.t.Fatal(err)
 			}
 			return e.a.RedeemPromo, RedeemPromoInput{Code: "spring", UserID: 1}, RedeemPromoResult{}
 		}},
 		{"SavePromoDiscount", func(e *dbEnv) (any, any, any) {
 			e.user(1, "")
-			if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "SPRING", Kind: store.PromoPercent, Value: 20, MaxUses: 5}); err != nil {
+			if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "SPRING", Kind: shop.PromoPercent, Value: 20, MaxUses: 5}); err != nil {
 				e.t.Fatal(err)
 			}
 			if _, err := e.s.RedeemPromo(e.ctx, "SPRING", 1); err != nil {

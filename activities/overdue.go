@@ -73,10 +73,8 @@ func (a *Activities) HandOverOverdue(ctx context.Context, in OverduePageInput) (
 	log := activity.GetLogger(ctx)
 	for _, r := range rows {
 		g.Go(func() error {
-			_, err := a.Temporal.SignalWithStartWorkflow(gctx, shop.SubscriptionWorkflowID(r.UserID),
-				shop.SignalExpireOverdue, shop.Overdue{ExpiresAt: r.ExpiresAt, PlanID: r.PlanID, Status: r.Status},
-				SubscriptionStartOptions(a.Config, r.UserID),
-				shop.SubscriptionWorkflowType, shop.SubscriptionInput{UserID: r.UserID, Policy: SubscriptionPolicy(a.Config)})
+			err := shop.SignalSubscription(gctx, a.Temporal, a.Config.TaskQueue, a.policy(), r.UserID,
+				shop.SignalExpireOverdue, shop.Overdue{ExpiresAt: r.ExpiresAt, PlanID: r.PlanID, Status: r.Status})
 			if err != nil {
 				return fmt.Errorf("signal overdue subscription of user %d: %w", r.UserID, err)
 			}

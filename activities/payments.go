@@ -2,11 +2,8 @@ package activities
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
 
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/shop"
@@ -73,48 +70,15 @@ func (a *Activities) AlertPayment(ctx context.Context, in PaymentAlert) (AdminAl
 	})
 }
 
-// LatePurchaseInput is the start input of a Purchase run started by a
-// payment (it decodes as workflows.PurchaseInput with Late set; this
-// package cannot name that type).
-type LatePurchaseInput struct {
-	PurchaseID string
-	Late       bool
-}
-
-// PaymentStartOptions are the signal-with-start options a payment uses:
-// an open run of purchase/<id> gets the signal, and a closed one is
-// followed by a new, late run.
-func PaymentStartOptions(taskQueue, purchaseID string) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       shop.PurchaseWorkflowID(purchaseID),
-		TaskQueue:                taskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-	}
-}
-
-// SignalPayment hands a payment to its purchase: the one path the bot,
-// the Crypto Pay webhook and the payments sweep all use. It returns once
-// Temporal has durably accepted the signal.
-func SignalPayment(ctx context.Context, c client.Client, taskQueue, purchaseID string, pay shop.Payment) error {
-	_, err := c.SignalWithStartWorkflow(ctx, shop.PurchaseWorkflowID(purchaseID), shop.SignalPayment, pay,
-		PaymentStartOptions(taskQueue, purchaseID), shop.PurchaseWorkflowType,
-		LatePurchaseInput{PurchaseID: purchaseID, Late: true})
-	if err != nil {
-		return fmt.Errorf("signal payment (%s) to purchase %s: %w", pay.Source, purchaseID, err)
-	}
-	return nil
-}
-
 // DeliverPaymentInput is a payment the payments sweep found unhandled.
 type DeliverPaymentInput struct {
 	PurchaseID string
 	Payment    shop.Payment
 }
 
-// DeliverPayment signal-with-starts the payment's purchase (SignalPayment).
+// DeliverPayment signal-with-starts the payment's purchase (shop.SendPayment).
 func (a *Activities) DeliverPayment(ctx context.Context, in DeliverPaymentInput) error {
-	return SignalPayment(ctx, a.Temporal, a.Config.TaskQueue, in.PurchaseID, in.Payment)
+	return shop.SendPayment(ctx, a.Temporal, a.Config.TaskQueue, in.PurchaseID, in.Payment)
 }
 
 // PaymentReportInput is a payment reported to the admins instead of

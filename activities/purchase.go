@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -19,7 +20,7 @@ func purchaseUUID(id string) (uuid.UUID, error) {
 }
 
 // RecordPurchase stores the purchase as pending (idempotent on its id).
-func (a *Activities) RecordPurchase(ctx context.Context, in NewPurchase) (RecordPurchaseResult, error) {
+func (a *Activities) RecordPurchase(ctx context.Context, in shop.NewPurchase) (RecordPurchaseResult, error) {
 	id, err := purchaseUUID(in.PurchaseID)
 	if err != nil {
 		return RecordPurchaseResult{}, err

@@ -17,7 +17,7 @@ import (
 func TestAddPendingKeyReplacesAStaleKeyUnderItsEmail(t *testing.T) {
 	e := newDBEnv(t)
 	srv := testenv.Xray(t)
-	xc, err := xray.Dial(srv.APIAddr, srv.InboundTag)
+	xc, err := xray.Dial(srv.APIAddr, srv.InboundTag, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func TestRenewalOfferAndOutcome(t *testing.T) {
 		t.Fatalf("outcome before the renewal %+v", out)
 	}
 	// The Purchase records and credits it.
-	if _, err := e.run(e.a.RecordPurchase, NewPurchase{PurchaseID: offer.PurchaseID, UserID: 1, Kind: shop.KindSubscription,
+	if _, err := e.run(e.a.RecordPurchase, shop.NewPurchase{PurchaseID: offer.PurchaseID, UserID: 1, Kind: shop.KindSubscription,
 		PlanID: "1m", Days: offer.Days, Amount: offer.Amount, Currency: offer.Currency, Provider: shop.ProviderBalance}, RecordPurchaseResult{}); err != nil {
 		t.Fatal(err)
 	}

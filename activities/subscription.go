@@ -4,30 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
-
-	"vpnflow/internal/config"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 	"vpnflow/internal/xray"
 )
 
-// DefaultReissueEvery limits key reissues per user.
-const DefaultReissueEvery = 10 * time.Minute
-
-// SubscriptionPolicy is the timing configuration every Subscription workflow
-// is started with.
-func SubscriptionPolicy(cfg config.Config) shop.Policy {
-	return shop.Policy{
-		PaidReminders:  cfg.PaidStages,
-		TrialReminders: cfg.TrialStages,
-		AutoRenewLead:  cfg.AutoRenewLead,
-		ReissueEvery:   DefaultReissueEvery,
-	}
+// policy is the subscription policy of the configuration this worker runs
+// with.
+func (a *Activities) policy() shop.Policy {
+	return shop.SubscriptionPolicy(a.Config.PaidStages, a.Config.TrialStages, a.Config.AutoRenewLead)
 }
 
 // PolicyRequest asks for the current subscription policy.
@@ -37,28 +23,14 @@ type PolicyRequest struct{}
 // runs with. Subscription workflows read it at the start of each run and of
 // each period, so a changed configuration reaches existing users.
 func (a *Activities) CurrentPolicy(_ context.Context, _ PolicyRequest) (shop.Policy, error) {
-	return SubscriptionPolicy(a.Config), nil
-}
-
-// SubscriptionStartOptions starts or reuses a user's Subscription workflow:
-// one open run per user; a closed one is replaced.
-func SubscriptionStartOptions(cfg config.Config, userID int64) client.StartWorkflowOptions {
-	return client.StartWorkflowOptions{
-		ID:                       shop.SubscriptionWorkflowID(userID),
-		TaskQueue:                cfg.TaskQueue,
-		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(shop.AttrTelegramUserID.ValueSet(userID)),
-	}
+	return a.policy(), nil
 }
 
 // DeliverExtension signals the user's Subscription workflow, starting it if
 // it is not running. It returns once Temporal has durably accepted the
 // signal; the workflow deduplicates by the extension's id.
 func (a *Activities) DeliverExtension(ctx context.Context, in DeliverExtensionInput) error {
-	_, err := a.Temporal.SignalWithStartWorkflow(ctx, shop.SubscriptionWorkflowID(in.UserID),
-		shop.SignalExtend, in.Extension, SubscriptionStartOptions(a.Config, in.UserID),
-		shop.SubscriptionWorkflowType, shop.SubscriptionInput{UserID: in.UserID, Policy: SubscriptionPolicy(a.Config)})
+	err := shop.SignalSubscription(ctx, a.Temporal, a.Config.TaskQueue, a.policy(), in.UserID, shop.SignalExtend, in.Extension)
 	if err != nil {
 		return fmt.Errorf("deliver extension %s to user %d: %w", in.Extension.ID, in.UserID, err)
 	}
@@ -66,12 +38,12 @@ func (a *Activities) DeliverExtension(ctx context.Context, in DeliverExtensionIn
 }
 
 // StartTrial books the user's one free trial.
-func (a *Activities) StartTrial(ctx context.Context, in UserRef) (TrialResult, error) {
+func (a *Activities) StartTrial(ctx context.Context, in UserRef) (shop.TrialResult, error) {
 	sub, err := a.Store.StartTrial(ctx, in.UserID, a.Config.TrialDuration, a.NodeID, a.Config.XrayEmailDomain)
 	if err != nil {
-		return TrialResult{}, storeError(fmt.Sprintf("start trial for user %d", in.UserID), err)
+		return shop.TrialResult{}, storeError(fmt.Sprintf("start trial for user %d", in.UserID), err)
 	}
-	return TrialResult{ExpiresAt: sub.ExpiresAt}, nil
+	return shop.TrialResult{ExpiresAt: sub.ExpiresAt}, nil
 }
 
 // ExpireSubscription marks the subscription expired if its time is up at

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	"github.com/google/uuid"
 
 	"vpnflow/internal/cryptopay"
@@ -55,21 +53,19 @@ type StarPage struct {
 // FetchStarTransactions reads one page of the bot's Stars transactions,
 // oldest first, from the cursor.
 func (a *Activities) FetchStarTransactions(ctx context.Context, in StarCursor) (StarPage, error) {
-	res, err := a.Telegram.GetStarTransactions(ctx, &bot.GetStarTransactionsParams{Offset: int(in.Offset), Limit: StarPageSize})
+	txs, err := a.Telegram.StarTransactions(ctx, int(in.Offset), StarPageSize)
 	if err != nil {
 		return StarPage{}, fmt.Errorf("get star transactions at %d: %w", in.Offset, err)
 	}
-	page := StarPage{Count: len(res.Transactions)}
-	for _, tx := range res.Transactions {
-		src := tx.Source
+	page := StarPage{Count: len(txs)}
+	for _, tx := range txs {
 		// An incoming payment from a user; a refund has the user as its
 		// receiver instead.
-		if src == nil || src.Type != models.TransactionPartnerTypeUser || src.User == nil || tx.Amount <= 0 {
+		if tx.FromUser == 0 || tx.Amount <= 0 {
 			continue
 		}
 		page.Charges = append(page.Charges, StarCharge{
-			ChargeID: tx.ID, UserID: src.User.User.ID, Amount: int64(tx.Amount),
-			Payload: src.User.InvoicePayload, Date: time.Unix(int64(tx.Date), 0).UTC(),
+			ChargeID: tx.ID, UserID: tx.FromUser, Amount: int64(tx.Amount), Payload: tx.Payload, Date: tx.Date,
 		})
 	}
 	return page, nil

@@ -16,18 +16,6 @@ type UserRef struct {
 	UserID int64
 }
 
-// NewPurchase is what the bot asked for; the Purchase workflow's input.
-type NewPurchase struct {
-	PurchaseID string
-	UserID     int64
-	Kind       string // shop.KindSubscription or shop.KindTopUp
-	PlanID     string
-	Days       int
-	Amount     int64  // minor units of Currency
-	Currency   string // ISO code, or XTR for Stars
-	Provider   string // shop.Provider*
-}
-
 // RecordPurchaseResult is the purchase as stored.
 type RecordPurchaseResult struct {
 	Status string
@@ -117,40 +105,10 @@ type StarsInvoice struct {
 	Stars      int64
 }
 
-// Button names a keyboard the notifier attaches to a notice.
-type Button string
-
-// Buttons a notice can carry.
-const (
-	ButtonMenu  Button = "menu"
-	ButtonRenew Button = "renew"
-	ButtonTopUp Button = "topup"
-)
-
-// Notice is a message to a user, rendered in the user's language from the
-// catalogue. Values are typed so the notifier can format them per language.
-type Notice struct {
-	UserID   int64
-	Message  string // catalogue id
-	PlanID   string
-	Amount   int64
-	Currency string
-	Balance  int64
-	Bonus    int64 // a referral bonus paid, in the shop's currency
-	Expires  time.Time
-	Left     time.Duration
-	Buttons  []Button
-}
-
 // SendKeyInput delivers the user's current key (link and QR code).
 type SendKeyInput struct {
 	UserID int64
 	Reason string // activated, extended, reissued
-}
-
-// TrialResult is a started trial.
-type TrialResult struct {
-	ExpiresAt time.Time
 }
 
 // ExpireInput asks to expire a user's subscription if its time is up at At,

@@ -3,15 +3,14 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
-	"vpnflow/internal/store"
 )
 
 // Admin actions are short workflows, so each step (a database transaction,
@@ -19,56 +18,30 @@ import (
 // whole action cannot repeat a step that already happened. The bot starts
 // them and waits a few seconds for the outcome.
 
-// Workflow IDs of the admin actions. They are the locks: one refund per
-// purchase, one ban or unban at a time per user, one redemption per user
-// and code.
-func GrantWorkflowID(reference string) string { return "grant/" + reference }
-func ModerationWorkflowID(userID int64) string {
-	return "moderation/" + strconv.FormatInt(userID, 10)
-}
-func RefundWorkflowID(purchaseID string) string { return "refund/" + purchaseID }
-func PromoWorkflowID(code string, userID int64) string {
-	return "promo/" + store.NormalizePromoCode(code) + "/" + strconv.FormatInt(userID, 10)
-}
-
 // Extension ids and kinds of the admin actions, as the Subscription
 // workflow deduplicates them.
 func grantExtensionID(reference string) string   { return "grant:" + reference }
-func promoExtensionID(code string) string        { return "promo:" + store.NormalizePromoCode(code) }
+func promoExtensionID(code string) string        { return "promo:" + shop.NormalizePromoCode(code) }
 func refundExtensionID(purchaseID string) string { return "refund:" + purchaseID }
-
-// GrantRequest gives a user days of access.
-type GrantRequest struct {
-	UserID    int64
-	Days      int
-	Reference string // unique per command: makes the grant happen once
-	AdminID   int64
-}
-
-// GrantOutcome is the subscription after the grant.
-type GrantOutcome struct {
-	ExpiresAt time.Time
-	Status    string
-}
 
 // Grant books days in the database and hands the new expiry to the user's
 // Subscription workflow, which puts the key in Xray.
-func Grant(ctx workflow.Context, in GrantRequest) (GrantOutcome, error) {
+func Grant(ctx workflow.Context, in shop.GrantRequest) (shop.GrantOutcome, error) {
 	if in.UserID <= 0 || in.Days <= 0 || in.Reference == "" {
-		return GrantOutcome{}, invalidInput(fmt.Errorf("grant %d days to user %d (ref %q): user, days and reference are required", in.Days, in.UserID, in.Reference))
+		return shop.GrantOutcome{}, invalidInput(fmt.Errorf("grant %d days to user %d (ref %q): user, days and reference are required", in.Days, in.UserID, in.Reference))
 	}
 	var a *activities.Activities
 	var g activities.GrantResult
 	if err := workflow.ExecuteActivity(withDB(ctx), a.GrantTime, activities.GrantInput{
 		UserID: in.UserID, Days: in.Days, Kind: shop.GrantAdmin, Reference: in.Reference,
 	}).Get(ctx, &g); err != nil {
-		return GrantOutcome{}, fmt.Errorf("book grant: %w", err)
+		return shop.GrantOutcome{}, fmt.Errorf("book grant: %w", err)
 	}
 	ext := shop.Extension{ID: grantExtensionID(in.Reference), Kind: shop.ExtensionGrant, ExpiresAt: g.ExpiresAt}
 	if err := deliverExtension(ctx, in.UserID, ext); err != nil {
-		return GrantOutcome{}, err
+		return shop.GrantOutcome{}, err
 	}
-	return GrantOutcome{ExpiresAt: g.ExpiresAt, Status: g.Status}, nil
+	return shop.GrantOutcome{ExpiresAt: g.ExpiresAt, Status: g.Status}, nil
 }
 
 func deliverExtension(ctx workflow.Context, userID int64, ext shop.Extension) error {
@@ -81,54 +54,25 @@ func deliverExtension(ctx workflow.Context, userID int64, ext shop.Extension) er
 	return nil
 }
 
-// ModerationRequest bans or unbans a user.
-type ModerationRequest struct {
-	UserID  int64
-	Ban     bool
-	AdminID int64
-}
-
-// ModerationOutcome is the user's state afterwards.
-type ModerationOutcome struct {
-	Banned bool
-}
-
 // Moderate records a ban or unban in the database, then tells the user's
 // Subscription workflow, which removes or restores the key. The signal is
 // sent even when nothing changed, so repeating a command repairs a
 // workflow that missed it.
-func Moderate(ctx workflow.Context, in ModerationRequest) (ModerationOutcome, error) {
+func Moderate(ctx workflow.Context, in shop.ModerationRequest) (shop.ModerationOutcome, error) {
 	if in.UserID <= 0 {
-		return ModerationOutcome{}, invalidInput(errors.New("user id must be positive"))
+		return shop.ModerationOutcome{}, invalidInput(errors.New("user id must be positive"))
 	}
 	var a *activities.Activities
 	var res activities.BanResult
 	if err := workflow.ExecuteActivity(withDB(ctx), a.SetBanned, activities.BanInput{UserID: in.UserID, Banned: in.Ban}).Get(ctx, &res); err != nil {
-		return ModerationOutcome{}, fmt.Errorf("record ban=%t: %w", in.Ban, err)
+		return shop.ModerationOutcome{}, fmt.Errorf("record ban=%t: %w", in.Ban, err)
 	}
 	if err := workflow.ExecuteActivity(withTemporal(ctx), a.DeliverBan, activities.DeliverBanInput{
 		UserID: in.UserID, Ban: shop.Ban{Banned: in.Ban, By: in.AdminID},
 	}).Get(ctx, nil); err != nil {
-		return ModerationOutcome{}, fmt.Errorf("deliver ban=%t: %w", in.Ban, err)
+		return shop.ModerationOutcome{}, fmt.Errorf("deliver ban=%t: %w", in.Ban, err)
 	}
-	return ModerationOutcome{Banned: res.Banned}, nil
-}
-
-// RefundRequest reverses a paid purchase.
-type RefundRequest struct {
-	PurchaseID string
-	AdminID    int64
-}
-
-// RefundOutcome is the refund as done.
-type RefundOutcome struct {
-	UserID          int64
-	Provider        string
-	Amount          int64
-	Currency        string
-	AlreadyRefunded bool
-	ToBalance       bool      // the money went to the bot balance
-	ExpiresAt       time.Time // the subscription's expiry after the days were taken back
+	return shop.ModerationOutcome{Banned: res.Banned}, nil
 }
 
 // refundTelegram is for the Stars refund call: retried for a few minutes,
@@ -148,19 +92,19 @@ func refundTelegram(ctx workflow.Context) workflow.Context {
 // called before the database is written, each in its own activity: a retry
 // of the database write cannot call Telegram again, and a new /refund
 // finds the purchase refunded and skips the call.
-func Refund(ctx workflow.Context, in RefundRequest) (RefundOutcome, error) {
+func Refund(ctx workflow.Context, in shop.RefundRequest) (shop.RefundOutcome, error) {
 	if in.PurchaseID == "" {
-		return RefundOutcome{}, invalidInput(errors.New("purchase id is empty"))
+		return shop.RefundOutcome{}, invalidInput(errors.New("purchase id is empty"))
 	}
 	var a *activities.Activities
 	var p activities.PurchaseInfo
 	if err := workflow.ExecuteActivity(withDB(ctx), a.LoadPurchase, activities.PurchaseRef{PurchaseID: in.PurchaseID}).Get(ctx, &p); err != nil {
-		return RefundOutcome{}, fmt.Errorf("load purchase: %w", err)
+		return shop.RefundOutcome{}, fmt.Errorf("load purchase: %w", err)
 	}
-	out := RefundOutcome{UserID: p.UserID, Provider: p.Provider, Amount: p.Amount, Currency: p.Currency}
+	out := shop.RefundOutcome{UserID: p.UserID, Provider: p.Provider, Amount: p.Amount, Currency: p.Currency}
 	switch {
 	case p.Status != shop.PurchasePaid && p.Status != shop.PurchaseRefunded:
-		return out, temporal.NewNonRetryableApplicationError("purchase is "+p.Status, activities.ErrNotPaid, nil)
+		return out, temporal.NewNonRetryableApplicationError("purchase is "+p.Status, shop.ErrNotPaid, nil)
 	case p.Kind == shop.KindTopUp:
 		// A top-up's money is the balance; giving it back is a manual
 		// transfer, not a button.
@@ -203,28 +147,11 @@ func Refund(ctx workflow.Context, in RefundRequest) (RefundOutcome, error) {
 		}
 	}
 	if !rec.AlreadyRefunded {
-		if err := workflow.ExecuteActivity(withTelegram(ctx), a.Notify, activities.Notice{
-			UserID: p.UserID, Message: "refund_done", Amount: p.Amount, Currency: p.Currency,
-		}).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(withTelegram(ctx), a.Notify, notice.RefundDone(p.UserID, p.Amount, p.Currency)).Get(ctx, nil); err != nil {
 			workflow.GetLogger(ctx).Warn("refund notice not delivered", "error", err)
 		}
 	}
 	return out, nil
-}
-
-// PromoRequest is a user entering a promo code.
-type PromoRequest struct {
-	Code   string
-	UserID int64
-}
-
-// PromoOutcome is the redeemed code.
-type PromoOutcome struct {
-	Code            string
-	Kind            string // store.PromoDays or store.PromoPercent
-	Value           int
-	AlreadyRedeemed bool
-	ExpiresAt       time.Time // for a days code
 }
 
 // PromoRedemption uses one of the code's uses (the database keeps the
@@ -232,18 +159,18 @@ type PromoOutcome struct {
 // Subscription workflow, a percent code kept for the next purchase. An
 // already-redeemed code is applied again idempotently, which finishes a
 // redemption that was interrupted, and reported as such.
-func PromoRedemption(ctx workflow.Context, in PromoRequest) (PromoOutcome, error) {
+func PromoRedemption(ctx workflow.Context, in shop.PromoRequest) (shop.PromoOutcome, error) {
 	if in.UserID <= 0 || in.Code == "" {
-		return PromoOutcome{}, invalidInput(errors.New("user and code are required"))
+		return shop.PromoOutcome{}, invalidInput(errors.New("user and code are required"))
 	}
 	var a *activities.Activities
 	var r activities.RedeemPromoResult
 	if err := workflow.ExecuteActivity(withDB(ctx), a.RedeemPromo, activities.RedeemPromoInput{Code: in.Code, UserID: in.UserID}).Get(ctx, &r); err != nil {
-		return PromoOutcome{}, fmt.Errorf("redeem: %w", err)
+		return shop.PromoOutcome{}, fmt.Errorf("redeem: %w", err)
 	}
-	out := PromoOutcome{Code: r.Code, Kind: r.Kind, Value: r.Value, AlreadyRedeemed: r.AlreadyRedeemed}
+	out := shop.PromoOutcome{Code: r.Code, Kind: r.Kind, Value: r.Value, AlreadyRedeemed: r.AlreadyRedeemed}
 	switch r.Kind {
-	case store.PromoDays:
+	case shop.PromoDays:
 		var g activities.GrantResult
 		if err := workflow.ExecuteActivity(withDB(ctx), a.GrantTime, activities.GrantInput{
 			UserID: in.UserID, Days: r.Value, Kind: shop.GrantPromo, Reference: r.Code,
@@ -254,7 +181,7 @@ func PromoRedemption(ctx workflow.Context, in PromoRequest) (PromoOutcome, error
 		if err := deliverExtension(ctx, in.UserID, shop.Extension{ID: promoExtensionID(r.Code), Kind: shop.ExtensionPromo, ExpiresAt: g.ExpiresAt}); err != nil {
 			return out, err
 		}
-	case store.PromoPercent:
+	case shop.PromoPercent:
 		if err := workflow.ExecuteActivity(withDB(ctx), a.SavePromoDiscount, activities.PromoDiscountInput{
 			Code: r.Code, UserID: in.UserID, Percent: r.Value,
 		}).Get(ctx, nil); err != nil {

@@ -12,8 +12,8 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
-	"vpnflow/internal/store"
 )
 
 var newExpiry = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -25,7 +25,7 @@ type adminEnv struct {
 	grants     []activities.GrantInput
 	extensions []shop.Extension
 	bans       []activities.DeliverBanInput
-	notices    []activities.Notice
+	notices    []notice.Notice
 	purchase   activities.PurchaseInfo
 	promo      activities.RedeemPromoResult
 	promoErr   error
@@ -79,7 +79,7 @@ func newAdminEnv() *adminEnv {
 		e.calls = append(e.calls, "CreditRefundToBalance")
 		return activities.CreditRefundResult{Balance: 300}, nil
 	})
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notice) error {
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n notice.Notice) error {
 		e.calls = append(e.calls, "Notify")
 		e.notices = append(e.notices, n)
 		return nil
@@ -109,19 +109,19 @@ func errorType(err error) string {
 
 func TestGrantBooksThenDelivers(t *testing.T) {
 	e := newAdminEnv()
-	e.ExecuteWorkflow(Grant, GrantRequest{UserID: 42, Days: 7, Reference: "ref-1", AdminID: 1})
+	e.ExecuteWorkflow(Grant, shop.GrantRequest{UserID: 42, Days: 7, Reference: "ref-1", AdminID: 1})
 	require.NoError(t, e.GetWorkflowError())
 	require.Equal(t, []string{"GrantTime", "DeliverExtension"}, e.calls)
 	require.Equal(t, activities.GrantInput{UserID: 42, Days: 7, Kind: "admin", Reference: "ref-1"}, e.grants[0])
 	require.Equal(t, shop.Extension{ID: "grant:ref-1", Kind: "grant", ExpiresAt: newExpiry}, e.extensions[0])
-	var out GrantOutcome
+	var out shop.GrantOutcome
 	require.NoError(t, e.GetWorkflowResult(&out))
 	require.Equal(t, newExpiry, out.ExpiresAt)
 }
 
 func TestGrantRefusesBadInput(t *testing.T) {
 	e := newAdminEnv()
-	e.ExecuteWorkflow(Grant, GrantRequest{UserID: 42, Days: 0, Reference: "r"})
+	e.ExecuteWorkflow(Grant, shop.GrantRequest{UserID: 42, Days: 0, Reference: "r"})
 	require.Equal(t, "InvalidInput", errorType(e.GetWorkflowError()))
 	require.Empty(t, e.calls)
 }
@@ -129,7 +129,7 @@ func TestGrantRefusesBadInput(t *testing.T) {
 func TestModerateRecordsThenSignals(t *testing.T) {
 	for _, ban := range []bool{true, false} {
 		e := newAdminEnv()
-		e.ExecuteWorkflow(Moderate, ModerationRequest{UserID: 42, Ban: ban, AdminID: 1})
+		e.ExecuteWorkflow(Moderate, shop.ModerationRequest{UserID: 42, Ban: ban, AdminID: 1})
 		require.NoError(t, e.GetWorkflowError())
 		require.Equal(t, []string{"SetBanned", "DeliverBan"}, e.calls)
 		require.Equal(t, activities.DeliverBanInput{UserID: 42, Ban: shop.Ban{Banned: ban, By: 1}}, e.bans[0])
@@ -145,14 +145,14 @@ func TestRefundStarsCallsTelegramOnceEvenIfTheDatabaseRetries(t *testing.T) {
 	e := newAdminEnv()
 	e.purchase = starsPurchase(shop.PurchasePaid)
 	e.recordFail = 2
-	e.ExecuteWorkflow(Refund, RefundRequest{PurchaseID: "p1", AdminID: 1})
+	e.ExecuteWorkflow(Refund, shop.RefundRequest{PurchaseID: "p1", AdminID: 1})
 	require.NoError(t, e.GetWorkflowError())
 	require.Equal(t, []string{"LoadPurchase", "RefundStars", "RecordRefund", "RecordRefund", "RecordRefund",
 		"GrantTime", "DeliverExtension", "Notify"}, e.calls)
 	require.Equal(t, activities.GrantInput{UserID: 42, Days: -30, Kind: "refund", Reference: "p1"}, e.grants[0])
 	require.Equal(t, shop.Extension{ID: "refund:p1", Kind: "refund", ExpiresAt: newExpiry, Replace: true}, e.extensions[0])
 	require.Equal(t, "refund_done", e.notices[0].Message)
-	var out RefundOutcome
+	var out shop.RefundOutcome
 	require.NoError(t, e.GetWorkflowResult(&out))
 	require.False(t, out.AlreadyRefunded)
 	require.False(t, out.ToBalance)
@@ -162,11 +162,11 @@ func TestRefundOfARefundedPurchaseSkipsTelegramAndTheNotice(t *testing.T) {
 	e := newAdminEnv()
 	e.purchase = starsPurchase(shop.PurchaseRefunded)
 	e.refunded = true
-	e.ExecuteWorkflow(Refund, RefundRequest{PurchaseID: "p1", AdminID: 1})
+	e.ExecuteWorkflow(Refund, shop.RefundRequest{PurchaseID: "p1", AdminID: 1})
 	require.NoError(t, e.GetWorkflowError())
 	require.NotContains(t, e.calls, "RefundStars")
 	require.NotContains(t, e.calls, "Notify")
-	var out RefundOutcome
+	var out shop.RefundOutcome
 	require.NoError(t, e.GetWorkflowResult(&out))
 	require.True(t, out.AlreadyRefunded)
 }
@@ -175,10 +175,10 @@ func TestRefundCryptoPayGoesToTheBalance(t *testing.T) {
 	e := newAdminEnv()
 	e.purchase = starsPurchase(shop.PurchasePaid)
 	e.purchase.Provider, e.purchase.Currency, e.purchase.Amount = shop.ProviderCryptoPay, "USD", 300
-	e.ExecuteWorkflow(Refund, RefundRequest{PurchaseID: "p1", AdminID: 1})
+	e.ExecuteWorkflow(Refund, shop.RefundRequest{PurchaseID: "p1", AdminID: 1})
 	require.NoError(t, e.GetWorkflowError())
 	require.Equal(t, []string{"LoadPurchase", "RecordRefund", "CreditRefundToBalance", "GrantTime", "DeliverExtension", "Notify"}, e.calls)
-	var out RefundOutcome
+	var out shop.RefundOutcome
 	require.NoError(t, e.GetWorkflowResult(&out))
 	require.True(t, out.ToBalance)
 }
@@ -186,22 +186,22 @@ func TestRefundCryptoPayGoesToTheBalance(t *testing.T) {
 func TestRefundRefusesUnpaidAndTopUps(t *testing.T) {
 	e := newAdminEnv()
 	e.purchase = starsPurchase(shop.PurchaseExpired)
-	e.ExecuteWorkflow(Refund, RefundRequest{PurchaseID: "p1"})
-	require.Equal(t, activities.ErrNotPaid, errorType(e.GetWorkflowError()))
+	e.ExecuteWorkflow(Refund, shop.RefundRequest{PurchaseID: "p1"})
+	require.Equal(t, shop.ErrNotPaid, errorType(e.GetWorkflowError()))
 	require.Equal(t, []string{"LoadPurchase"}, e.calls)
 
 	e = newAdminEnv()
 	e.purchase = activities.PurchaseInfo{PurchaseID: "p2", UserID: 42, Kind: shop.KindTopUp, Amount: 500, Currency: "USD",
 		Provider: shop.ProviderCryptoPay, Status: shop.PurchasePaid}
-	e.ExecuteWorkflow(Refund, RefundRequest{PurchaseID: "p2"})
+	e.ExecuteWorkflow(Refund, shop.RefundRequest{PurchaseID: "p2"})
 	require.Equal(t, activities.ErrNotRefundable, errorType(e.GetWorkflowError()))
 	require.Equal(t, []string{"LoadPurchase"}, e.calls)
 }
 
 func TestPromoRedemption(t *testing.T) {
 	e := newAdminEnv()
-	e.promo = activities.RedeemPromoResult{Code: "WINTER", Kind: store.PromoDays, Value: 7}
-	e.ExecuteWorkflow(PromoRedemption, PromoRequest{Code: "winter", UserID: 42})
+	e.promo = activities.RedeemPromoResult{Code: "WINTER", Kind: shop.PromoDays, Value: 7}
+	e.ExecuteWorkflow(PromoRedemption, shop.PromoRequest{Code: "winter", UserID: 42})
 	require.NoError(t, e.GetWorkflowError())
 	require.Equal(t, []string{"RedeemPromo", "GrantTime", "DeliverExtension"}, e.calls)
 	require.Equal(t, activities.GrantInput{UserID: 42, Days: 7, Kind: "promo", Reference: "WINTER"}, e.grants[0])
@@ -209,23 +209,23 @@ func TestPromoRedemption(t *testing.T) {
 
 	// Already redeemed: applied again (idempotent downstream), reported.
 	e = newAdminEnv()
-	e.promo = activities.RedeemPromoResult{Code: "WINTER", Kind: store.PromoDays, Value: 7, AlreadyRedeemed: true}
-	e.ExecuteWorkflow(PromoRedemption, PromoRequest{Code: "WINTER", UserID: 42})
+	e.promo = activities.RedeemPromoResult{Code: "WINTER", Kind: shop.PromoDays, Value: 7, AlreadyRedeemed: true}
+	e.ExecuteWorkflow(PromoRedemption, shop.PromoRequest{Code: "WINTER", UserID: 42})
 	require.NoError(t, e.GetWorkflowError())
-	var out PromoOutcome
+	var out shop.PromoOutcome
 	require.NoError(t, e.GetWorkflowResult(&out))
 	require.True(t, out.AlreadyRedeemed)
 	require.Equal(t, []string{"RedeemPromo", "GrantTime", "DeliverExtension"}, e.calls)
 
 	e = newAdminEnv()
-	e.promo = activities.RedeemPromoResult{Code: "SALE", Kind: store.PromoPercent, Value: 20}
-	e.ExecuteWorkflow(PromoRedemption, PromoRequest{Code: "SALE", UserID: 42})
+	e.promo = activities.RedeemPromoResult{Code: "SALE", Kind: shop.PromoPercent, Value: 20}
+	e.ExecuteWorkflow(PromoRedemption, shop.PromoRequest{Code: "SALE", UserID: 42})
 	require.NoError(t, e.GetWorkflowError())
 	require.Equal(t, []string{"RedeemPromo", "SavePromoDiscount"}, e.calls)
 
 	e = newAdminEnv()
-	e.promoErr = temporal.NewNonRetryableApplicationError("no uses left", activities.ErrPromoExhausted, nil)
-	e.ExecuteWorkflow(PromoRedemption, PromoRequest{Code: "SALE", UserID: 42})
-	require.Equal(t, activities.ErrPromoExhausted, errorType(e.GetWorkflowError()))
+	e.promoErr = temporal.NewNonRetryableApplicationError("no uses left", shop.ErrPromoExhausted, nil)
+	e.ExecuteWorkflow(PromoRedemption, shop.PromoRequest{Code: "SALE", UserID: 42})
+	require.Equal(t, shop.ErrPromoExhausted, errorType(e.GetWorkflowError()))
 	require.Equal(t, []string{"RedeemPromo"}, e.calls)
 }

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,9 +10,6 @@ import (
 	"vpnflow/activities"
 	"vpnflow/internal/shop"
 )
-
-// BroadcastWorkflowID is the ID of a broadcast's workflow.
-func BroadcastWorkflowID(id string) string { return "broadcast/" + id }
 
 // Broadcast pacing and paging. Telegram allows about 30 messages a second
 // to different chats; 20 leaves room for the bot's own replies meanwhile.
@@ -28,57 +24,21 @@ const (
 	broadcastReportStep = 5
 )
 
-// BroadcastInput starts (or continues) a broadcast.
-type BroadcastInput struct {
-	BroadcastID string
-	AdminID     int64
-	// Text is needed by the first run only, which stores it; pages read it
-	// from the database, so it does not travel through every continue-as-new.
-	Text      string
-	PerSecond int // 0: DefaultBroadcastRate
-	PageSize  int // 0: defaultBroadcastPage
-	State     *BroadcastState
-}
-
-// BroadcastState is a broadcast's progress: its state query's answer, its
-// result, and what a continue-as-new carries.
-type BroadcastState struct {
-	Total             int
-	AfterUserID       int64 // keyset cursor: every recipient up to here is handled
-	Sent              int
-	Skipped           int // blocked the bot
-	Failed            int
-	ProgressMessageID int // the admin's progress message, 0 if none
-	ReportedPercent   int
-	LastSentAt        time.Time
-	Done              bool
-}
-
-// Handled is how many recipients have an outcome.
-func (s BroadcastState) Handled() int { return s.Sent + s.Skipped + s.Failed }
-
-func (s BroadcastState) percent() int {
-	if s.Total <= 0 {
-		return 100
-	}
-	return min(100, s.Handled()*100/s.Total)
-}
-
 // Broadcast sends one text to every user who existed when it started and
 // is not banned, paced under Telegram's limit, reporting progress to the
 // admin. Each recipient's outcome is recorded in the database right after
 // it is known, so a worker crash resumes after the recorded ones; pages are
 // read by keyset, and the workflow continues as new every
 // broadcastPagesPerRun pages to keep its history bounded.
-func Broadcast(ctx workflow.Context, in BroadcastInput) (BroadcastState, error) {
-	if err := in.validate(); err != nil {
-		return BroadcastState{}, invalidInput(err)
+func Broadcast(ctx workflow.Context, in shop.BroadcastInput) (shop.BroadcastState, error) {
+	if err := in.Validate(); err != nil {
+		return shop.BroadcastState{}, invalidInput(err)
 	}
 	b := &broadcast{in: in}
 	if in.State != nil {
 		b.state = *in.State
 	}
-	if err := workflow.SetQueryHandler(ctx, shop.QueryState, func() (BroadcastState, error) { return b.state, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, shop.QueryState, func() (shop.BroadcastState, error) { return b.state, nil }); err != nil {
 		return b.state, err
 	}
 	if in.State == nil {
@@ -89,23 +49,9 @@ func Broadcast(ctx workflow.Context, in BroadcastInput) (BroadcastState, error) 
 	return b.run(ctx)
 }
 
-func (in BroadcastInput) validate() error {
-	switch {
-	case in.BroadcastID == "":
-		return errors.New("broadcast id is empty")
-	case in.AdminID <= 0:
-		return errors.New("admin id must be positive")
-	case in.State == nil && in.Text == "":
-		return errors.New("text is empty")
-	case in.PerSecond < 0 || in.PageSize < 0:
-		return errors.New("rate and page size cannot be negative")
-	}
-	return nil
-}
-
 type broadcast struct {
-	in    BroadcastInput
-	state BroadcastState
+	in    shop.BroadcastInput
+	state shop.BroadcastState
 }
 
 func (b *broadcast) rate() int {
@@ -136,7 +82,7 @@ func (b *broadcast) start(ctx workflow.Context) error {
 	return nil
 }
 
-func (b *broadcast) run(ctx workflow.Context) (BroadcastState, error) {
+func (b *broadcast) run(ctx workflow.Context) (shop.BroadcastState, error) {
 	var a *activities.Activities
 	interval := time.Second / time.Duration(b.rate())
 	for pages := 0; ; pages++ {
@@ -162,7 +108,7 @@ func (b *broadcast) run(ctx workflow.Context) (BroadcastState, error) {
 		if page.End {
 			break
 		}
-		if p := b.state.percent(); p-b.state.ReportedPercent >= broadcastReportStep {
+		if p := b.state.Percent(); p-b.state.ReportedPercent >= broadcastReportStep {
 			b.state.ReportedPercent = p
 			b.report(ctx, activities.ReportProgress)
 		}
@@ -170,7 +116,7 @@ func (b *broadcast) run(ctx workflow.Context) (BroadcastState, error) {
 	return b.finish(ctx)
 }
 
-func (b *broadcast) finish(ctx workflow.Context) (BroadcastState, error) {
+func (b *broadcast) finish(ctx workflow.Context) (shop.BroadcastState, error) {
 	var a *activities.Activities
 	if err := workflow.ExecuteActivity(withDB(ctx), a.FinishBroadcast, activities.FinishBroadcastInput{
 		BroadcastID: b.in.BroadcastID, Sent: b.state.Sent, Skipped: b.state.Skipped, Failed: b.state.Failed,

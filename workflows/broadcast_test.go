@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/shop"
 )
 
 // fakeRecipients answers SendBroadcastPage as the database would for users
@@ -71,10 +72,10 @@ func newBroadcastEnv(t *testing.T, f *fakeRecipients) *testsuite.TestWorkflowEnv
 func TestBroadcastPagesEveryoneOnceAndReports(t *testing.T) {
 	f := &fakeRecipients{n: 230, fail: 1}
 	env := newBroadcastEnv(t, f)
-	env.ExecuteWorkflow(Broadcast, BroadcastInput{BroadcastID: "b1", AdminID: 1, Text: "hello"})
+	env.ExecuteWorkflow(Broadcast, shop.BroadcastInput{BroadcastID: "b1", AdminID: 1, Text: "hello"})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
-	var st BroadcastState
+	var st shop.BroadcastState
 	require.NoError(t, env.GetWorkflowResult(&st))
 
 	require.Equal(t, 230, st.Total)
@@ -117,13 +118,13 @@ func TestBroadcastPagesEveryoneOnceAndReports(t *testing.T) {
 func TestBroadcastContinuesAsNewWithItsCursor(t *testing.T) {
 	f := &fakeRecipients{n: broadcastPagesPerRun + 20}
 	env := newBroadcastEnv(t, f)
-	env.ExecuteWorkflow(Broadcast, BroadcastInput{BroadcastID: "b2", AdminID: 1, Text: "hello", PageSize: 1})
+	env.ExecuteWorkflow(Broadcast, shop.BroadcastInput{BroadcastID: "b2", AdminID: 1, Text: "hello", PageSize: 1})
 	require.True(t, env.IsWorkflowCompleted())
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(env.GetWorkflowError(), &can), "error: %v", env.GetWorkflowError())
 	require.Len(t, f.pages, broadcastPagesPerRun)
 
-	var next BroadcastInput
+	var next shop.BroadcastInput
 	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(can.Input, &next))
 	require.NotNil(t, next.State)
 	require.Equal(t, int64(broadcastPagesPerRun), next.State.AfterUserID)
@@ -137,7 +138,7 @@ func TestBroadcastContinuesAsNewWithItsCursor(t *testing.T) {
 	env2 := newBroadcastEnv(t, f2)
 	env2.ExecuteWorkflow(Broadcast, next)
 	require.NoError(t, env2.GetWorkflowError())
-	var st BroadcastState
+	var st shop.BroadcastState
 	require.NoError(t, env2.GetWorkflowResult(&st))
 	require.Equal(t, int64(broadcastPagesPerRun), f2.pages[0].AfterUserID)
 	require.Equal(t, int(f.n), st.Handled())
@@ -146,7 +147,7 @@ func TestBroadcastContinuesAsNewWithItsCursor(t *testing.T) {
 
 func TestBroadcastRefusesBadInput(t *testing.T) {
 	env := newBroadcastEnv(t, &fakeRecipients{})
-	env.ExecuteWorkflow(Broadcast, BroadcastInput{BroadcastID: "b3", AdminID: 1})
+	env.ExecuteWorkflow(Broadcast, shop.BroadcastInput{BroadcastID: "b3", AdminID: 1})
 	var appErr *temporal.ApplicationError
 	require.True(t, errors.As(env.GetWorkflowError(), &appErr))
 	require.Equal(t, "InvalidInput", appErr.Type())

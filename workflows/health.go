@@ -22,7 +22,20 @@ const (
 	// ComponentSubscriptions is "down" while a Subscription workflow is
 	// stuck retrying a step (the SubscriptionStuck search attribute).
 	ComponentSubscriptions = "subscriptions"
+	// ComponentTelegram is the Bot API (getMe); ComponentBot the bot
+	// process, by its heartbeat.
+	ComponentTelegram = "telegram"
+	ComponentBot      = "bot"
 )
+
+// healthPeersChange versions the Telegram and bot probes: recorded runs of
+// the health check had five probes.
+const healthPeersChange = "health-telegram-and-bot"
+
+// healthUpMetric is 1 while a component is up, 0 while down, per run: the
+// one signal that still reaches an operator when Telegram, the admins'
+// channel, is what is down (deploy/prometheus/alerts.yml).
+const healthUpMetric = "vpnflow_health_component_up"
 
 // healthStuckChange versions the stuck-subscriptions probe: recorded runs
 // of the health check had four probes.
@@ -49,18 +62,30 @@ type healthProbe struct {
 	check    func(ctx workflow.Context) workflow.Future
 }
 
+// probeWith runs one probe activity.
+func probeWith(fn any) func(workflow.Context) workflow.Future {
+	return func(ctx workflow.Context) workflow.Future {
+		return workflow.ExecuteActivity(withProbe(ctx), fn, activities.HealthProbe{})
+	}
+}
+
+// peerProbes watch what the admins' alerts travel through: Telegram, and
+// the bot process (the worker's own liveness is the bot's to watch).
+func peerProbes() []healthProbe {
+	var a *activities.Activities
+	return []healthProbe{
+		{ComponentTelegram, "Telegram", probeWith(a.CheckTelegram)},
+		{ComponentBot, "Bot", probeWith(a.CheckBot)},
+	}
+}
+
 func healthProbes() []healthProbe {
 	var a *activities.Activities
-	probe := func(fn any) func(workflow.Context) workflow.Future {
-		return func(ctx workflow.Context) workflow.Future {
-			return workflow.ExecuteActivity(withProbe(ctx), fn, activities.HealthProbe{})
-		}
-	}
 	return []healthProbe{
-		{ComponentPostgres, "PostgreSQL", probe(a.CheckPostgres)},
-		{ComponentXray, "Xray", probe(a.CheckXray)},
-		{ComponentCryptoPay, "Crypto Pay", probe(a.CheckCryptoPay)},
-		{ComponentTemporal, "Temporal", probe(a.CheckTemporal)},
+		{ComponentPostgres, "PostgreSQL", probeWith(a.CheckPostgres)},
+		{ComponentXray, "Xray", probeWith(a.CheckXray)},
+		{ComponentCryptoPay, "Crypto Pay", probeWith(a.CheckCryptoPay)},
+		{ComponentTemporal, "Temporal", probeWith(a.CheckTemporal)},
 	}
 }
 
@@ -78,12 +103,15 @@ func HealthCheck(ctx workflow.Context, in schedules.HealthCheckInput) (HealthRep
 		futures[i] = p.check(ctx)
 	}
 	if workflow.GetVersion(ctx, healthStuckChange, workflow.DefaultVersion, 1) >= 1 {
-		var a *activities.Activities
-		stuck := healthProbe{ComponentSubscriptions, "Subscriptions", func(ctx workflow.Context) workflow.Future {
-			return workflow.ExecuteActivity(withProbe(ctx), a.CheckStuckSubscriptions, activities.HealthProbe{})
-		}}
+		stuck := healthProbe{ComponentSubscriptions, "Subscriptions", probeWith(a.CheckStuckSubscriptions)}
 		probes = append(probes, stuck)
 		futures = append(futures, stuck.check(ctx))
+	}
+	if workflow.GetVersion(ctx, healthPeersChange, workflow.DefaultVersion, 1) >= 1 {
+		for _, p := range peerProbes() {
+			probes = append(probes, p)
+			futures = append(futures, p.check(ctx))
+		}
 	}
 	var report HealthReport
 	for i, p := range probes {
@@ -94,6 +122,11 @@ func HealthCheck(ctx workflow.Context, in schedules.HealthCheckInput) (HealthRep
 			c.Error = probeError(err)
 		}
 		report.Components = append(report.Components, c)
+		up := 0.0
+		if c.Up {
+			up = 1
+		}
+		workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"component": p.id}).Gauge(healthUpMetric).Update(up)
 
 		wasDown := slices.Contains(in.Down, p.id)
 		down := !c.Up

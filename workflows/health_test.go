@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
 	"vpnflow/internal/schedules"
@@ -24,7 +25,10 @@ type healthEnv struct {
 }
 
 func newHealthEnv(down map[string]string) *healthEnv {
-	env := newTestEnv()
+	return newHealthEnvIn(newTestEnv(), down)
+}
+
+func newHealthEnvIn(env *testsuite.TestWorkflowEnvironment, down map[string]string) *healthEnv {
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
 	he := &healthEnv{TestWorkflowEnvironment: env}
@@ -41,6 +45,8 @@ func newHealthEnv(down map[string]string) *healthEnv {
 	env.OnActivity(a.CheckCryptoPay, mock.Anything, mock.Anything).Return(probe(ComponentCryptoPay))
 	env.OnActivity(a.CheckTemporal, mock.Anything, mock.Anything).Return(probe(ComponentTemporal))
 	env.OnActivity(a.CheckStuckSubscriptions, mock.Anything, mock.Anything).Return(probe(ComponentSubscriptions))
+	env.OnActivity(a.CheckTelegram, mock.Anything, mock.Anything).Return(probe(ComponentTelegram))
+	env.OnActivity(a.CheckBot, mock.Anything, mock.Anything).Return(probe(ComponentBot))
 	env.OnActivity(a.AlertAdmins, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AdminAlert) (activities.AdminAlertResult, error) {
 		if he.alertFail != nil {
 			return activities.AdminAlertResult{Failed: 1}, he.alertFail
@@ -69,7 +75,7 @@ func TestHealthCheckAllUpSaysNothing(t *testing.T) {
 	he := newHealthEnv(nil)
 	r := he.run(t)
 	require.Empty(t, r.Down)
-	require.Len(t, r.Components, 5)
+	require.Len(t, r.Components, 7)
 	for _, c := range r.Components {
 		require.True(t, c.Up, c.Component)
 		require.Equal(t, "fine", c.Detail)
@@ -130,6 +136,37 @@ func TestHealthCheckKeepsStateWhenTheAlertFails(t *testing.T) {
 	require.Empty(t, he.saved)
 	require.False(t, r.Components[1].Up)
 	require.Equal(t, "unavailable", r.Components[1].Error)
+}
+
+// When Telegram is what is down, the alert about it cannot travel through
+// Telegram: the run says it failed to tell anyone, keeps the state so the
+// next run tries again, and the component's gauge carries the news to
+// Prometheus. A silent bot is reported like any component.
+func TestHealthCheckTelegramDownReachesTheMetric(t *testing.T) {
+	metrics := newMetricsRecorder()
+	var suite testsuite.WorkflowTestSuite
+	suite.SetMetricsHandler(metrics)
+	he := newHealthEnvIn(suite.NewTestWorkflowEnvironment(), map[string]string{
+		ComponentTelegram: "telegram getMe: connection refused",
+		ComponentBot:      "no heartbeat since 2026-12-04 12:00:00 UTC (2m0s ago)",
+	})
+	he.alertFail = errors.New("send health alert to admin 1: connection refused")
+	r := he.run(t)
+	require.Equal(t, 2, r.AlertsFailed)
+	require.Empty(t, r.Down, "not told, so not saved as told")
+	for component, want := range map[string]float64{ComponentTelegram: 0, ComponentBot: 0, ComponentPostgres: 1, ComponentXray: 1} {
+		got, ok := metrics.gauge(healthUpMetric + "/" + component)
+		require.True(t, ok, component)
+		require.Equal(t, want, got, component)
+	}
+}
+
+// Runs recorded before the Telegram and bot probes keep their five.
+func TestHealthCheckBeforeThePeerProbes(t *testing.T) {
+	he := newHealthEnv(nil)
+	he.OnGetVersion(healthPeersChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	r := he.run(t)
+	require.Len(t, r.Components, 5)
 }
 
 func TestProbeErrorIsShort(t *testing.T) {

@@ -77,8 +77,8 @@ func TestSubscriptionReissueAddsNewKeyBeforeRemovingOld(t *testing.T) {
 	se, steps := reissueEnv(t, false)
 	se.extendAt(time.Second, "purchase:a", 30*24*time.Hour)
 	var first, tooSoon error
-	se.RegisterDelayedCallback(func() { se.UpdateWorkflow(shop.UpdateReissue, "r1", updateResult(&first), ReissueRequest{}) }, time.Hour)
-	se.RegisterDelayedCallback(func() { se.UpdateWorkflow(shop.UpdateReissue, "r2", updateResult(&tooSoon), ReissueRequest{}) }, time.Hour+time.Minute)
+	se.RegisterDelayedCallback(func() { se.UpdateWorkflow(shop.UpdateReissue, "r1", updateResult(&first), shop.ReissueRequest{}) }, time.Hour)
+	se.RegisterDelayedCallback(func() { se.UpdateWorkflow(shop.UpdateReissue, "r2", updateResult(&tooSoon), shop.ReissueRequest{}) }, time.Hour+time.Minute)
 	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 2*time.Hour)
 
 	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
@@ -86,8 +86,8 @@ func TestSubscriptionReissueAddsNewKeyBeforeRemovingOld(t *testing.T) {
 	require.NoError(t, first)
 	require.Equal(t, []string{"begin", "add tg42.k1@vpnflow", "commit tg42.k1@vpnflow", "remove tg42@vpnflow"}, *steps)
 	require.Equal(t, 2, se.keys, "the activation key and the reissued key")
-	r := RefusalFrom(tooSoon)
-	require.Equal(t, RefusedTooSoon, r.Type)
+	r := shop.RefusalFrom(tooSoon)
+	require.Equal(t, shop.RefusedTooSoon, r.Type)
 	require.Equal(t, 9*time.Minute, r.Wait)
 }
 
@@ -95,7 +95,7 @@ func TestSubscriptionReissueRollsBackAndKeepsOldKey(t *testing.T) {
 	se, steps := reissueEnv(t, true)
 	se.extendAt(time.Second, "purchase:a", 30*24*time.Hour)
 	var err error
-	se.RegisterDelayedCallback(func() { se.UpdateWorkflow(shop.UpdateReissue, "r1", updateResult(&err), ReissueRequest{}) }, time.Hour)
+	se.RegisterDelayedCallback(func() { se.UpdateWorkflow(shop.UpdateReissue, "r1", updateResult(&err), shop.ReissueRequest{}) }, time.Hour)
 	var st shop.SubscriptionState
 	se.RegisterDelayedCallback(func() { st = se.state(t) }, 90*time.Minute)
 	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 2*time.Hour)
@@ -114,10 +114,10 @@ func TestSubscriptionReissueRollsBackAndKeepsOldKey(t *testing.T) {
 func TestSubscriptionReissueRefusedWhenNotActive(t *testing.T) {
 	se, _ := reissueEnv(t, false)
 	var err error
-	se.RegisterDelayedCallback(func() { se.UpdateWorkflow(shop.UpdateReissue, "r1", updateResult(&err), ReissueRequest{}) }, time.Minute)
+	se.RegisterDelayedCallback(func() { se.UpdateWorkflow(shop.UpdateReissue, "r1", updateResult(&err), shop.ReissueRequest{}) }, time.Minute)
 	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, time.Hour)
 	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
-	require.Equal(t, RefusedNotActive, RefusalFrom(err).Type)
+	require.Equal(t, shop.RefusedNotActive, shop.RefusalFrom(err).Type)
 }
 
 // It covers the AutoRenew activity path of runs from before autoRenewChange.
@@ -144,7 +144,7 @@ func TestSubscriptionAutoRenewChargesOncePerPeriod(t *testing.T) {
 	se.extendAt(time.Second, "purchase:a", 10*24*time.Hour)
 	var err error
 	se.RegisterDelayedCallback(func() {
-		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(&err), AutoRenewRequest{On: true})
+		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(&err), shop.AutoRenewRequest{On: true})
 	}, time.Minute)
 	var st shop.SubscriptionState
 	se.RegisterDelayedCallback(func() { st = se.state(t) }, 12*24*time.Hour)
@@ -172,7 +172,7 @@ func TestSubscriptionAutoRenewShortBalanceTellsOnceThenExpires(t *testing.T) {
 	se.extendAt(time.Second, "purchase:a", 10*24*time.Hour)
 	var err error
 	se.RegisterDelayedCallback(func() {
-		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(&err), AutoRenewRequest{On: true})
+		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(&err), shop.AutoRenewRequest{On: true})
 	}, time.Minute)
 	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 11*24*time.Hour)
 
@@ -206,7 +206,7 @@ func TestSubscriptionAutoRenewFailureIsToldAndCounted(t *testing.T) {
 	se.extendAt(time.Second, "purchase:a", 10*24*time.Hour)
 	var err error
 	se.RegisterDelayedCallback(func() {
-		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(&err), AutoRenewRequest{On: true})
+		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(&err), shop.AutoRenewRequest{On: true})
 	}, time.Minute)
 	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 11*24*time.Hour)
 

@@ -9,56 +9,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
-// PurchaseInput starts a Purchase workflow.
-type PurchaseInput struct {
-	activities.NewPurchase
-	// InvoiceTTL is how long the user has to pay.
-	InvoiceTTL time.Duration
-	// PollEvery is the first interval of the Crypto Pay polling fallback;
-	// it doubles up to lastPoll. Zero means firstPoll.
-	PollEvery time.Duration
-	// Late marks a run started by a payment that found no open run of
-	// purchase/<id> (signal-with-start from the bot, the webhook or the
-	// payments sweep). Only PurchaseID is set then; the purchase is read
-	// from the database (see purchase_late.go).
-	Late bool `json:",omitempty"`
-	// Renewal marks a balance purchase that auto-renews a subscription,
-	// started by the Subscription workflow as its child. Its extension is
-	// delivered as a renewal, and the parent, not the purchase, tells the
-	// user the outcome (see subscription_autorenew.go).
-	Renewal bool `json:",omitempty"`
-}
-
-// PurchaseState is the purchase as the workflow sees it: its state query's
-// answer and its result.
-type PurchaseState struct {
-	PurchaseID       string
-	UserID           int64
-	Kind             string
-	PlanID           string
-	Provider         string
-	Amount           int64
-	Currency         string
-	Status           string
-	InvoiceID        string
-	InvoiceExpiresAt time.Time
-	PaidVia          string // webhook, poll or telegram
-	ExpiresAt        time.Time
-	Failure          string
-}
-
-// CheckoutRequest is Telegram's pre_checkout_query for a Stars invoice, which
-// the bot must answer within 10 seconds.
-type CheckoutRequest struct {
-	UserID   int64
-	Amount   int64
-	Currency string
-}
-
-// Polling backs off from the first interval (PurchaseInput.PollEvery) to
+// Polling backs off from the first interval (shop.PurchaseInput.PollEvery) to
 // the last. Crypto Pay webhooks
 // can be lost or the webhook disabled after three days of failures, so the
 // workflow asks for itself.
@@ -74,14 +29,14 @@ const (
 // workflow ID (purchase/<id>) makes it the only thing acting on the purchase,
 // the first payment signal wins, and the credit is one transaction guarded by
 // the schema's unique keys.
-func Purchase(ctx workflow.Context, in PurchaseInput) (PurchaseState, error) {
+func Purchase(ctx workflow.Context, in shop.PurchaseInput) (shop.PurchaseState, error) {
 	if in.Late {
 		return latePurchase(ctx, in)
 	}
-	if err := in.validate(); err != nil {
-		return PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
+	if err := in.Validate(); err != nil {
+		return shop.PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
-	p := &purchase{in: in, state: PurchaseState{
+	p := &purchase{in: in, state: shop.PurchaseState{
 		PurchaseID: in.PurchaseID, UserID: in.UserID, Kind: in.Kind, PlanID: in.PlanID,
 		Provider: in.Provider, Amount: in.Amount, Currency: in.Currency, Status: shop.PurchasePending,
 	}}
@@ -95,8 +50,8 @@ func Purchase(ctx workflow.Context, in PurchaseInput) (PurchaseState, error) {
 }
 
 type purchase struct {
-	in               PurchaseInput
-	state            PurchaseState
+	in               shop.PurchaseInput
+	state            shop.PurchaseState
 	payment          *shop.Payment
 	checkoutApproved time.Time
 	// extras are Stars charges beyond the one that pays the purchase,
@@ -106,28 +61,8 @@ type purchase struct {
 	charges map[string]bool
 }
 
-func (in PurchaseInput) validate() error {
-	switch {
-	case in.PurchaseID == "":
-		return errors.New("purchase id is empty")
-	case in.UserID <= 0:
-		return errors.New("user id must be positive")
-	case in.Amount <= 0:
-		return errors.New("amount must be positive")
-	case in.Kind != shop.KindSubscription && in.Kind != shop.KindTopUp:
-		return fmt.Errorf("unknown purchase kind %q", in.Kind)
-	case in.Kind == shop.KindSubscription && in.Days <= 0:
-		return errors.New("a subscription purchase needs days")
-	case in.Provider != shop.ProviderCryptoPay && in.Provider != shop.ProviderStars && in.Provider != shop.ProviderBalance:
-		return fmt.Errorf("unknown provider %q", in.Provider)
-	case in.Provider != shop.ProviderBalance && in.InvoiceTTL <= 0:
-		return errors.New("invoice TTL must be positive")
-	}
-	return nil
-}
-
 func (p *purchase) setup(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, shop.QueryState, func() (PurchaseState, error) {
+	if err := workflow.SetQueryHandler(ctx, shop.QueryState, func() (shop.PurchaseState, error) {
 		return p.state, nil
 	}); err != nil {
 		return err
@@ -202,7 +137,7 @@ func (p *purchase) invoiceCryptoPay(ctx workflow.Context) error {
 		Amount: p.in.Amount, Currency: p.in.Currency, TTL: p.in.InvoiceTTL,
 	}).Get(ctx, &inv)
 	if err != nil {
-		p.notify(ctx, activities.Notice{Message: "busy_try_again", Buttons: []activities.Button{activities.ButtonMenu}})
+		p.notify(ctx, notice.Busy())
 		return p.fail(ctx, "create invoice", err)
 	}
 	p.state.InvoiceID, p.state.InvoiceExpiresAt = inv.InvoiceID, inv.ExpiresAt
@@ -308,7 +243,7 @@ func (p *purchase) expire(ctx workflow.Context) error {
 	if err := p.upsert(ctx); err != nil {
 		return err
 	}
-	p.notify(ctx, activities.Notice{Message: "purchase_expired", PlanID: p.in.PlanID, Buttons: []activities.Button{activities.ButtonMenu}})
+	p.notify(ctx, notice.PurchaseExpired(p.in.PlanID))
 	return nil
 }
 
@@ -325,7 +260,7 @@ func (p *purchase) credit(ctx workflow.Context) error {
 		p.state.Status, p.state.Failure = shop.PurchaseFailed, failureInsufficientBalance
 		p.recordFailure(ctx)
 		if !p.in.Renewal {
-			p.notify(ctx, activities.Notice{Message: "insufficient_balance", Amount: p.in.Amount, Currency: p.in.Currency, Buttons: []activities.Button{activities.ButtonTopUp}})
+			p.notify(ctx, notice.InsufficientBalance(p.in.Amount, p.in.Currency))
 		}
 		return p.upsert(ctx)
 	}
@@ -337,7 +272,7 @@ func (p *purchase) credit(ctx workflow.Context) error {
 		return err
 	}
 	if p.in.Kind == shop.KindTopUp {
-		p.notify(ctx, activities.Notice{Message: "topup_done", Amount: p.in.Amount, Currency: p.in.Currency, Balance: res.Balance, Buttons: []activities.Button{activities.ButtonMenu}})
+		p.notify(ctx, notice.TopUpDone(p.in.Amount, p.in.Currency, res.Balance))
 	} else {
 		// The Subscription workflow adds the key to Xray and sends it; the
 		// extension's id makes a repeat delivery a no-op there. A renewal's
@@ -357,14 +292,14 @@ func (p *purchase) credit(ctx workflow.Context) error {
 		}
 	}
 	if res.ReferralBonusPaid && res.ReferrerID != 0 {
-		p.notify(ctx, activities.Notice{UserID: res.ReferrerID, Message: "referral_bonus", Bonus: res.ReferralBonus})
+		p.notify(ctx, notice.ReferralBonus(res.ReferrerID, res.ReferralBonus))
 	}
 	return nil
 }
 
 // notify sends a notice to the purchase's user (or Notice.UserID); a failure
 // is logged, never fatal: money matters more than messages.
-func (p *purchase) notify(ctx workflow.Context, n activities.Notice) {
+func (p *purchase) notify(ctx workflow.Context, n notice.Notice) {
 	var a *activities.Activities
 	if n.UserID == 0 {
 		n.UserID = p.in.UserID

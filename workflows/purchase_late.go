@@ -17,7 +17,7 @@ import (
 // not hand over while Temporal was down, a paid invoice only the payments
 // sweep found. Each of them signal-with-starts purchase/<id>; if the
 // purchase's run is still open it gets the signal as usual, otherwise a new
-// run starts in late mode (PurchaseInput.Late), reads the purchase from the
+// run starts in late mode (shop.PurchaseInput.Late), reads the purchase from the
 // database and settles the payment. purchase/<id> stays the one writer.
 //
 // The rule for a late payment:
@@ -37,26 +37,26 @@ import (
 // that started it (it is in the same request, so it is there at once).
 const latePayWait = time.Minute
 
-func latePurchase(ctx workflow.Context, in PurchaseInput) (PurchaseState, error) {
+func latePurchase(ctx workflow.Context, in shop.PurchaseInput) (shop.PurchaseState, error) {
 	if in.PurchaseID == "" {
 		err := errors.New("purchase id is empty")
-		return PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
+		return shop.PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
-	p := &purchase{in: in, state: PurchaseState{PurchaseID: in.PurchaseID}}
+	p := &purchase{in: in, state: shop.PurchaseState{PurchaseID: in.PurchaseID}}
 	var a *activities.Activities
 	var info activities.PurchaseInfo
 	err := workflow.ExecuteActivity(withDB(ctx), a.LoadPurchase, activities.PurchaseRef{PurchaseID: in.PurchaseID}).Get(ctx, &info)
 	var appErr *temporal.ApplicationError
 	known := err == nil
-	if err != nil && !(errors.As(err, &appErr) && appErr.Type() == activities.ErrNotFound) {
+	if err != nil && !(errors.As(err, &appErr) && appErr.Type() == shop.ErrNotFound) {
 		return p.state, fmt.Errorf("load purchase: %w", err)
 	}
 	if known {
-		p.in.NewPurchase = activities.NewPurchase{
+		p.in.NewPurchase = shop.NewPurchase{
 			PurchaseID: info.PurchaseID, UserID: info.UserID, Kind: info.Kind, PlanID: info.PlanID, Days: info.Days,
 			Amount: info.Amount, Currency: info.Currency, Provider: info.Provider,
 		}
-		p.state = PurchaseState{
+		p.state = shop.PurchaseState{
 			PurchaseID: info.PurchaseID, UserID: info.UserID, Kind: info.Kind, PlanID: info.PlanID,
 			Provider: info.Provider, Amount: info.Amount, Currency: info.Currency, Status: info.Status,
 		}

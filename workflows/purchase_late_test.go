@@ -23,7 +23,7 @@ func (pe *purchaseEnv) lateRun(status, chargeID string, pay shop.Payment) {
 	}
 	pe.OnActivity(pe.a.LoadPurchase, mock.Anything, mock.Anything).Return(info, nil)
 	pe.RegisterDelayedCallback(func() { pe.SignalWorkflow(shop.SignalPayment, pay) }, 0)
-	pe.ExecuteWorkflow(Purchase, PurchaseInput{NewPurchase: activities.NewPurchase{PurchaseID: pe.in.PurchaseID}, Late: true})
+	pe.ExecuteWorkflow(Purchase, shop.PurchaseInput{NewPurchase: shop.NewPurchase{PurchaseID: pe.in.PurchaseID}, Late: true})
 }
 
 // A Crypto Pay payment that arrives after the purchase expired and its
@@ -97,7 +97,7 @@ func TestPurchaseLateStarsUnknownPurchaseRefunded(t *testing.T) {
 	pe.RegisterDelayedCallback(func() {
 		pe.SignalWorkflow(shop.SignalPayment, shop.Payment{Provider: shop.ProviderStars, ChargeID: "ch_9", UserID: 77, Amount: 10, Source: "sweep"})
 	}, 0)
-	pe.ExecuteWorkflow(Purchase, PurchaseInput{NewPurchase: activities.NewPurchase{PurchaseID: pe.in.PurchaseID}, Late: true})
+	pe.ExecuteWorkflow(Purchase, shop.PurchaseInput{NewPurchase: shop.NewPurchase{PurchaseID: pe.in.PurchaseID}, Late: true})
 
 	pe.result(t)
 	require.Equal(t, []activities.RefundStarsInput{{UserID: 77, ChargeID: "ch_9"}}, r.refunded)
@@ -105,7 +105,7 @@ func TestPurchaseLateStarsUnknownPurchaseRefunded(t *testing.T) {
 }
 
 func newNotFound() error {
-	return temporal.NewNonRetryableApplicationError("purchase not found", activities.ErrNotFound, nil)
+	return temporal.NewNonRetryableApplicationError("purchase not found", shop.ErrNotFound, nil)
 }
 
 // Crypto Pay: the webhook is lost and the final poll at expiry fails (Crypto

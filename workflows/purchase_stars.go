@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
@@ -98,7 +99,7 @@ func (p *purchase) refundExtra(ctx workflow.Context, pay shop.Payment) {
 	if failed {
 		alert.Event, alert.Detail = activities.PaymentRefundFailed, err.Error()
 	} else {
-		p.notify(ctx, activities.Notice{UserID: userID, Message: "stars_extra_refunded", Amount: amount, Currency: "XTR"})
+		p.notify(ctx, notice.StarsExtraRefunded(userID, amount))
 	}
 	p.alert(ctx, alert)
 }
@@ -123,7 +124,7 @@ func withRefund(ctx workflow.Context) workflow.Context {
 
 // validateCheckout runs before Telegram charges the user's Stars: only the
 // purchase's own user, paying the exact amount, while it still waits.
-func (p *purchase) validateCheckout(ctx workflow.Context, req CheckoutRequest) error {
+func (p *purchase) validateCheckout(ctx workflow.Context, req shop.CheckoutRequest) error {
 	switch {
 	case p.in.Provider != shop.ProviderStars:
 		return errors.New("this purchase is not paid with Stars")
@@ -141,7 +142,7 @@ func (p *purchase) validateCheckout(ctx workflow.Context, req CheckoutRequest) e
 	return nil
 }
 
-func (p *purchase) approveCheckout(ctx workflow.Context, req CheckoutRequest) error {
+func (p *purchase) approveCheckout(ctx workflow.Context, req shop.CheckoutRequest) error {
 	p.checkoutApproved = workflow.Now(ctx)
 	return nil
 }

@@ -45,7 +45,7 @@ func TestPurchaseStarsSecondCheckoutRefused(t *testing.T) {
 	pe.deliveries()
 	pe.starsRefunds()
 	var first, second, afterPaid error
-	req := CheckoutRequest{UserID: 42, Amount: 150, Currency: "XTR"}
+	req := shop.CheckoutRequest{UserID: 42, Amount: 150, Currency: "XTR"}
 	pe.RegisterDelayedCallback(func() {
 		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "c1", updateResult(&first), req)
 		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "c2", updateResult(&second), req)

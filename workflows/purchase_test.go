@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
@@ -21,7 +22,7 @@ import (
 type purchaseEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	a       *activities.Activities
-	in      PurchaseInput
+	in      shop.PurchaseInput
 	notices []string
 	failed  []activities.FailPurchaseInput // FailPurchase calls
 }
@@ -30,8 +31,8 @@ func newPurchaseEnv(t *testing.T, provider string) *purchaseEnv {
 	env := newTestEnv()
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
-	in := PurchaseInput{
-		NewPurchase: activities.NewPurchase{
+	in := shop.PurchaseInput{
+		NewPurchase: shop.NewPurchase{
 			PurchaseID: uuid.NewString(), UserID: 42, Kind: shop.KindSubscription, PlanID: "1m", Days: 30,
 			Amount: 300, Currency: "USD", Provider: provider,
 		},
@@ -50,7 +51,7 @@ func newPurchaseEnv(t *testing.T, provider string) *purchaseEnv {
 		pe.failed = append(pe.failed, in)
 		return nil
 	})
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notice) error {
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n notice.Notice) error {
 		pe.notices = append(pe.notices, n.Message)
 		return nil
 	})
@@ -81,11 +82,11 @@ func (pe *purchaseEnv) deliveries() *[]activities.DeliverExtensionInput {
 	return &got
 }
 
-func (pe *purchaseEnv) result(t *testing.T) PurchaseState {
+func (pe *purchaseEnv) result(t *testing.T) shop.PurchaseState {
 	t.Helper()
 	require.True(t, pe.IsWorkflowCompleted())
 	require.NoError(t, pe.GetWorkflowError())
-	var st PurchaseState
+	var st shop.PurchaseState
 	require.NoError(t, pe.GetWorkflowResult(&st))
 	return st
 }
@@ -235,9 +236,9 @@ func TestPurchaseStarsCheckout(t *testing.T) {
 	pe.deliveries()
 	var wrongUser, wrongAmount, ok error
 	pe.RegisterDelayedCallback(func() {
-		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "u1", updateResult(&wrongUser), CheckoutRequest{UserID: 7, Amount: 150, Currency: "XTR"})
-		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "u2", updateResult(&wrongAmount), CheckoutRequest{UserID: 42, Amount: 1, Currency: "XTR"})
-		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "u3", updateResult(&ok), CheckoutRequest{UserID: 42, Amount: 150, Currency: "XTR"})
+		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "u1", updateResult(&wrongUser), shop.CheckoutRequest{UserID: 7, Amount: 150, Currency: "XTR"})
+		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "u2", updateResult(&wrongAmount), shop.CheckoutRequest{UserID: 42, Amount: 1, Currency: "XTR"})
+		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "u3", updateResult(&ok), shop.CheckoutRequest{UserID: 42, Amount: 150, Currency: "XTR"})
 	}, time.Minute)
 	pe.RegisterDelayedCallback(func() {
 		pe.SignalWorkflow(shop.SignalPayment, shop.Payment{Provider: shop.ProviderStars, ChargeID: "ch_1", Source: "telegram"})

@@ -1,59 +1,13 @@
 package workflows
 
 import (
-	"errors"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 )
 
-// Reasons an update to a Subscription workflow is refused. Validators return
-// them as application errors of that type, so the bot can tell the user why
-// without parsing text.
-const (
-	RefusedNotActive = "NotActive"
-	RefusedTooSoon   = "TooSoon"
-	RefusedBanned    = "Banned"
-	// RefusedNoPlan: auto-renewal asked for a subscription without a plan
-	// to renew (trial, grant or promo).
-	RefusedNoPlan = "NoPlan"
-)
-
-// Refusal is a refused update as the bot sees it.
-type Refusal struct {
-	Type string
-	Wait time.Duration // for RefusedTooSoon: how long until allowed
-}
-
+// refuse refuses an update for one of the shop.Refused* reasons; the bot
+// reads it back with shop.RefusalFrom.
 func refuse(kind string, wait time.Duration) error {
 	return temporal.NewApplicationError(kind, kind, wait)
-}
-
-// RefusalFrom reads a refusal out of an update's error; an error that is not
-// a refusal has an empty Type.
-func RefusalFrom(err error) Refusal {
-	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) {
-		return Refusal{}
-	}
-	r := Refusal{Type: appErr.Type()}
-	if appErr.HasDetails() {
-		_ = appErr.Details(&r.Wait)
-	}
-	return r
-}
-
-// MessageID is the catalogue message that explains the refusal.
-func (r Refusal) MessageID() string {
-	switch r.Type {
-	case RefusedNotActive:
-		return "reissue_needs_active"
-	case RefusedTooSoon:
-		return "reissue_too_soon"
-	case RefusedBanned:
-		return "banned_notice"
-	case RefusedNoPlan:
-		return "autorenew_needs_plan"
-	}
-	return "error_generic"
 }

@@ -11,52 +11,23 @@ import (
 	"vpnflow/internal/shop"
 )
 
-// SandboxExpireWorkflowType is the stable name of SandboxExpire.
-const SandboxExpireWorkflowType = "SandboxExpire"
-
-// The sandbox lets an expiry be set this far ahead: at least long enough to
-// watch a reminder arrive, at most a day.
-const (
-	MinSandboxExpiry = time.Minute
-	MaxSandboxExpiry = 24 * time.Hour
-)
-
-// SandboxExpireWorkflowID names one "expire in N minutes" request; n makes
-// each request its own workflow (the bot uses the request time).
-func SandboxExpireWorkflowID(userID, n int64) string {
-	return fmt.Sprintf("sandbox-expire/%d/%d", userID, n)
-}
-
-// SandboxExpireInput asks for the user's subscription to end In from now.
-type SandboxExpireInput struct {
-	UserID int64
-	In     time.Duration
-}
-
-// SandboxExpireResult is the new expiry; Live is false when the user had no
-// trial or active subscription, and nothing changed.
-type SandboxExpireResult struct {
-	Live      bool
-	ExpiresAt time.Time
-}
-
 // SandboxExpire is the sandbox's "expire my subscription in N minutes", so
 // an operator can watch reminders, renewal and expiry happen without
 // waiting days. It moves the stored expiry and then tells the user's
 // Subscription workflow, which owns the timers, through the same replacing
 // extension an admin correction would use; the bot never writes keys or
 // expiries itself. The worker refuses it outside the sandbox.
-func SandboxExpire(ctx workflow.Context, in SandboxExpireInput) (SandboxExpireResult, error) {
+func SandboxExpire(ctx workflow.Context, in shop.SandboxExpireInput) (shop.SandboxExpireResult, error) {
 	if in.UserID <= 0 {
-		return SandboxExpireResult{}, temporal.NewNonRetryableApplicationError("user id must be positive", "InvalidInput", nil)
+		return shop.SandboxExpireResult{}, temporal.NewNonRetryableApplicationError("user id must be positive", "InvalidInput", nil)
 	}
-	if in.In < MinSandboxExpiry || in.In > MaxSandboxExpiry {
-		return SandboxExpireResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("expiry in %s is outside %s..%s", in.In, MinSandboxExpiry, MaxSandboxExpiry), "InvalidInput", nil)
+	if in.In < shop.MinSandboxExpiry || in.In > shop.MaxSandboxExpiry {
+		return shop.SandboxExpireResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("expiry in %s is outside %s..%s", in.In, shop.MinSandboxExpiry, shop.MaxSandboxExpiry), "InvalidInput", nil)
 	}
 	// Listed with the user's other workflows in the Temporal UI.
 	if err := workflow.UpsertTypedSearchAttributes(ctx, shop.AttrTelegramUserID.ValueSet(in.UserID)); err != nil {
-		return SandboxExpireResult{}, err
+		return shop.SandboxExpireResult{}, err
 	}
 
 	var a *activities.Activities
@@ -72,10 +43,10 @@ func SandboxExpire(ctx workflow.Context, in SandboxExpireInput) (SandboxExpireRe
 	})
 	var set activities.SandboxExpiryResult
 	if err := workflow.ExecuteActivity(dbCtx, a.SetSandboxExpiry, activities.SandboxExpiryInput{UserID: in.UserID, ExpiresAt: at}).Get(ctx, &set); err != nil {
-		return SandboxExpireResult{}, err
+		return shop.SandboxExpireResult{}, err
 	}
 	if !set.Live {
-		return SandboxExpireResult{}, nil
+		return shop.SandboxExpireResult{}, nil
 	}
 
 	// The database has moved; the Subscription workflow must follow, so
@@ -90,7 +61,7 @@ func SandboxExpire(ctx workflow.Context, in SandboxExpireInput) (SandboxExpireRe
 	if err := workflow.ExecuteActivity(withTemporal(ctx), a.DeliverExtension, activities.DeliverExtensionInput{
 		UserID: in.UserID, Extension: ext,
 	}).Get(ctx, nil); err != nil {
-		return SandboxExpireResult{}, err
+		return shop.SandboxExpireResult{}, err
 	}
-	return SandboxExpireResult{Live: true, ExpiresAt: set.ExpiresAt}, nil
+	return shop.SandboxExpireResult{Live: true, ExpiresAt: set.ExpiresAt}, nil
 }

@@ -16,11 +16,11 @@ import (
 
 // sandboxEnv runs SandboxExpire with the database step answering live (or
 // not) and records the extension it delivers.
-func sandboxEnv(t *testing.T, live, trial bool) (run func(SandboxExpireInput) (SandboxExpireResult, error), delivered *[]activities.DeliverExtensionInput, asked *[]activities.SandboxExpiryInput) {
+func sandboxEnv(t *testing.T, live, trial bool) (run func(shop.SandboxExpireInput) (shop.SandboxExpireResult, error), delivered *[]activities.DeliverExtensionInput, asked *[]activities.SandboxExpiryInput) {
 	env := newTestEnv()
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
-	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: SandboxExpireWorkflowID(42, 7)})
+	env.SetStartWorkflowOptions(client.StartWorkflowOptions{ID: shop.SandboxExpireWorkflowID(42, 7)})
 	delivered = &[]activities.DeliverExtensionInput{}
 	asked = &[]activities.SandboxExpiryInput{}
 	env.OnActivity(a.SetSandboxExpiry, mock.Anything, mock.Anything).Return(
@@ -36,10 +36,10 @@ func sandboxEnv(t *testing.T, live, trial bool) (run func(SandboxExpireInput) (S
 			*delivered = append(*delivered, in)
 			return nil
 		})
-	run = func(in SandboxExpireInput) (SandboxExpireResult, error) {
+	run = func(in shop.SandboxExpireInput) (shop.SandboxExpireResult, error) {
 		env.ExecuteWorkflow(SandboxExpire, in)
 		require.True(t, env.IsWorkflowCompleted())
-		var res SandboxExpireResult
+		var res shop.SandboxExpireResult
 		if err := env.GetWorkflowError(); err != nil {
 			return res, err
 		}
@@ -51,14 +51,14 @@ func sandboxEnv(t *testing.T, live, trial bool) (run func(SandboxExpireInput) (S
 
 func TestSandboxExpireMovesExpiryThroughSubscription(t *testing.T) {
 	run, delivered, asked := sandboxEnv(t, true, true)
-	res, err := run(SandboxExpireInput{UserID: 42, In: 2 * time.Minute})
+	res, err := run(shop.SandboxExpireInput{UserID: 42, In: 2 * time.Minute})
 	require.NoError(t, err)
 
 	require.Len(t, *asked, 1)
 	at := (*asked)[0].ExpiresAt
 	require.Equal(t, int64(42), (*asked)[0].UserID)
 	require.Equal(t, at.Truncate(time.Second), at, "expiry is whole seconds")
-	require.Equal(t, SandboxExpireResult{Live: true, ExpiresAt: at}, res)
+	require.Equal(t, shop.SandboxExpireResult{Live: true, ExpiresAt: at}, res)
 
 	require.Len(t, *delivered, 1)
 	d := (*delivered)[0]
@@ -70,7 +70,7 @@ func TestSandboxExpireMovesExpiryThroughSubscription(t *testing.T) {
 
 func TestSandboxExpireWithoutLiveSubscriptionChangesNothing(t *testing.T) {
 	run, delivered, asked := sandboxEnv(t, false, false)
-	res, err := run(SandboxExpireInput{UserID: 42, In: time.Hour})
+	res, err := run(shop.SandboxExpireInput{UserID: 42, In: time.Hour})
 	require.NoError(t, err)
 	require.False(t, res.Live)
 	require.Len(t, *asked, 1)
@@ -78,7 +78,7 @@ func TestSandboxExpireWithoutLiveSubscriptionChangesNothing(t *testing.T) {
 }
 
 func TestSandboxExpireRefusesBadInput(t *testing.T) {
-	for _, in := range []SandboxExpireInput{
+	for _, in := range []shop.SandboxExpireInput{
 		{UserID: 42, In: 59 * time.Second},
 		{UserID: 42, In: 24*time.Hour + time.Second},
 		{UserID: 42},

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
@@ -31,9 +32,6 @@ const maxHistory = 5000
 // the past, policy read from the configuration, retry loops that continue
 // as new). Runs recorded before it keep their old command sequence.
 const edgesChange = "subscription-edges"
-
-// TrialRequest asks for the free trial (update-with-start from the bot).
-type TrialRequest struct{}
 
 // Subscription is one user's VPN access over its whole life: activations,
 // extensions, reminders and expiry, as durable timers instead of the legacy
@@ -259,7 +257,7 @@ func (s *subscription) shouldContinueAsNew(ctx workflow.Context) bool {
 // taken in, and the queued work travels in the next run's input.
 func (s *subscription) continueAsNew(ctx workflow.Context, in shop.SubscriptionInput) error {
 	for _, job := range s.reissues {
-		job.err, job.done = refuse(RefusedTooSoon, configRetry), true
+		job.err, job.done = refuse(shop.RefusedTooSoon, configRetry), true
 	}
 	s.reissues = nil
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -318,7 +316,7 @@ func (s *subscription) drain(ctx workflow.Context) error {
 
 func (s *subscription) active() bool { return s.clock().active() }
 
-func (s *subscription) notify(ctx workflow.Context, n activities.Notice) {
+func (s *subscription) notify(ctx workflow.Context, n notice.Notice) {
 	var a *activities.Activities
 	n.UserID = s.state.UserID
 	if err := workflow.ExecuteActivity(withTelegram(ctx), a.Notify, n).Get(ctx, nil); err != nil {

@@ -7,10 +7,11 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
-func (s *subscription) validateTrial(ctx workflow.Context, _ TrialRequest) error {
+func (s *subscription) validateTrial(ctx workflow.Context, _ shop.TrialRequest) error {
 	if s.active() {
 		return errors.New("subscription already active")
 	}
@@ -22,9 +23,9 @@ func (s *subscription) validateTrial(ctx workflow.Context, _ TrialRequest) error
 
 // startTrial books the trial in the database (once per user, enforced by the
 // schema) and queues its extension; the main loop activates the key.
-func (s *subscription) startTrial(ctx workflow.Context, _ TrialRequest) (activities.TrialResult, error) {
+func (s *subscription) startTrial(ctx workflow.Context, _ shop.TrialRequest) (shop.TrialResult, error) {
 	var a *activities.Activities
-	var res activities.TrialResult
+	var res shop.TrialResult
 	if err := workflow.ExecuteActivity(withDB(ctx), a.StartTrial, activities.UserRef{UserID: s.state.UserID}).Get(ctx, &res); err != nil {
 		return res, err
 	}
@@ -116,7 +117,7 @@ func (s *subscription) applyLive(ctx workflow.Context, ext shop.Extension) error
 		// A renewal sends its own message; a correction that shortens the
 		// period is not news to celebrate.
 		if ext.Kind != shop.ExtensionRenewal && longer {
-			s.notify(ctx, activities.Notice{Message: "subscription_extended", Expires: s.state.ExpiresAt})
+			s.notify(ctx, notice.Extended(s.state.ExpiresAt))
 		}
 		return nil
 	}
@@ -139,7 +140,7 @@ func (s *subscription) ensureInXray(ctx workflow.Context) error {
 		f := workflow.ExecuteActivity(withXray(ctx), a.EnsureVLESSUser, activities.UserRef{UserID: s.state.UserID})
 		if ok, _ := workflow.AwaitWithTimeout(ctx, activationNotice, f.IsReady); !ok && !told {
 			told = true
-			s.notify(ctx, activities.Notice{Message: "activation_in_progress"})
+			s.notify(ctx, notice.ActivationInProgress())
 		}
 		err := f.Get(ctx, nil)
 		if err == nil {

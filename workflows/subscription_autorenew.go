@@ -6,29 +6,25 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
-
-// AutoRenewRequest switches renewal from balance on or off.
-type AutoRenewRequest struct {
-	On bool
-}
 
 // validateAutoRenew refuses auto-renewal for a subscription without a plan
 // (one made by a trial, a grant or a promo): there is nothing to renew, and
 // the user is told to buy a plan once instead of waiting for a renewal
 // that would never come.
-func (s *subscription) validateAutoRenew(ctx workflow.Context, req AutoRenewRequest) error {
+func (s *subscription) validateAutoRenew(ctx workflow.Context, req shop.AutoRenewRequest) error {
 	if s.state.Status == shop.StatusNone {
-		return refuse(RefusedNotActive, 0)
+		return refuse(shop.RefusedNotActive, 0)
 	}
 	if req.On && (s.state.PlanID == "" || s.state.PlanID == shop.TrialPlanID) {
-		return refuse(RefusedNoPlan, 0)
+		return refuse(shop.RefusedNoPlan, 0)
 	}
 	return nil
 }
 
-func (s *subscription) setAutoRenew(ctx workflow.Context, req AutoRenewRequest) error {
+func (s *subscription) setAutoRenew(ctx workflow.Context, req shop.AutoRenewRequest) error {
 	var a *activities.Activities
 	if err := workflow.ExecuteActivity(withDB(ctx), a.SetAutoRenew, activities.AutoRenewSetting{UserID: s.state.UserID, On: req.On}).Get(ctx, nil); err != nil {
 		return err
@@ -81,8 +77,7 @@ func (s *subscription) autoRenewActivity(ctx workflow.Context) error {
 			// Retrying later could run past the expiry; the user can still
 			// renew by hand before it, so they are told now.
 			workflow.GetMetricsHandler(ctx).Counter(autoRenewFailedMetric).Inc(1)
-			s.notify(ctx, activities.Notice{Message: "autorenew_failed", PlanID: s.state.PlanID, Expires: periodEnd,
-				Buttons: []activities.Button{activities.ButtonRenew}})
+			s.notify(ctx, notice.AutoRenewFailed(s.state.PlanID, periodEnd))
 		}
 		return nil
 	}
@@ -93,16 +88,15 @@ func (s *subscription) autoRenewActivity(ctx workflow.Context) error {
 		}); err != nil {
 			return err
 		}
-		s.notify(ctx, activities.Notice{Message: "autorenew_done", PlanID: s.state.PlanID, Expires: res.ExpiresAt, Amount: res.Price, Currency: res.Currency})
+		s.notify(ctx, notice.AutoRenewDone(s.state.PlanID, res.ExpiresAt, res.Price, res.Currency))
 	case res.NoPlan:
 		workflow.GetLogger(ctx).Info("auto-renewal skipped: plan no longer sold", "plan", s.state.PlanID)
 		if s.edges {
 			// The user counts on the renewal: say it will not happen.
-			s.notify(ctx, activities.Notice{Message: "autorenew_needs_plan", Buttons: []activities.Button{activities.ButtonRenew}})
+			s.notify(ctx, notice.AutoRenewNeedsPlan())
 		}
 	default:
-		s.notify(ctx, activities.Notice{Message: "autorenew_short_balance", Amount: res.Price, Currency: res.Currency, Balance: res.Balance,
-			Buttons: []activities.Button{activities.ButtonTopUp}})
+		s.notify(ctx, notice.AutoRenewShortBalance(res.Price, res.Currency, res.Balance))
 	}
 	return nil
 }

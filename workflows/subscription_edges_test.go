@@ -236,32 +236,53 @@ func TestSubscriptionAutoRenewWithoutPlanRefused(t *testing.T) {
 	}, time.Second)
 	var err error
 	se.RegisterDelayedCallback(func() {
-		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(&err), AutoRenewRequest{On: true})
+		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(&err), shop.AutoRenewRequest{On: true})
 	}, time.Hour)
 	var off error
 	se.RegisterDelayedCallback(func() {
-		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a2", updateResult(&off), AutoRenewRequest{On: false})
+		se.UpdateWorkflow(shop.UpdateSetAutoRenew, "a2", updateResult(&off), shop.AutoRenewRequest{On: false})
 	}, 2*time.Hour)
 	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 3*time.Hour)
 
 	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
 
-	r := RefusalFrom(err)
-	require.Equal(t, RefusedNoPlan, r.Type, "update error: %v", err)
+	r := shop.RefusalFrom(err)
+	require.Equal(t, shop.RefusedNoPlan, r.Type, "update error: %v", err)
 	require.Equal(t, "autorenew_needs_plan", r.MessageID())
 	require.NoError(t, off, "turning auto-renewal off is always allowed")
 }
 
-// metricsRecorder counts counter increments by name and step tag.
+// metricsRecorder counts counter increments by name and step tag, and
+// keeps gauges' last values by name and component tag.
 type metricsRecorder struct {
 	client.MetricsHandler
 	mu     *sync.Mutex
 	tags   map[string]string
 	counts map[string]int64
+	gauges map[string]float64
 }
 
 func newMetricsRecorder() *metricsRecorder {
-	return &metricsRecorder{MetricsHandler: client.MetricsNopHandler, mu: &sync.Mutex{}, counts: map[string]int64{}}
+	return &metricsRecorder{MetricsHandler: client.MetricsNopHandler, mu: &sync.Mutex{}, counts: map[string]int64{}, gauges: map[string]float64{}}
+}
+
+func (m *metricsRecorder) Gauge(name string) client.MetricsGauge {
+	return gaugeFunc(func(v float64) {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.gauges[name+"/"+m.tags["component"]] = v
+	})
+}
+
+type gaugeFunc func(float64)
+
+func (f gaugeFunc) Update(v float64) { f(v) }
+
+func (m *metricsRecorder) gauge(key string) (float64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.gauges[key]
+	return v, ok
 }
 
 func (m *metricsRecorder) WithTags(tags map[string]string) client.MetricsHandler {
@@ -272,7 +293,7 @@ func (m *metricsRecorder) WithTags(tags map[string]string) client.MetricsHandler
 	for k, v := range tags {
 		merged[k] = v
 	}
-	return &metricsRecorder{MetricsHandler: m.MetricsHandler, mu: m.mu, tags: merged, counts: m.counts}
+	return &metricsRecorder{MetricsHandler: m.MetricsHandler, mu: m.mu, tags: merged, counts: m.counts, gauges: m.gauges}
 }
 
 func (m *metricsRecorder) Counter(name string) client.MetricsCounter {

@@ -4,6 +4,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
@@ -42,7 +43,7 @@ func (s *subscription) expire(ctx workflow.Context) error {
 	if err := s.upsert(ctx); err != nil {
 		return err
 	}
-	s.notify(ctx, activities.Notice{Message: "subscription_expired", PlanID: s.state.PlanID, Buttons: []activities.Button{activities.ButtonRenew}})
+	s.notify(ctx, notice.Expired(s.state.PlanID))
 	return nil
 }
 
@@ -100,7 +101,7 @@ func (s *subscription) expireNow(ctx workflow.Context) error {
 		return err
 	}
 	if wasLive {
-		s.notify(ctx, activities.Notice{Message: "subscription_expired", PlanID: s.state.PlanID, Buttons: []activities.Button{activities.ButtonRenew}})
+		s.notify(ctx, notice.Expired(s.state.PlanID))
 	}
 	return nil
 }
@@ -122,47 +123,6 @@ func (s *subscription) adoptLaterExpiry(ctx workflow.Context, res activities.Exp
 	// The workflow's idea of the key may be stale (a run started by the
 	// overdue report knows nothing); a live row's key belongs in Xray.
 	return s.ensureInXray(ctx)
-}
-
-// ban takes the key out of Xray (or, on unban, puts a still-paid key back).
-func (s *subscription) ban(ctx workflow.Context, b shop.Ban) error {
-	var a *activities.Activities
-	if b.Banned {
-		if s.state.Status == shop.StatusBanned {
-			return nil
-		}
-		if err := s.untilDone(ctx, "remove banned user's key", func() error {
-			return workflow.ExecuteActivity(withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}).Get(ctx, nil)
-		}); err != nil {
-			return err
-		}
-		s.state.Status, s.state.InXray = shop.StatusBanned, false
-		if err := s.upsert(ctx); err != nil {
-			return err
-		}
-		s.notify(ctx, activities.Notice{Message: "banned_notice"})
-		return nil
-	}
-	if s.state.Status != shop.StatusBanned {
-		return nil
-	}
-	s.state.Status = shop.StatusExpired
-	if workflow.Now(ctx).Before(s.state.ExpiresAt) {
-		s.state.Status = shop.StatusActive
-		if s.state.Trial {
-			s.state.Status = shop.StatusTrial
-		}
-		if err := s.ensureInXray(ctx); err != nil {
-			// Still banned for the next run, which unbans again.
-			s.state.Status = shop.StatusBanned
-			return err
-		}
-	}
-	if err := s.upsert(ctx); err != nil {
-		return err
-	}
-	s.notify(ctx, activities.Notice{Message: "unbanned_notice"})
-	return nil
 }
 
 // untilDone runs an activity whose retries are unlimited; only an error

@@ -7,29 +7,27 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
-// ReissueRequest asks for a new key (update from the bot).
-type ReissueRequest struct{}
-
-func (s *subscription) validateReissue(ctx workflow.Context, _ ReissueRequest) error {
+func (s *subscription) validateReissue(ctx workflow.Context, _ shop.ReissueRequest) error {
 	switch {
 	case s.state.Status == shop.StatusBanned:
-		return refuse(RefusedBanned, 0)
+		return refuse(shop.RefusedBanned, 0)
 	case !s.active() || !s.state.InXray:
-		return refuse(RefusedNotActive, 0)
+		return refuse(shop.RefusedNotActive, 0)
 	case len(s.reissues) > 0:
-		return refuse(RefusedTooSoon, s.policy.ReissueEvery)
+		return refuse(shop.RefusedTooSoon, s.policy.ReissueEvery)
 	}
 	if wait := s.state.LastReissue.Add(s.policy.ReissueEvery).Sub(workflow.Now(ctx)); !s.state.LastReissue.IsZero() && wait > 0 {
-		return refuse(RefusedTooSoon, wait)
+		return refuse(shop.RefusedTooSoon, wait)
 	}
 	return nil
 }
 
 // requestReissue queues the reissue for the main loop and waits for it.
-func (s *subscription) requestReissue(ctx workflow.Context, _ ReissueRequest) error {
+func (s *subscription) requestReissue(ctx workflow.Context, _ shop.ReissueRequest) error {
 	job := &reissueJob{}
 	s.reissues = append(s.reissues, job)
 	if err := workflow.Await(ctx, func() bool { return job.done }); err != nil {
@@ -58,7 +56,7 @@ func (s *subscription) reissue(ctx workflow.Context) error {
 	ref := activities.UserRef{UserID: s.state.UserID}
 	var plan activities.ReissuePlan
 	if err := workflow.ExecuteActivity(withDB(ctx), a.BeginReissue, ref).Get(ctx, &plan); err != nil {
-		s.notify(ctx, activities.Notice{Message: "reissue_failed"})
+		s.notify(ctx, notice.ReissueFailed())
 		return err
 	}
 	newKey := activities.KeyRef{UserID: s.state.UserID, Email: plan.NewEmail}
@@ -80,7 +78,7 @@ func (s *subscription) reissue(ctx workflow.Context) error {
 				return workflow.ExecuteActivity(withDB(ctx), a.AbortReissue, ref).Get(ctx, nil)
 			}), cleanupAbort)
 		}
-		s.notify(ctx, activities.Notice{Message: "reissue_failed"})
+		s.notify(ctx, notice.ReissueFailed())
 		return err
 	}
 	s.state.KeyVersion++

@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
@@ -33,8 +34,5 @@ func (s *subscription) skipPassedReminders(ctx workflow.Context) {
 // reminder goes out once per period even if this run continues as new.
 func (s *subscription) remind(ctx workflow.Context, lead time.Duration) {
 	s.state.Reminded = append(s.state.Reminded, stageKey(lead, s.state.ExpiresAt))
-	s.notify(ctx, activities.Notice{
-		Message: "reminder", PlanID: s.state.PlanID, Expires: s.state.ExpiresAt,
-		Left: s.state.ExpiresAt.Sub(workflow.Now(ctx)), Buttons: []activities.Button{activities.ButtonRenew},
-	})
+	s.notify(ctx, notice.Reminder(s.state.PlanID, s.state.ExpiresAt, s.state.ExpiresAt.Sub(workflow.Now(ctx))))
 }

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
@@ -35,7 +36,7 @@ func (s *subscription) renewByPurchase(ctx workflow.Context) error {
 	if !offer.Found {
 		workflow.GetLogger(ctx).Info("auto-renewal skipped: plan no longer sold", "plan", s.state.PlanID)
 		// The user counts on the renewal: say it will not happen.
-		s.notify(ctx, activities.Notice{Message: "autorenew_needs_plan", Buttons: []activities.Button{activities.ButtonRenew}})
+		s.notify(ctx, notice.AutoRenewNeedsPlan())
 		return nil
 	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -45,9 +46,9 @@ func (s *subscription) renewByPurchase(ctx workflow.Context) error {
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 	})
-	var res PurchaseState
-	err := workflow.ExecuteChildWorkflow(cctx, shop.PurchaseWorkflowType, PurchaseInput{
-		NewPurchase: activities.NewPurchase{
+	var res shop.PurchaseState
+	err := workflow.ExecuteChildWorkflow(cctx, shop.PurchaseWorkflowType, shop.PurchaseInput{
+		NewPurchase: shop.NewPurchase{
 			PurchaseID: offer.PurchaseID, UserID: s.state.UserID, Kind: shop.KindSubscription,
 			PlanID: offer.PlanID, Days: offer.Days, Amount: offer.Amount, Currency: offer.Currency,
 			Provider: shop.ProviderBalance,
@@ -60,11 +61,10 @@ func (s *subscription) renewByPurchase(ctx workflow.Context) error {
 	case err != nil:
 		s.renewalFailed(ctx, periodEnd, err)
 	case res.Status == shop.PurchasePaid:
-		s.notify(ctx, activities.Notice{Message: "autorenew_done", PlanID: offer.PlanID, Expires: res.ExpiresAt, Amount: offer.Amount, Currency: offer.Currency})
+		s.notify(ctx, notice.AutoRenewDone(offer.PlanID, res.ExpiresAt, offer.Amount, offer.Currency))
 	case res.Failure == failureInsufficientBalance:
 		out := s.renewalOutcome(ctx, offer)
-		s.notify(ctx, activities.Notice{Message: "autorenew_short_balance", Amount: offer.Amount, Currency: offer.Currency, Balance: out.Balance,
-			Buttons: []activities.Button{activities.ButtonTopUp}})
+		s.notify(ctx, notice.AutoRenewShortBalance(offer.Amount, offer.Currency, out.Balance))
 	default:
 		s.renewalFailed(ctx, periodEnd, temporal.NewNonRetryableApplicationError("renewal purchase "+res.Status+": "+res.Failure, "RenewalNotPaid", nil))
 	}
@@ -106,6 +106,5 @@ func (s *subscription) renewalOutcome(ctx workflow.Context, offer activities.Ren
 func (s *subscription) renewalFailed(ctx workflow.Context, periodEnd time.Time, err error) {
 	workflow.GetLogger(ctx).Error("auto-renewal failed", "error", err)
 	workflow.GetMetricsHandler(ctx).Counter(autoRenewFailedMetric).Inc(1)
-	s.notify(ctx, activities.Notice{Message: "autorenew_failed", PlanID: s.state.PlanID, Expires: periodEnd,
-		Buttons: []activities.Button{activities.ButtonRenew}})
+	s.notify(ctx, notice.AutoRenewFailed(s.state.PlanID, periodEnd))
 }

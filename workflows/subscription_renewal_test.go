@@ -20,7 +20,7 @@ import (
 type renewalEnv struct {
 	*subEnv
 	starts     []string // workflow ids that recorded a purchase
-	recorded   []activities.NewPurchase
+	recorded   []shop.NewPurchase
 	failed     []activities.FailPurchaseInput
 	deliveries []shop.Extension
 	periodEnds []time.Time
@@ -46,7 +46,7 @@ func newRenewalEnv(t *testing.T, credit func(activities.CreditInput) (activities
 			PlanID: in.PlanID, Days: 30, Amount: 300, Currency: "USD",
 		}, nil
 	})
-	se.OnActivity(se.a.RecordPurchase, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.NewPurchase) (activities.RecordPurchaseResult, error) {
+	se.OnActivity(se.a.RecordPurchase, mock.Anything, mock.Anything).Return(func(ctx context.Context, in shop.NewPurchase) (activities.RecordPurchaseResult, error) {
 		re.starts = append(re.starts, activity.GetInfo(ctx).WorkflowExecution.ID)
 		re.recorded = append(re.recorded, in)
 		return activities.RecordPurchaseResult{Status: shop.PurchasePending}, nil
@@ -73,7 +73,7 @@ func newRenewalEnv(t *testing.T, credit func(activities.CreditInput) (activities
 
 func (re *renewalEnv) autoRenewOnAt(after time.Duration, err *error) {
 	re.RegisterDelayedCallback(func() {
-		re.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(err), AutoRenewRequest{On: true})
+		re.UpdateWorkflow(shop.UpdateSetAutoRenew, "a1", updateResult(err), shop.AutoRenewRequest{On: true})
 	}, after)
 }
 

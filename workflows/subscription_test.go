@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"vpnflow/activities"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 )
 
@@ -27,7 +28,7 @@ type subEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	a        *activities.Activities
 	notices  []string
-	sent     []activities.Notice // the notices in full
+	sent     []notice.Notice // the notices in full
 	keys     int
 	adds     int
 	removes  int
@@ -50,7 +51,7 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 	env.OnActivity(a.CurrentPolicy, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.PolicyRequest) (shop.Policy, error) {
 		return se.policy, nil
 	})
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n activities.Notice) error {
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n notice.Notice) error {
 		se.notices = append(se.notices, n.Message)
 		se.sent = append(se.sent, n)
 		return nil
@@ -198,23 +199,23 @@ func TestSubscriptionTellsUserWhileXrayIsDown(t *testing.T) {
 func TestSubscriptionTrialOncePerUser(t *testing.T) {
 	se := newSubEnv(t)
 	trials := 0
-	se.OnActivity(se.a.StartTrial, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) (activities.TrialResult, error) {
+	se.OnActivity(se.a.StartTrial, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) (shop.TrialResult, error) {
 		trials++
 		if trials > 1 {
-			return activities.TrialResult{}, temporal.NewNonRetryableApplicationError("used", activities.ErrTrialUsed, nil)
+			return shop.TrialResult{}, temporal.NewNonRetryableApplicationError("used", shop.ErrTrialUsed, nil)
 		}
-		return activities.TrialResult{ExpiresAt: se.Now().Add(72 * time.Hour)}, nil
+		return shop.TrialResult{ExpiresAt: se.Now().Add(72 * time.Hour)}, nil
 	})
 	var first, second error
 	se.RegisterDelayedCallback(func() {
-		se.UpdateWorkflow(shop.UpdateStartTrial, "t1", updateResult(&first), TrialRequest{})
+		se.UpdateWorkflow(shop.UpdateStartTrial, "t1", updateResult(&first), shop.TrialRequest{})
 	}, time.Second)
 	var st shop.SubscriptionState
 	se.RegisterDelayedCallback(func() { st = se.state(t) }, time.Minute)
 	// After the trial ends the validator lets a second attempt through to
 	// the database, which refuses it.
 	se.RegisterDelayedCallback(func() {
-		se.UpdateWorkflow(shop.UpdateStartTrial, "t2", updateResult(&second), TrialRequest{})
+		se.UpdateWorkflow(shop.UpdateStartTrial, "t2", updateResult(&second), shop.TrialRequest{})
 	}, 80*time.Hour)
 	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 81*time.Hour)
 
@@ -224,7 +225,7 @@ func TestSubscriptionTrialOncePerUser(t *testing.T) {
 	require.Equal(t, shop.StatusTrial, st.Status)
 	var appErr *temporal.ApplicationError
 	require.ErrorAs(t, second, &appErr)
-	require.Equal(t, activities.ErrTrialUsed, appErr.Type())
+	require.Equal(t, shop.ErrTrialUsed, appErr.Type())
 	require.Equal(t, []string{"reminder", "reminder", "subscription_expired"}, se.notices)
 }
 
@@ -233,7 +234,7 @@ func TestSubscriptionTrialRefusedWhileActive(t *testing.T) {
 	se.extendAt(time.Second, "purchase:a", 30*24*time.Hour)
 	var err error
 	se.RegisterDelayedCallback(func() {
-		se.UpdateWorkflow(shop.UpdateStartTrial, "t1", updateResult(&err), TrialRequest{})
+		se.UpdateWorkflow(shop.UpdateStartTrial, "t1", updateResult(&err), shop.TrialRequest{})
 	}, time.Minute)
 	se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, time.Hour)
 

@@ -105,7 +105,7 @@ func sweepUnhandledStars(ctx workflow.Context, in schedules.PaymentsSweepInput, 
 	for _, u := range list.Payments {
 		pay := shop.Payment{Provider: shop.ProviderStars, ChargeID: u.ChargeID, Source: shop.SourceSweep, UserID: u.UserID, Amount: u.Amount}
 		if u.PurchaseID == "" {
-			orphan := &purchase{in: PurchaseInput{NewPurchase: activities.NewPurchase{UserID: u.UserID, Amount: u.Amount, Currency: "XTR"}}}
+			orphan := &purchase{in: shop.PurchaseInput{NewPurchase: shop.NewPurchase{UserID: u.UserID, Amount: u.Amount, Currency: "XTR"}}}
 			orphan.refundExtra(ctx, pay)
 			res.StarsRefunded++
 			continue

@@ -10,16 +10,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"vpnflow/activities"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
-	"vpnflow/workflows"
 )
 
 // adminCommands are only for ADMIN_IDS; anyone else gets the normal menu,
@@ -125,10 +122,7 @@ func (a *App) adminStats(ctx context.Context, admin store.User) {
 func (a *App) xrayUserCount(ctx context.Context) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, xrayCountWait)
 	defer cancel()
-	run, err := a.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: "xray-users/" + uuid.Must(uuid.NewV7()).String(), TaskQueue: a.cfg.TaskQueue,
-		WorkflowExecutionTimeout: 15 * time.Second,
-	}, workflows.XrayUsers)
+	run, err := shop.StartXrayUsers(ctx, a.temporal, a.cfg.TaskQueue)
 	if err != nil {
 		return 0, err
 	}
@@ -249,11 +243,12 @@ func (a *App) adminGrant(ctx context.Context, admin store.User, t target, days i
 		return
 	}
 	ref := uuid.Must(uuid.NewV7()).String()
-	var out workflows.GrantOutcome
-	err := a.execute(ctx, a.actionStart(workflows.GrantWorkflowID(ref), u.TelegramID, false), workflows.Grant,
-		workflows.GrantRequest{UserID: u.TelegramID, Days: days, Reference: ref, AdminID: admin.TelegramID}, &out)
+	var out shop.GrantOutcome
+	run, err := shop.StartGrant(ctx, a.temporal, a.cfg.TaskQueue,
+		shop.GrantRequest{UserID: u.TelegramID, Days: days, Reference: ref, AdminID: admin.TelegramID})
+	err = a.await(ctx, run, err, &out)
 	if err != nil {
-		a.adminFailed(ctx, admin, workflows.GrantWorkflowID(ref), err)
+		a.adminFailed(ctx, admin, shop.GrantWorkflowID(ref), err)
 		return
 	}
 	a.log.Info("admin granted time", "admin_id", admin.TelegramID, "user_id", u.TelegramID, "days", days, "expires_at", out.ExpiresAt)
@@ -267,10 +262,11 @@ func (a *App) adminBan(ctx context.Context, admin store.User, t target, ban bool
 	if !ok {
 		return
 	}
-	id := workflows.ModerationWorkflowID(u.TelegramID)
-	var out workflows.ModerationOutcome
-	err := a.execute(ctx, a.actionStart(id, u.TelegramID, false), workflows.Moderate,
-		workflows.ModerationRequest{UserID: u.TelegramID, Ban: ban, AdminID: admin.TelegramID}, &out)
+	id := shop.ModerationWorkflowID(u.TelegramID)
+	var out shop.ModerationOutcome
+	run, err := shop.StartModerate(ctx, a.temporal, a.cfg.TaskQueue,
+		shop.ModerationRequest{UserID: u.TelegramID, Ban: ban, AdminID: admin.TelegramID})
+	err = a.await(ctx, run, err, &out)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
@@ -292,12 +288,13 @@ func (a *App) adminBan(ctx context.Context, admin store.User, t target, ban bool
 
 func (a *App) adminRefund(ctx context.Context, admin store.User, purchaseID string) {
 	lang := admin.Language
-	id := workflows.RefundWorkflowID(purchaseID)
-	var out workflows.RefundOutcome
+	id := shop.RefundWorkflowID(purchaseID)
+	var out shop.RefundOutcome
 	// A second /refund while the first runs waits for the same run; one
 	// after it starts a run that finds the purchase refunded.
-	err := a.execute(ctx, a.actionStart(id, 0, true), workflows.Refund,
-		workflows.RefundRequest{PurchaseID: purchaseID, AdminID: admin.TelegramID}, &out)
+	run, err := shop.StartRefund(ctx, a.temporal, a.cfg.TaskQueue,
+		shop.RefundRequest{PurchaseID: purchaseID, AdminID: admin.TelegramID})
+	err = a.await(ctx, run, err, &out)
 	data := map[string]any{"Purchase": purchaseID}
 	switch {
 	case err == nil && out.AlreadyRefunded:
@@ -305,9 +302,9 @@ func (a *App) adminRefund(ctx context.Context, admin store.User, purchaseID stri
 	case err == nil:
 		a.log.Info("admin refund", "admin_id", admin.TelegramID, "purchase_id", purchaseID, "provider", out.Provider, "user_id", out.UserID)
 		a.reply(ctx, admin.TelegramID, a.texts.T(lang, "admin_refunded", data), nil)
-	case hasErrorType(err, activities.ErrNotFound):
+	case hasErrorType(err, shop.ErrNotFound):
 		a.reply(ctx, admin.TelegramID, a.texts.T(lang, "admin_not_found", nil), nil)
-	case hasErrorType(err, activities.ErrNotPaid):
+	case hasErrorType(err, shop.ErrNotPaid):
 		a.reply(ctx, admin.TelegramID, a.texts.T(lang, "admin_refund_not_paid", data), nil)
 	default:
 		a.adminFailed(ctx, admin, id, err)
@@ -332,10 +329,7 @@ func (a *App) createPromo(ctx context.Context, admin store.User, t promoTerms) {
 // the admin itself, first with the number of recipients.
 func (a *App) adminBroadcast(ctx context.Context, admin store.User, text string) {
 	id := uuid.Must(uuid.NewV7()).String()
-	_, err := a.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: workflows.BroadcastWorkflowID(id), TaskQueue: a.cfg.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.Broadcast, workflows.BroadcastInput{BroadcastID: id, AdminID: admin.TelegramID, Text: text})
+	err := shop.StartBroadcast(ctx, a.temporal, a.cfg.TaskQueue, shop.BroadcastInput{BroadcastID: id, AdminID: admin.TelegramID, Text: text})
 	if err != nil {
 		a.log.Error("start broadcast", "admin_id", admin.TelegramID, "error", err)
 		a.reply(ctx, admin.TelegramID, a.texts.T(admin.Language, "busy_try_again", nil), nil)
@@ -344,28 +338,12 @@ func (a *App) adminBroadcast(ctx context.Context, admin store.User, text string)
 	a.log.Info("broadcast started", "admin_id", admin.TelegramID, "broadcast_id", id, "runes", len([]rune(text)))
 }
 
-// actionStart is how the bot starts an admin or promo workflow. join makes a
-// second start while one runs wait for that run instead of failing.
-func (a *App) actionStart(id string, userID int64, join bool) client.StartWorkflowOptions {
-	opts := client.StartWorkflowOptions{
-		ID: id, TaskQueue: a.cfg.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}
-	if join {
-		opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
-	}
-	if userID > 0 {
-		opts.TypedSearchAttributes = temporal.NewSearchAttributes(shop.AttrTelegramUserID.ValueSet(userID))
-	}
-	return opts
-}
-
-// execute starts a workflow and waits up to adminWait for its result;
-// errInProgress means it is still running (and will finish on its own).
-func (a *App) execute(ctx context.Context, opts client.StartWorkflowOptions, wf, in, out any) error {
-	run, err := a.temporal.ExecuteWorkflow(ctx, opts, wf, in)
+// await waits up to adminWait for the result of an admin or promo workflow
+// just started (or the error starting it); errInProgress means it is still
+// running (and will finish on its own).
+func (a *App) await(ctx context.Context, run client.WorkflowRun, err error, out any) error {
 	if err != nil {
-		return fmt.Errorf("start %s: %w", opts.ID, err)
+		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, adminWait)
 	defer cancel()

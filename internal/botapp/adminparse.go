@@ -7,10 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+	"vpnflow/internal/shop"
 
 	"github.com/google/uuid"
-
-	"vpnflow/internal/store"
 )
 
 // Limits on admin command arguments: generous for real use, small enough
@@ -50,7 +49,7 @@ func (t target) String() string {
 // promoTerms is a promo code to create.
 type promoTerms struct {
 	Code  string // normalized
-	Kind  string // store.PromoDays or store.PromoPercent
+	Kind  string // shop.PromoDays or shop.PromoPercent
 	Value int
 	Uses  int
 }
@@ -161,7 +160,7 @@ func parseCount(s string, limit int) (int, error) {
 }
 
 func parsePromoCode(s string) (string, error) {
-	code := store.NormalizePromoCode(s)
+	code := shop.NormalizePromoCode(s)
 	if !promoCodePattern.MatchString(code) {
 		return "", errUsage
 	}
@@ -178,10 +177,10 @@ func parsePromoTerms(code, value, uses string) (promoTerms, error) {
 	value = strings.ToLower(value)
 	switch {
 	case strings.HasSuffix(value, "d"):
-		t.Kind = store.PromoDays
+		t.Kind = shop.PromoDays
 		t.Value, err = parseCount(strings.TrimSuffix(value, "d"), maxGrantDays)
 	case strings.HasSuffix(value, "%"):
-		t.Kind = store.PromoPercent
+		t.Kind = shop.PromoPercent
 		t.Value, err = parseCount(strings.TrimSuffix(value, "%"), maxPromoPercent)
 	default:
 		err = errUsage

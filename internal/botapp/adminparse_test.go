@@ -5,8 +5,7 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf16"
-
-	"vpnflow/internal/store"
+	"vpnflow/internal/shop"
 )
 
 func TestParseAdmin(t *testing.T) {
@@ -56,10 +55,10 @@ func TestParseAdmin(t *testing.T) {
 	}
 
 	ok("promo", "winter 7d 100", func(r adminRequest) bool {
-		return r.Promo == promoTerms{Code: "WINTER", Kind: store.PromoDays, Value: 7, Uses: 100}
+		return r.Promo == promoTerms{Code: "WINTER", Kind: shop.PromoDays, Value: 7, Uses: 100}
 	})
 	ok("promo", "SALE 20% 50", func(r adminRequest) bool {
-		return r.Promo == promoTerms{Code: "SALE", Kind: store.PromoPercent, Value: 20, Uses: 50}
+		return r.Promo == promoTerms{Code: "SALE", Kind: shop.PromoPercent, Value: 20, Uses: 50}
 	})
 	ok("promo", "sale-2025", func(r adminRequest) bool { return r.RedeemCode == "SALE-2025" && r.Promo == promoTerms{} })
 	for _, bad := range []string{"", "AB", "WINTER 7 100", "WINTER 7d", "WINTER 0d 5", "SALE 100% 5", "SALE 0% 5", "SALE 20% 0",
@@ -122,7 +121,7 @@ func FuzzParseAdmin(f *testing.F) {
 			if req.RedeemCode == "" {
 				p := req.Promo
 				if !promoCodePattern.MatchString(p.Code) || p.Uses < 1 || p.Uses > maxPromoUses || p.Value < 1 ||
-					(p.Kind == store.PromoPercent && p.Value > maxPromoPercent) || (p.Kind != store.PromoPercent && p.Kind != store.PromoDays) {
+					(p.Kind == shop.PromoPercent && p.Value > maxPromoPercent) || (p.Kind != shop.PromoPercent && p.Kind != shop.PromoDays) {
 					t.Fatalf("promo %+v", p)
 				}
 			} else if !promoCodePattern.MatchString(req.RedeemCode) {

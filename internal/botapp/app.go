@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-telegram/bot"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
@@ -22,21 +21,27 @@ import (
 	"vpnflow/internal/db"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 	"vpnflow/internal/telemetry"
 )
 
 // App is the bot: handlers plus the clients they use.
 type App struct {
-	cfg      config.Config
-	log      *slog.Logger
-	pool     *pgxpool.Pool
-	store    *store.Store
-	temporal client.Client
-	tg       *bot.Bot
-	texts    *i18n.Catalog
-	limiter  *limiter
-	username string // the bot's @username, for invite links
-	sandbox  bool   // sandbox commands allowed (decideSandbox)
+	cfg         config.Config
+	log         *slog.Logger
+	pool        *pgxpool.Pool
+	store       *store.Store
+	temporal    client.Client
+	tg          *telegram.Bot
+	render      telegram.Renderer
+	texts       *i18n.Catalog
+	limiter     *limiter
+	username    string // the bot's @username, for invite links
+	sandbox     bool   // sandbox commands allowed (decideSandbox)
+	live        *daemon.Liveness
+	updates     *daemon.Loop // the update loop (liveness.go)
+	standby     *standby     // one bot per token (standby.go)
+	workerWatch *workerWatch // the worker's heartbeat (peer.go)
 }
 
 // Run runs the bot until ctx ends: updates by long polling or webhook, and
@@ -65,22 +70,22 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 
 	app := &App{
 		cfg: cfg, log: log, pool: pool, store: store.New(pool), temporal: tc, texts: texts,
-		limiter: newLimiter(2, 8),
+		limiter: newLimiter(2, 8), render: telegram.NewRenderer(texts, cfg),
 	}
-	opts := []bot.Option{
-		bot.WithServerURL(cfg.TelegramAPIURL),
-		bot.WithDefaultHandler(app.handle),
-		bot.WithSkipGetMe(),
-		bot.WithErrorsHandler(func(err error) { log.Warn("telegram", "error", err) }),
-		bot.WithHTTPClient(time.Minute, &http.Client{Timeout: 75 * time.Second}),
-		bot.WithAllowedUpdates(bot.AllowedUpdates{"message", "callback_query", "pre_checkout_query"}),
+	opts := telegram.BotOptions{
+		Token: cfg.TelegramBotToken, APIURL: cfg.TelegramAPIURL, Handle: app.handle,
+		Errors: func(err error) { log.Warn("telegram", "error", err) },
 	}
 	if cfg.TelegramMode == config.ModeWebhook {
-		opts = append(opts, bot.WithWebhookSecretToken(cfg.TelegramWebhookToken))
+		opts.WebhookSecret = cfg.TelegramWebhookToken
 	}
-	app.tg, err = bot.New(cfg.TelegramBotToken, opts...)
+	app.standby = newStandby(tel.Registry())
+	app.workerWatch = newWorkerWatch(tel.Registry())
+	app.live = daemon.NewLiveness()
+	app.watchUpdates(app.live, &opts)
+	app.tg, err = telegram.NewBot(opts)
 	if err != nil {
-		return fmt.Errorf("telegram client: %w", err)
+		return err
 	}
 	app.username = app.botUsername(ctx)
 	app.decideSandbox(ctx)
@@ -88,6 +93,10 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return telemetry.Serve(ctx, cfg.HTTPAddr, app.routes(tel)) })
 	g.Go(func() error { return app.receive(ctx) })
+	g.Go(func() error { app.probeWebhook(ctx); return nil })
+	g.Go(func() error { app.beat(ctx); return nil })
+	g.Go(func() error { app.watchWorker(ctx); return nil })
+	g.Go(func() error { app.live.Watchdog(ctx, cfg.WatchdogLimit, log, daemon.ExitProcess); return nil })
 	log.Info("bot running", "mode", cfg.TelegramMode, "http", "http://"+cfg.HTTPAddr, "username", app.username)
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) {
@@ -102,41 +111,38 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 func (a *App) receive(ctx context.Context) error {
 	if a.cfg.TelegramMode == config.ModeWebhook {
 		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := a.tg.SetWebhook(sctx, &bot.SetWebhookParams{
-			URL: a.cfg.TelegramWebhookURL, SecretToken: a.cfg.TelegramWebhookToken,
-			AllowedUpdates: []string{"message", "callback_query", "pre_checkout_query"},
-		})
+		err := a.tg.SetWebhook(sctx, a.cfg.TelegramWebhookURL, a.cfg.TelegramWebhookToken)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("set telegram webhook to %s: %w", a.cfg.TelegramWebhookURL, err)
 		}
-		a.tg.StartWebhook(ctx)
+		a.tg.ServeWebhook(ctx)
 		return nil
 	}
 	// A webhook left over from webhook mode would make getUpdates fail.
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	if _, err := a.tg.DeleteWebhook(dctx, &bot.DeleteWebhookParams{}); err != nil {
+	if err := a.tg.DeleteWebhook(dctx); err != nil {
 		a.log.Warn("delete telegram webhook before polling", "error", err)
 	}
 	cancel()
-	a.tg.Start(ctx)
+	a.pollOneAtATime(ctx)
 	return nil
 }
 
 func (a *App) botUsername(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	me, err := a.tg.GetMe(ctx)
+	name, err := a.tg.Username(ctx)
 	if err != nil {
 		a.log.Warn("telegram getMe failed; invite links will lack the bot name until restart", "error", err)
 		return ""
 	}
-	return me.Username
+	return name
 }
 
 func (a *App) routes(tel *telemetry.Telemetry) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.Handle("GET /healthz", a.live)
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", tel.MetricsHandler())
 	mux.HandleFunc("POST /webhooks/cryptopay", a.cryptoPayWebhook)
@@ -172,6 +178,7 @@ func (a *App) telegramWebhook() http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		a.updates.Progress()
 		next.ServeHTTP(w, r)
 	})
 }

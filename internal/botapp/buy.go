@@ -4,19 +4,14 @@ import (
 	"context"
 	"time"
 
-	"github.com/go-telegram/bot/models"
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
-	"vpnflow/activities"
 	"vpnflow/internal/callback"
 	"vpnflow/internal/config"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
-	"vpnflow/workflows"
+	"vpnflow/internal/telegram"
 )
 
 func (a *App) planData(lang string, p config.Plan) map[string]any {
@@ -30,15 +25,15 @@ func (a *App) planData(lang string, p config.Plan) map[string]any {
 
 func (a *App) showPlans(ctx context.Context, u store.User, msgID int) {
 	lang := u.Language
-	var rows [][]models.InlineKeyboardButton
+	var rows telegram.Keyboard
 	for _, p := range a.cfg.PlanList {
-		rows = append(rows, []models.InlineKeyboardButton{{
+		rows = append(rows, []telegram.Button{{
 			Text:         a.texts.T(lang, "plan_button", a.planData(lang, p)),
 			CallbackData: callback.MustEncode(callback.Data{Action: callback.Plan, Plan: p.ID}),
 		}})
 	}
-	rows = append(rows, []models.InlineKeyboardButton{a.button(lang, "btn_back", callback.Data{Action: callback.Menu})})
-	a.edit(ctx, u.TelegramID, msgID, a.texts.T(lang, "plans_title", nil), &models.InlineKeyboardMarkup{InlineKeyboard: rows})
+	rows = append(rows, []telegram.Button{a.render.Button(lang, "btn_back", callback.Data{Action: callback.Menu})})
+	a.edit(ctx, u.TelegramID, msgID, a.texts.T(lang, "plans_title", nil), rows)
 }
 
 // showPaymentMethods offers Crypto Pay, Stars (if the plan has a Stars
@@ -52,21 +47,21 @@ func (a *App) showPaymentMethods(ctx context.Context, u store.User, planID strin
 		a.showPlans(ctx, u, 0)
 		return
 	}
-	pay := func(textID string, m callback.Method, data map[string]any) []models.InlineKeyboardButton {
-		return []models.InlineKeyboardButton{{
+	pay := func(textID string, m callback.Method, data map[string]any) []telegram.Button {
+		return []telegram.Button{{
 			Text:         a.texts.T(lang, textID, data),
 			CallbackData: callback.MustEncode(callback.Data{Action: callback.Pay, Plan: p.ID, Method: m}),
 		}}
 	}
-	rows := [][]models.InlineKeyboardButton{pay("btn_pay_cryptopay", callback.MethodCryptoPay, nil)}
+	rows := telegram.Keyboard{pay("btn_pay_cryptopay", callback.MethodCryptoPay, nil)}
 	if p.Stars > 0 {
 		rows = append(rows, pay("btn_pay_stars", callback.MethodStars, nil))
 	}
 	if u.Balance >= p.Price {
 		rows = append(rows, pay("btn_pay_balance", callback.MethodBalance, map[string]any{"Balance": i18n.FormatMoney(lang, u.Balance, a.cfg.Currency)}))
 	}
-	rows = append(rows, []models.InlineKeyboardButton{a.button(lang, "btn_back", callback.Data{Action: callback.Buy})})
-	a.edit(ctx, u.TelegramID, msgID, a.texts.T(lang, "choose_payment", a.planData(lang, p)), &models.InlineKeyboardMarkup{InlineKeyboard: rows})
+	rows = append(rows, []telegram.Button{a.render.Button(lang, "btn_back", callback.Data{Action: callback.Buy})})
+	a.edit(ctx, u.TelegramID, msgID, a.texts.T(lang, "choose_payment", a.planData(lang, p)), rows)
 }
 
 // pay starts a Purchase workflow. The bot only starts it: invoicing,
@@ -79,7 +74,7 @@ func (a *App) pay(ctx context.Context, u store.User, planID string, method callb
 		a.showPlans(ctx, u, 0)
 		return
 	}
-	np := activities.NewPurchase{
+	np := shop.NewPurchase{
 		PurchaseID: newPurchaseID(), UserID: u.TelegramID, Kind: shop.KindSubscription, PlanID: p.ID, Days: p.Days,
 		Amount: p.Price, Currency: a.cfg.Currency,
 	}
@@ -110,11 +105,11 @@ func (a *App) pay(ctx context.Context, u store.User, planID string, method callb
 	a.startPurchase(ctx, u, np, msgID)
 }
 
-func (a *App) topUpKeyboard(lang string) models.ReplyMarkup {
-	return &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{
-		{a.button(lang, "btn_topup", callback.Data{Action: callback.TopUp})},
-		{a.button(lang, "btn_back", callback.Data{Action: callback.Menu})},
-	}}
+func (a *App) topUpKeyboard(lang string) telegram.Keyboard {
+	return telegram.Keyboard{
+		{a.render.Button(lang, "btn_topup", callback.Data{Action: callback.TopUp})},
+		{a.render.Button(lang, "btn_back", callback.Data{Action: callback.Menu})},
+	}
 }
 
 func (a *App) topUp(ctx context.Context, u store.User, amount int64, msgID int) {
@@ -126,7 +121,7 @@ func (a *App) topUp(ctx context.Context, u store.User, amount int64, msgID int) 
 		a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "stale_button", nil), nil)
 		return
 	}
-	a.startPurchase(ctx, u, activities.NewPurchase{
+	a.startPurchase(ctx, u, shop.NewPurchase{
 		PurchaseID: newPurchaseID(), UserID: u.TelegramID, Kind: shop.KindTopUp, PlanID: "topup",
 		Amount: amount, Currency: a.cfg.Currency, Provider: shop.ProviderCryptoPay,
 	}, msgID)
@@ -136,21 +131,12 @@ func (a *App) topUp(ctx context.Context, u store.User, amount int64, msgID int) 
 // database rows sort by creation.
 func newPurchaseID() string { return uuid.Must(uuid.NewV7()).String() }
 
-func (a *App) startPurchase(ctx context.Context, u store.User, np activities.NewPurchase, msgID int) {
-	_, err := a.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                    shop.PurchaseWorkflowID(np.PurchaseID),
-		TaskQueue:             a.cfg.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			shop.AttrTelegramUserID.ValueSet(u.TelegramID),
-			shop.AttrPurchaseStatus.ValueSet(shop.PurchasePending),
-			shop.AttrPaymentProvider.ValueSet(np.Provider),
-		),
-	}, workflows.Purchase, workflows.PurchaseInput{NewPurchase: np, InvoiceTTL: a.cfg.CryptoPayInvoiceTTL, PollEvery: a.cfg.CryptoPayPoll})
+func (a *App) startPurchase(ctx context.Context, u store.User, np shop.NewPurchase, msgID int) {
+	err := shop.StartPurchase(ctx, a.temporal, a.cfg.TaskQueue, shop.PurchaseInput{NewPurchase: np, InvoiceTTL: a.cfg.CryptoPayInvoiceTTL, PollEvery: a.cfg.CryptoPayPoll})
 	if err != nil {
 		a.log.Error("start purchase", "user_id", u.TelegramID, "purchase_id", np.PurchaseID, "error", err)
 		a.releasePromoDiscount(ctx, np.PurchaseID)
-		a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "busy_try_again", nil), a.backKeyboard(u.Language))
+		a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "busy_try_again", nil), a.render.BackKeyboard(u.Language))
 		return
 	}
 	a.log.Info("purchase started", "user_id", u.TelegramID, "purchase_id", np.PurchaseID, "provider", np.Provider, "kind", np.Kind)

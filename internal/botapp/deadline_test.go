@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-telegram/bot/models"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"vpnflow/internal/db"
 	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 )
 
 // TestLangOfHasItsOwnDeadline: after a Stars payment the handler strips its
@@ -36,7 +36,7 @@ func TestLangOfHasItsOwnDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := &App{store: st, log: slog.New(slog.DiscardHandler)}
-	from := &models.User{ID: 42, LanguageCode: "en"}
+	from := &telegram.User{ID: 42, LanguageCode: "en"}
 	if got := a.langOf(ctx, from); got != "ru" {
 		t.Fatalf("langOf with the database free = %q, want the stored ru", got)
 	}

@@ -10,12 +10,10 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
-	"vpnflow/activities"
 	"vpnflow/internal/callback"
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/shop"
-	"vpnflow/workflows"
 )
 
 // purchaseArg is the Purchase workflow's input as a worker decodes it.
@@ -121,7 +119,7 @@ func TestFastTrialButton(t *testing.T) {
 	menu := f.start(ann, "Ann", "en")
 
 	f.temporal.setAnswer(func(tcall) tresult {
-		return tresult{Value: activities.TrialResult{ExpiresAt: time.Now().Add(cfg.TrialDuration)}}
+		return tresult{Value: shop.TrialResult{ExpiresAt: time.Now().Add(cfg.TrialDuration)}}
 	})
 	f.press(ann, menu, callback.Data{Action: callback.Trial})
 	f.waitText(ann, f.T("en", "trial_started", map[string]any{"Duration": i18n.FormatDuration("en", cfg.TrialDuration)}))
@@ -143,8 +141,8 @@ func TestFastTrialButton(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"trial used", temporal.NewNonRetryableApplicationError("trial used", activities.ErrTrialUsed, nil), "trial_used"},
-		{"paid time left", temporal.NewNonRetryableApplicationError("has subscription", activities.ErrActiveSubscription, nil), "trial_active_sub"},
+		{"trial used", temporal.NewNonRetryableApplicationError("trial used", shop.ErrTrialUsed, nil), "trial_used"},
+		{"paid time left", temporal.NewNonRetryableApplicationError("has subscription", shop.ErrActiveSubscription, nil), "trial_active_sub"},
 		{"temporal down", errors.New("connection refused"), "busy_try_again"},
 	} {
 		f.temporal.setAnswer(func(tcall) tresult { return tresult{Err: tc.err} })
@@ -171,7 +169,7 @@ func TestFastPromoCode(t *testing.T) {
 	}
 
 	f.temporal.setAnswer(func(tcall) tresult {
-		return tresult{Value: workflows.PromoOutcome{Code: "SPRING", Kind: "days", Value: 7}}
+		return tresult{Value: shop.PromoOutcome{Code: "SPRING", Kind: "days", Value: 7}}
 	})
 	f.send(ann, "/promo spring", f.T("en", "promo_applied", map[string]any{"Duration": 7 * 24 * time.Hour}))
 	starts := f.temporal.Calls("start")
@@ -193,10 +191,10 @@ func TestFastPromoCode(t *testing.T) {
 		want string
 		data map[string]any
 	}{
-		{tresult{Value: workflows.PromoOutcome{Code: "SPRING", Kind: "days", Value: 7, AlreadyRedeemed: true}}, "promo_used", nil},
-		{tresult{Value: workflows.PromoOutcome{Code: "SPRING", Kind: "percent", Value: 15}}, "promo_discount", map[string]any{"Percent": 15}},
-		{tresult{Err: temporal.NewNonRetryableApplicationError("used up", activities.ErrPromoExhausted, nil)}, "promo_exhausted", nil},
-		{tresult{Err: temporal.NewNonRetryableApplicationError("no such code", activities.ErrNotFound, nil)}, "promo_invalid", nil},
+		{tresult{Value: shop.PromoOutcome{Code: "SPRING", Kind: "days", Value: 7, AlreadyRedeemed: true}}, "promo_used", nil},
+		{tresult{Value: shop.PromoOutcome{Code: "SPRING", Kind: "percent", Value: 15}}, "promo_discount", map[string]any{"Percent": 15}},
+		{tresult{Err: temporal.NewNonRetryableApplicationError("used up", shop.ErrPromoExhausted, nil)}, "promo_exhausted", nil},
+		{tresult{Err: temporal.NewNonRetryableApplicationError("no such code", shop.ErrNotFound, nil)}, "promo_invalid", nil},
 		{tresult{Err: errors.New("deadline exceeded")}, "busy_try_again", nil},
 	} {
 		f.temporal.setAnswer(func(tcall) tresult { return tc.res })

@@ -14,15 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
-
 	"vpnflow/internal/callback"
 	"vpnflow/internal/config"
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 )
 
 // fastWait bounds each wait for the bot; the bot answers in milliseconds,
@@ -62,14 +60,7 @@ func fastConfig(t *testing.T) config.Config {
 // database; it stops with the test.
 func newFastBot(t *testing.T, cfg config.Config) *fastBot {
 	t.Helper()
-	srv, err := faketg.New(faketg.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
+	srv := testenv.Telegram(t)
 	cfg.TelegramAPIURL = srv.URL()
 	texts, err := i18n.New()
 	if err != nil {
@@ -79,22 +70,23 @@ func newFastBot(t *testing.T, cfg config.Config) *fastBot {
 	ft := &fakeTemporal{}
 	a := &App{
 		cfg: cfg, log: slog.New(slog.DiscardHandler), pool: pool, store: store.New(pool), temporal: ft, texts: texts,
-		limiter: newLimiter(1000, 1000), username: srv.Bot().Username,
+		limiter: newLimiter(1000, 1000), username: srv.Bot().Username, render: telegram.NewRenderer(texts, cfg),
 	}
 	// The bot's own transport, closed when the test ends: the stand-in's
 	// Close waits for open connections, and a parked long poll would hold
 	// it for seconds.
 	transport := &http.Transport{}
-	a.tg, err = bot.New(srv.Token(), bot.WithServerURL(srv.URL()), bot.WithSkipGetMe(),
-		bot.WithHTTPClient(5*time.Second, &http.Client{Transport: transport, Timeout: fastWait}),
-		bot.WithDefaultHandler(a.handle), bot.WithErrorsHandler(func(error) {}))
+	a.tg, err = telegram.NewBot(telegram.BotOptions{
+		Token: srv.Token(), APIURL: srv.URL(), Handle: a.handle, Errors: func(error) {},
+		HTTPClient: &http.Client{Transport: transport, Timeout: fastWait}, PollTimeout: 5 * time.Second,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		a.tg.Start(ctx)
+		a.tg.Poll(ctx)
 		close(done)
 	}()
 	t.Cleanup(func() {
@@ -221,6 +213,6 @@ func hasButton(m faketg.Message, d callback.Data) bool {
 
 // update feeds the handler an update directly, for what the stand-in will
 // not send (it refuses oversize text, as Telegram does).
-func (f *fastBot) update(u *models.Update) {
-	f.app.handle(f.ctx(), f.app.tg, u)
+func (f *fastBot) update(u telegram.Update) {
+	f.app.handle(f.ctx(), u)
 }

@@ -5,12 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
-
 	"vpnflow/internal/callback"
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/i18n"
+	"vpnflow/internal/telegram"
 )
 
 // TestFastStartRegistersUser: /start registers the user with Telegram's
@@ -142,14 +140,14 @@ func TestFastUnknownInputGetsPoliteReply(t *testing.T) {
 	})
 
 	// A message whose button carries data no version of the bot wrote.
-	old, err := f.app.tg.SendMessage(f.ctx(), sendParams(ann, "old menu", "9|teleport"))
+	oldID, err := f.app.tg.Send(f.ctx(), oldMessage(ann, "old menu", "9|teleport"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	msgs := f.tg.Messages(ann)
 	var oldMsg faketg.Message
 	for _, m := range msgs {
-		if m.ID == old.ID {
+		if m.ID == oldID {
 			oldMsg = m
 		}
 	}
@@ -163,9 +161,9 @@ func TestFastUnknownInputGetsPoliteReply(t *testing.T) {
 	})
 	before := len(f.tg.Messages(ann))
 	// Over Telegram's own limit, so fed to the handler directly.
-	f.update(&models.Update{ID: 1, Message: &models.Message{
-		ID: 10_000, From: &models.User{ID: ann, FirstName: "Ann", LanguageCode: "en"},
-		Chat: models.Chat{ID: ann, Type: models.ChatTypePrivate}, Text: strings.Repeat("я", maxCommandText+1),
+	f.update(telegram.Update{ID: 1, Message: &telegram.Incoming{
+		ID: 10_000, From: &telegram.User{ID: ann, FirstName: "Ann", LanguageCode: "en"},
+		ChatType: "private", Text: strings.Repeat("я", maxCommandText+1),
 	}})
 	f.waitText(ann, f.T("en", "message_too_long", nil))
 	if after := len(f.tg.Messages(ann)); after != before+1 {
@@ -219,9 +217,7 @@ func TestFastAdminCommandsRefusedForNonAdmins(t *testing.T) {
 	}
 }
 
-// sendParams is a bot message with one button carrying data.
-func sendParams(chatID int64, text, data string) *bot.SendMessageParams {
-	return &bot.SendMessageParams{ChatID: chatID, Text: text, ReplyMarkup: &models.InlineKeyboardMarkup{
-		InlineKeyboard: [][]models.InlineKeyboardButton{{{Text: "old", CallbackData: data}}},
-	}}
+// oldMessage is a plain bot message with one button carrying data.
+func oldMessage(chatID int64, text, data string) telegram.Message {
+	return telegram.Message{ChatID: chatID, Text: text, Plain: true, Keyboard: telegram.Keyboard{{{Text: "old", CallbackData: data}}}}
 }

@@ -9,13 +9,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	"github.com/google/uuid"
 
 	"vpnflow/internal/cryptopay"
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/shop"
+	"vpnflow/internal/telegram"
 )
 
 // paymentArg is the payment signal as the Purchase workflow decodes it.
@@ -108,9 +107,8 @@ func TestFastStarsPaymentRecordedBeforeSignal(t *testing.T) {
 	purchase := uuid.Must(uuid.NewV7())
 
 	// The invoice as the Purchase workflow's activity would send it.
-	inv, err := f.app.tg.SendInvoice(f.ctx(), &bot.SendInvoiceParams{
-		ChatID: ann, Title: "1m", Description: "30 days", Payload: purchase.String(), Currency: "XTR",
-		Prices: []models.LabeledPrice{{Label: "1m", Amount: 150}},
+	invID, err := f.app.tg.SendStarsInvoice(f.ctx(), telegram.StarsInvoice{
+		ChatID: ann, Title: "1m", Description: "30 days", Payload: purchase.String(), Label: "1m", Stars: 150,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +146,7 @@ func TestFastStarsPaymentRecordedBeforeSignal(t *testing.T) {
 		return tresult{}
 	})
 
-	charge, err := f.tg.PayStarsInvoice(f.ctx(), ann, inv.ID)
+	charge, err := f.tg.PayStarsInvoice(f.ctx(), ann, invID)
 	if err != nil {
 		t.Fatalf("pay: %v", err)
 	}
@@ -198,15 +196,14 @@ func TestFastStarsCheckoutRefused(t *testing.T) {
 	ann := f.newUser("Ann", "en")
 	f.start(ann, "Ann", "en")
 	purchase := uuid.Must(uuid.NewV7())
-	inv, err := f.app.tg.SendInvoice(f.ctx(), &bot.SendInvoiceParams{
-		ChatID: ann, Title: "1m", Description: "30 days", Payload: purchase.String(), Currency: "XTR",
-		Prices: []models.LabeledPrice{{Label: "1m", Amount: 150}},
+	invID, err := f.app.tg.SendStarsInvoice(f.ctx(), telegram.StarsInvoice{
+		ChatID: ann, Title: "1m", Description: "30 days", Payload: purchase.String(), Label: "1m", Stars: 150,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.temporal.setAnswer(func(tcall) tresult { return tresult{Err: errors.New("purchase is not awaiting payment")} })
-	_, err = f.tg.PayStarsInvoice(f.ctx(), ann, inv.ID)
+	_, err = f.tg.PayStarsInvoice(f.ctx(), ann, invID)
 	var declined *faketg.PaymentDeclinedError
 	if !errors.As(err, &declined) {
 		t.Fatalf("pay with the checkout refused: %v, want declined", err)

@@ -13,7 +13,6 @@ import (
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
-	"vpnflow/workflows"
 )
 
 // liveSubscription gives the user a trial subscription straight in the
@@ -95,13 +94,13 @@ func TestFastReissueAndAutoRenewUpdates(t *testing.T) {
 		data  map[string]any
 	}{
 		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, nil, "reissue_done", nil},
-		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(workflows.RefusedTooSoon, 90*time.Minute),
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(shop.RefusedTooSoon, 90*time.Minute),
 			"reissue_too_soon", map[string]any{"Wait": i18n.FormatDuration("en", 90*time.Minute)}},
-		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(workflows.RefusedNotActive, 0), "reissue_needs_active", nil},
-		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(workflows.RefusedBanned, 0), "banned_notice", nil},
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(shop.RefusedNotActive, 0), "reissue_needs_active", nil},
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(shop.RefusedBanned, 0), "banned_notice", nil},
 		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, errors.New("workflow not found"), "error_generic", nil},
 		{callback.Data{Action: callback.AutoRenew, On: true}, shop.UpdateSetAutoRenew, true, nil, "autorenew_enabled", nil},
-		{callback.Data{Action: callback.AutoRenew, On: true}, shop.UpdateSetAutoRenew, true, refused(workflows.RefusedNoPlan, 0), "autorenew_needs_plan", nil},
+		{callback.Data{Action: callback.AutoRenew, On: true}, shop.UpdateSetAutoRenew, true, refused(shop.RefusedNoPlan, 0), "autorenew_needs_plan", nil},
 	} {
 		f.temporal.setAnswer(func(tcall) tresult { return tresult{Err: tc.res} })
 		n := len(f.temporal.Calls("update"))

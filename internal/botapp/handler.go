@@ -10,12 +10,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
-
 	"vpnflow/internal/callback"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 )
 
 // maxCommandText bounds what the bot reads of a message; Telegram allows
@@ -24,7 +22,7 @@ const maxCommandText = 4096
 
 // handle is the single entry point for updates. Payment updates are served
 // first and never rate-limited: a payment must never be dropped.
-func (a *App) handle(ctx context.Context, _ *bot.Bot, u *models.Update) {
+func (a *App) handle(ctx context.Context, u telegram.Update) {
 	defer func() {
 		if r := recover(); r != nil {
 			a.log.Error("handler panic", "panic", r, "update_id", u.ID, "stack", string(debug.Stack()))
@@ -66,7 +64,7 @@ func (a *App) handle(ctx context.Context, _ *bot.Bot, u *models.Update) {
 	}
 }
 
-func sender(u *models.Update) *models.User {
+func sender(u telegram.Update) *telegram.User {
 	switch {
 	case u.Message != nil:
 		return u.Message.From
@@ -77,8 +75,8 @@ func sender(u *models.Update) *models.User {
 }
 
 // message handles text and commands in private chats.
-func (a *App) message(ctx context.Context, m *models.Message) {
-	if m.Chat.Type != "" && m.Chat.Type != models.ChatTypePrivate {
+func (a *App) message(ctx context.Context, m *telegram.Incoming) {
+	if !m.Private() {
 		return
 	}
 	text := strings.TrimSpace(m.Text)
@@ -119,7 +117,7 @@ func (a *App) message(ctx context.Context, m *models.Message) {
 	case "invite":
 		a.showInvite(ctx, user, 0)
 	case "help":
-		a.reply(ctx, user.TelegramID, a.texts.T(user.Language, "help_text", nil), a.backKeyboard(user.Language))
+		a.reply(ctx, user.TelegramID, a.texts.T(user.Language, "help_text", nil), a.render.BackKeyboard(user.Language))
 	case "lang", "language":
 		a.showLanguages(ctx, user, 0)
 	case "promo":
@@ -147,17 +145,14 @@ func splitCommand(text string) (string, string) {
 
 // callback handles inline-button presses. Every press is answered, and a
 // malformed or stale button gets a polite note and a fresh menu.
-func (a *App) callback(ctx context.Context, q *models.CallbackQuery) {
+func (a *App) callback(ctx context.Context, q *telegram.CallbackQuery) {
 	user, err := a.user(ctx, &q.From)
 	if err != nil {
 		a.answer(ctx, q.ID, "")
 		a.fail(ctx, q.From.ID, "load user", err)
 		return
 	}
-	msgID := 0
-	if q.Message.Message != nil {
-		msgID = q.Message.Message.ID
-	}
+	msgID := q.MessageID
 	d, err := callback.Parse(q.Data)
 	if err != nil {
 		a.log.Warn("bad callback data", "user_id", q.From.ID, "data", truncate(q.Data, 80), "error", err)
@@ -194,7 +189,7 @@ func (a *App) callback(ctx context.Context, q *models.CallbackQuery) {
 	case callback.Invite:
 		a.showInvite(ctx, user, msgID)
 	case callback.Help:
-		a.edit(ctx, user.TelegramID, msgID, a.texts.T(user.Language, "help_text", nil), a.backKeyboard(user.Language))
+		a.edit(ctx, user.TelegramID, msgID, a.texts.T(user.Language, "help_text", nil), a.render.BackKeyboard(user.Language))
 	case callback.Language:
 		a.showLanguages(ctx, user, msgID)
 	case callback.SetLang:
@@ -210,7 +205,7 @@ func (a *App) callback(ctx context.Context, q *models.CallbackQuery) {
 
 // user loads the sender's profile, registering someone who pressed a button
 // without /start first.
-func (a *App) user(ctx context.Context, from *models.User) (store.User, error) {
+func (a *App) user(ctx context.Context, from *telegram.User) (store.User, error) {
 	u, err := a.store.GetUser(ctx, from.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		u, _, err = a.store.UpsertUser(ctx, store.UpsertUserParams{
@@ -230,7 +225,7 @@ const dbLookupTimeout = 3 * time.Second
 
 // langOf is the user's chosen language, or Telegram's language code when
 // the database does not answer in time.
-func (a *App) langOf(ctx context.Context, from *models.User) string {
+func (a *App) langOf(ctx context.Context, from *telegram.User) string {
 	ctx, cancel := context.WithTimeout(ctx, dbLookupTimeout)
 	defer cancel()
 	if u, err := a.store.GetUser(ctx, from.ID); err == nil {
@@ -241,26 +236,20 @@ func (a *App) langOf(ctx context.Context, from *models.User) string {
 
 // reply sends a message; failures are logged (the user may have blocked
 // the bot) and never stop the handler.
-func (a *App) reply(ctx context.Context, chatID int64, text string, kb models.ReplyMarkup) {
-	if _, err := a.tg.SendMessage(ctx, &bot.SendMessageParams{
-		ChatID: chatID, Text: text, ParseMode: models.ParseModeHTML, ReplyMarkup: kb,
-		LinkPreviewOptions: &models.LinkPreviewOptions{IsDisabled: bot.True()},
-	}); err != nil {
+func (a *App) reply(ctx context.Context, chatID int64, text string, kb telegram.Keyboard) {
+	if _, err := a.tg.Send(ctx, telegram.Message{ChatID: chatID, Text: text, Keyboard: kb, NoPreview: true}); err != nil {
 		a.log.Warn("send message", "user_id", chatID, "error", err)
 	}
 }
 
 // edit replaces a menu message in place (msgID 0 sends a new one), so
 // navigating menus does not flood the chat.
-func (a *App) edit(ctx context.Context, chatID int64, msgID int, text string, kb models.ReplyMarkup) {
+func (a *App) edit(ctx context.Context, chatID int64, msgID int, text string, kb telegram.Keyboard) {
 	if msgID == 0 {
 		a.reply(ctx, chatID, text, kb)
 		return
 	}
-	_, err := a.tg.EditMessageText(ctx, &bot.EditMessageTextParams{
-		ChatID: chatID, MessageID: msgID, Text: text, ParseMode: models.ParseModeHTML, ReplyMarkup: kb,
-		LinkPreviewOptions: &models.LinkPreviewOptions{IsDisabled: bot.True()},
-	})
+	err := a.tg.Edit(ctx, msgID, telegram.Message{ChatID: chatID, Text: text, Keyboard: kb, NoPreview: true})
 	if err != nil {
 		// A photo message cannot be edited into text, and an identical edit
 		// is refused: send a fresh message instead.
@@ -269,7 +258,7 @@ func (a *App) edit(ctx context.Context, chatID int64, msgID int, text string, kb
 }
 
 func (a *App) answer(ctx context.Context, id, text string) {
-	if _, err := a.tg.AnswerCallbackQuery(ctx, &bot.AnswerCallbackQueryParams{CallbackQueryID: id, Text: text}); err != nil {
+	if err := a.tg.AnswerCallback(ctx, id, text); err != nil {
 		a.log.Warn("answer callback", "error", err)
 	}
 }
@@ -278,7 +267,7 @@ func (a *App) answer(ctx context.Context, id, text string) {
 // details.
 func (a *App) fail(ctx context.Context, userID int64, what string, err error) {
 	a.log.Error(what, "user_id", userID, "error", err)
-	a.reply(ctx, userID, a.texts.T(a.langOf(ctx, &models.User{ID: userID}), "error_generic", nil), a.backKeyboard(store.DefaultLanguage))
+	a.reply(ctx, userID, a.texts.T(a.langOf(ctx, &telegram.User{ID: userID}), "error_generic", nil), a.render.BackKeyboard(store.DefaultLanguage))
 }
 
 func secretEqual(got, want string) bool {

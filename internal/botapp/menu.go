@@ -4,18 +4,17 @@ import (
 	"context"
 	"errors"
 
-	"github.com/go-telegram/bot/models"
-
 	"vpnflow/internal/callback"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 )
 
 // start registers the user (recording a referrer from /start ref_<code>
 // once, on first contact) and shows the menu. Any other parameter, such
 // as the pay_<id> link of a forwarded Stars invoice (see
-// activities.StarsStartParameter), just opens the menu.
-func (a *App) start(ctx context.Context, from *models.User, payload string) {
+// shop.StarsStartParameter), just opens the menu.
+func (a *App) start(ctx context.Context, from *telegram.User, payload string) {
 	ref := ""
 	if code, ok := cutPrefix(payload, "ref_"); ok && len(code) <= 32 {
 		ref = code
@@ -41,29 +40,19 @@ func cutPrefix(s, prefix string) (string, bool) {
 	return "", false
 }
 
-func (a *App) button(lang, textID string, d callback.Data) models.InlineKeyboardButton {
-	return models.InlineKeyboardButton{Text: a.texts.T(lang, textID, nil), CallbackData: callback.MustEncode(d)}
-}
-
-func (a *App) backKeyboard(lang string) models.ReplyMarkup {
-	return &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{
-		{a.button(lang, "btn_back", callback.Data{Action: callback.Menu})},
-	}}
-}
-
 // showMenu shows the main menu; "Buy" reads "Renew" for a live subscription.
 func (a *App) showMenu(ctx context.Context, u store.User, msgID int) {
 	lang := u.Language
-	buy := a.button(lang, "btn_buy", callback.Data{Action: callback.Buy})
+	buy := a.render.Button(lang, "btn_buy", callback.Data{Action: callback.Buy})
 	if sub, err := a.store.GetSubscription(ctx, u.TelegramID); err == nil && sub.Live() {
-		buy = a.button(lang, "btn_renew", callback.Data{Action: callback.Renew})
+		buy = a.render.Button(lang, "btn_renew", callback.Data{Action: callback.Renew})
 	}
-	kb := &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{
-		{buy, a.button(lang, "btn_trial", callback.Data{Action: callback.Trial})},
-		{a.button(lang, "btn_my_sub", callback.Data{Action: callback.MySub}), a.button(lang, "btn_balance", callback.Data{Action: callback.Balance})},
-		{a.button(lang, "btn_invite", callback.Data{Action: callback.Invite}), a.button(lang, "btn_help", callback.Data{Action: callback.Help})},
-		{a.button(lang, "btn_language", callback.Data{Action: callback.Language})},
-	}}
+	kb := telegram.Keyboard{
+		{buy, a.render.Button(lang, "btn_trial", callback.Data{Action: callback.Trial})},
+		{a.render.Button(lang, "btn_my_sub", callback.Data{Action: callback.MySub}), a.render.Button(lang, "btn_balance", callback.Data{Action: callback.Balance})},
+		{a.render.Button(lang, "btn_invite", callback.Data{Action: callback.Invite}), a.render.Button(lang, "btn_help", callback.Data{Action: callback.Help})},
+		{a.render.Button(lang, "btn_language", callback.Data{Action: callback.Language})},
+	}
 	name := u.FirstName
 	if name == "" {
 		name = u.Username
@@ -72,11 +61,11 @@ func (a *App) showMenu(ctx context.Context, u store.User, msgID int) {
 }
 
 func (a *App) showLanguages(ctx context.Context, u store.User, msgID int) {
-	var row []models.InlineKeyboardButton
+	var row []telegram.Button
 	for _, l := range i18n.Languages() {
-		row = append(row, models.InlineKeyboardButton{Text: languageName(l), CallbackData: callback.MustEncode(callback.Data{Action: callback.SetLang, Lang: l})})
+		row = append(row, telegram.Button{Text: languageName(l), CallbackData: callback.MustEncode(callback.Data{Action: callback.SetLang, Lang: l})})
 	}
-	kb := &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{row, {a.button(u.Language, "btn_back", callback.Data{Action: callback.Menu})}}}
+	kb := telegram.Keyboard{row, {a.render.Button(u.Language, "btn_back", callback.Data{Action: callback.Menu})}}
 	a.edit(ctx, u.TelegramID, msgID, a.texts.T(u.Language, "language_choose", nil), kb)
 }
 
@@ -105,14 +94,14 @@ var topUpAmounts = []int64{500, 1000, 2500}
 
 func (a *App) showBalance(ctx context.Context, u store.User, msgID int) {
 	lang := u.Language
-	var row []models.InlineKeyboardButton
+	var row []telegram.Button
 	for _, amt := range topUpAmounts {
-		row = append(row, models.InlineKeyboardButton{
+		row = append(row, telegram.Button{
 			Text:         "+" + i18n.FormatMoney(lang, amt, a.cfg.Currency),
 			CallbackData: callback.MustEncode(callback.Data{Action: callback.TopUp, Amount: amt}),
 		})
 	}
-	kb := &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{row, {a.button(lang, "btn_back", callback.Data{Action: callback.Menu})}}}
+	kb := telegram.Keyboard{row, {a.render.Button(lang, "btn_back", callback.Data{Action: callback.Menu})}}
 	text := a.texts.T(lang, "balance_text", map[string]any{"Balance": i18n.FormatMoney(lang, u.Balance, a.cfg.Currency)}) +
 		"\n\n" + a.texts.T(lang, "topup_choose", nil)
 	a.edit(ctx, u.TelegramID, msgID, text, kb)
@@ -129,5 +118,5 @@ func (a *App) showInvite(ctx context.Context, u store.User, msgID int) {
 	}
 	a.edit(ctx, u.TelegramID, msgID, a.texts.T(u.Language, "invite_text", map[string]any{
 		"Link": link, "Bonus": i18n.FormatMoney(u.Language, a.cfg.ReferralMinor, a.cfg.Currency), "Percent": a.cfg.ReferralPercent, "Count": count,
-	}), a.backKeyboard(u.Language))
+	}), a.render.BackKeyboard(u.Language))
 }

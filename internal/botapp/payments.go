@@ -10,16 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
-	"vpnflow/activities"
 	"vpnflow/internal/cryptopay"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
-	"vpnflow/workflows"
+	"vpnflow/internal/telegram"
 )
 
 // maxWebhookBody caps a Crypto Pay webhook; real ones are a few KiB.
@@ -28,16 +25,16 @@ const maxWebhookBody = 64 << 10
 // preCheckout answers Telegram's pre_checkout_query (it must be answered
 // within 10 seconds) after the Purchase workflow validates it: right user,
 // exact amount, still awaiting payment. Only then does Telegram charge.
-func (a *App) preCheckout(ctx context.Context, q *models.PreCheckoutQuery) {
+func (a *App) preCheckout(ctx context.Context, q *telegram.PreCheckoutQuery) {
 	ctx, cancel := context.WithTimeout(ctx, 8*time.Second)
 	defer cancel()
 	err := a.approveCheckout(ctx, q)
-	params := &bot.AnswerPreCheckoutQueryParams{PreCheckoutQueryID: q.ID, OK: err == nil}
+	reason := ""
 	if err != nil {
 		a.log.Warn("pre-checkout refused", "user_id", q.From.ID, "payload", truncate(q.InvoicePayload, 64), "error", err)
-		params.ErrorMessage = a.checkoutRefusal(ctx, q)
+		reason = a.checkoutRefusal(ctx, q)
 	}
-	if _, err := a.tg.AnswerPreCheckoutQuery(context.WithoutCancel(ctx), params); err != nil {
+	if err := a.tg.AnswerPreCheckout(context.WithoutCancel(ctx), q.ID, err == nil, reason); err != nil {
 		a.log.Error("answer pre-checkout", "user_id", q.From.ID, "error", err)
 	}
 }
@@ -45,7 +42,7 @@ func (a *App) preCheckout(ctx context.Context, q *models.PreCheckoutQuery) {
 // checkoutRefusal is the reason Telegram shows the user for a refused
 // payment. Telegram shows it as plain text, so the catalogue's HTML is
 // reduced to its text.
-func (a *App) checkoutRefusal(ctx context.Context, q *models.PreCheckoutQuery) string {
+func (a *App) checkoutRefusal(ctx context.Context, q *telegram.PreCheckoutQuery) string {
 	lang := a.langOf(ctx, q.From)
 	if id, err := uuid.Parse(q.InvoicePayload); err == nil {
 		if p, err := a.store.GetPurchase(ctx, id); err == nil {
@@ -79,14 +76,14 @@ func plainText(s string) string {
 	return html.UnescapeString(b.String())
 }
 
-func (a *App) approveCheckout(ctx context.Context, q *models.PreCheckoutQuery) error {
+func (a *App) approveCheckout(ctx context.Context, q *telegram.PreCheckoutQuery) error {
 	id, err := uuid.Parse(q.InvoicePayload)
 	if err != nil {
 		return errors.New("payload is not a purchase id")
 	}
 	h, err := a.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: shop.PurchaseWorkflowID(id.String()), UpdateName: shop.UpdateApproveCheckout,
-		Args:         []any{workflows.CheckoutRequest{UserID: q.From.ID, Amount: int64(q.TotalAmount), Currency: q.Currency}},
+		Args:         []any{shop.CheckoutRequest{UserID: q.From.ID, Amount: int64(q.TotalAmount), Currency: q.Currency}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
@@ -100,11 +97,11 @@ func (a *App) approveCheckout(ctx context.Context, q *models.PreCheckoutQuery) e
 // Telegram never sends it again, so the first thing done is one short
 // INSERT into star_payments: from then on the payments sweep credits it
 // (or refunds it) whatever happens here. Then it is signalled through the
-// same signal-with-start path the sweep uses (activities.SignalPayment),
+// same signal-with-start path the sweep uses (shop.SendPayment),
 // so a purchase whose workflow has closed is still settled. Should even
 // the INSERT fail, the sweep's reading of getStarTransactions finds the
 // charge.
-func (a *App) successfulPayment(ctx context.Context, m *models.Message) {
+func (a *App) successfulPayment(ctx context.Context, m *telegram.Incoming) {
 	sp := m.SuccessfulPayment
 	log := a.log.With("user_id", m.From.ID, "charge_id", sp.TelegramPaymentChargeID, "payload", truncate(sp.InvoicePayload, 64))
 	ctx = context.WithoutCancel(ctx)
@@ -131,7 +128,7 @@ func (a *App) successfulPayment(ctx context.Context, m *models.Message) {
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err = activities.SignalPayment(sctx, a.temporal, a.cfg.TaskQueue, id.String(), pay)
+		err = shop.SendPayment(sctx, a.temporal, a.cfg.TaskQueue, id.String(), pay)
 		cancel()
 		if err == nil {
 			break
@@ -208,7 +205,7 @@ func (a *App) cryptoPayWebhook(w http.ResponseWriter, r *http.Request) {
 	// Signal-with-start: a purchase whose workflow has closed (credited
 	// already, or past its grace period) gets a late run that credits it
 	// if it is not yet paid.
-	err = activities.SignalPayment(ctx, a.temporal, a.cfg.TaskQueue, id.String(), shop.Payment{
+	err = shop.SendPayment(ctx, a.temporal, a.cfg.TaskQueue, id.String(), shop.Payment{
 		Provider: shop.ProviderCryptoPay, InvoiceID: strconv.FormatInt(upd.Payload.InvoiceID, 10), Source: shop.SourceWebhook,
 	})
 	switch {

@@ -7,10 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"vpnflow/activities"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
-	"vpnflow/workflows"
 )
 
 // promo handles /promo from users who are not admins: /promo CODE redeems
@@ -22,13 +20,13 @@ func (a *App) promo(ctx context.Context, u store.User, args string) {
 		a.log.Warn("admin command from a non-admin", "user_id", u.TelegramID, "command", "promo")
 	}
 	if len(fields) != 1 {
-		a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "promo_usage", nil), a.backKeyboard(u.Language))
+		a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "promo_usage", nil), a.render.BackKeyboard(u.Language))
 		return
 	}
 	code, err := parsePromoCode(fields[0])
 	if err != nil {
 		a.log.Info("malformed promo code", "user_id", u.TelegramID, "code", truncate(fields[0], 40))
-		a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "promo_invalid", nil), a.backKeyboard(u.Language))
+		a.reply(ctx, u.TelegramID, a.texts.T(u.Language, "promo_invalid", nil), a.render.BackKeyboard(u.Language))
 		return
 	}
 	a.redeemPromo(ctx, u, code)
@@ -40,35 +38,35 @@ func (a *App) promo(ctx context.Context, u store.User, args string) {
 // code's uses however many users race for them.
 func (a *App) redeemPromo(ctx context.Context, u store.User, code string) {
 	lang := u.Language
-	var out workflows.PromoOutcome
-	err := a.execute(ctx, a.actionStart(workflows.PromoWorkflowID(code, u.TelegramID), u.TelegramID, true),
-		workflows.PromoRedemption, workflows.PromoRequest{Code: code, UserID: u.TelegramID}, &out)
+	var out shop.PromoOutcome
+	run, err := shop.StartPromoRedemption(ctx, a.temporal, a.cfg.TaskQueue, shop.PromoRequest{Code: code, UserID: u.TelegramID})
+	err = a.await(ctx, run, err, &out)
 	msg, data := "", map[string]any(nil)
 	switch {
 	case err == nil && out.AlreadyRedeemed:
 		msg = "promo_used"
-	case err == nil && out.Kind == store.PromoDays:
+	case err == nil && out.Kind == shop.PromoDays:
 		msg, data = "promo_applied", map[string]any{"Duration": time.Duration(out.Value) * 24 * time.Hour}
 	case err == nil:
 		msg, data = "promo_discount", map[string]any{"Percent": out.Value}
-	case hasErrorType(err, activities.ErrNotFound), hasErrorType(err, activities.ErrPromoExpired):
+	case hasErrorType(err, shop.ErrNotFound), hasErrorType(err, shop.ErrPromoExpired):
 		msg = "promo_invalid"
-	case hasErrorType(err, activities.ErrPromoExhausted):
+	case hasErrorType(err, shop.ErrPromoExhausted):
 		msg = "promo_exhausted"
 	default:
 		a.log.Error("redeem promo", "user_id", u.TelegramID, "code", code, "error", err)
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "busy_try_again", nil), a.backKeyboard(lang))
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "busy_try_again", nil), a.render.BackKeyboard(lang))
 		return
 	}
 	a.log.Info("promo redemption", "user_id", u.TelegramID, "code", code, "outcome", msg, "error", err)
-	a.reply(ctx, u.TelegramID, a.texts.T(lang, msg, data), a.backKeyboard(lang))
+	a.reply(ctx, u.TelegramID, a.texts.T(lang, msg, data), a.render.BackKeyboard(lang))
 }
 
 // applyPromoDiscount lowers a plan purchase's amount by the user's waiting
 // percent code before the Purchase workflow starts, attaching the code to
 // the purchase (which records which promo it used). Without a code, or if
 // the database cannot say, the purchase keeps its full price.
-func (a *App) applyPromoDiscount(ctx context.Context, u store.User, np *activities.NewPurchase) {
+func (a *App) applyPromoDiscount(ctx context.Context, u store.User, np *shop.NewPurchase) {
 	if np.Kind != shop.KindSubscription {
 		return
 	}

@@ -8,11 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"vpnflow/internal/sandboxgate"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
-	"vpnflow/workflows"
 )
 
 // decideSandbox decides once, at start, whether the sandbox commands run:
@@ -47,21 +45,15 @@ func (a *App) sandboxExpire(ctx context.Context, u store.User, args string) {
 	if err != nil {
 		a.log.Info("sandbox expire: bad argument", "user_id", u.TelegramID, "args", truncate(args, 40), "error", err)
 		a.reply(ctx, u.TelegramID, a.texts.T(lang, "sandbox_expire_usage", map[string]any{
-			"Min": workflows.MinSandboxExpiry, "Max": workflows.MaxSandboxExpiry,
+			"Min": shop.MinSandboxExpiry, "Max": shop.MaxSandboxExpiry,
 		}), nil)
 		return
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	run, err := a.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:        workflows.SandboxExpireWorkflowID(u.TelegramID, time.Now().UnixNano()),
-		TaskQueue: a.cfg.TaskQueue,
-		// It is one short step and a signal; anything longer is a stuck
-		// worker, and the user has long been told to try again.
-		WorkflowExecutionTimeout: 10 * time.Minute,
-	}, workflows.SandboxExpireWorkflowType, workflows.SandboxExpireInput{UserID: u.TelegramID, In: in})
-	var res workflows.SandboxExpireResult
+	run, err := shop.StartSandboxExpire(ctx, a.temporal, a.cfg.TaskQueue, time.Now().UnixNano(), shop.SandboxExpireInput{UserID: u.TelegramID, In: in})
+	var res shop.SandboxExpireResult
 	if err == nil {
 		err = run.Get(ctx, &res)
 	}
@@ -70,7 +62,7 @@ func (a *App) sandboxExpire(ctx context.Context, u store.User, args string) {
 		a.log.Error("sandbox expire", "user_id", u.TelegramID, "error", err)
 		a.reply(ctx, u.TelegramID, a.texts.T(lang, "busy_try_again", nil), nil)
 	case !res.Live:
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "sandbox_expire_none", nil), a.backKeyboard(lang))
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "sandbox_expire_none", nil), a.render.BackKeyboard(lang))
 	default:
 		a.log.Info("sandbox expiry set", "user_id", u.TelegramID, "expires_at", res.ExpiresAt, "workflow_id", run.GetID())
 		a.reply(ctx, u.TelegramID, a.texts.T(lang, "sandbox_expire_set", map[string]any{
@@ -92,13 +84,13 @@ func parseSandboxExpiry(args string) (time.Duration, error) {
 		if nerr != nil {
 			return 0, fmt.Errorf("not a duration: %w", err)
 		}
-		if n < 0 || n > int(workflows.MaxSandboxExpiry/time.Minute) {
-			return 0, fmt.Errorf("%d minutes is outside %s..%s", n, workflows.MinSandboxExpiry, workflows.MaxSandboxExpiry)
+		if n < 0 || n > int(shop.MaxSandboxExpiry/time.Minute) {
+			return 0, fmt.Errorf("%d minutes is outside %s..%s", n, shop.MinSandboxExpiry, shop.MaxSandboxExpiry)
 		}
 		d = time.Duration(n) * time.Minute
 	}
-	if d < workflows.MinSandboxExpiry || d > workflows.MaxSandboxExpiry {
-		return 0, fmt.Errorf("%s is outside %s..%s", d, workflows.MinSandboxExpiry, workflows.MaxSandboxExpiry)
+	if d < shop.MinSandboxExpiry || d > shop.MaxSandboxExpiry {
+		return 0, fmt.Errorf("%s is outside %s..%s", d, shop.MinSandboxExpiry, shop.MaxSandboxExpiry)
 	}
 	return d, nil
 }

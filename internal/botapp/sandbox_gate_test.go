@@ -10,12 +10,12 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/go-telegram/bot"
-
 	"vpnflow/internal/config"
 	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 )
 
 // realBotAPI answers like Telegram's Bot API (or a local telegram-bot-api
@@ -62,12 +62,13 @@ func sandboxApp(t *testing.T, apiURL, token string) *App {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := bot.New(token, bot.WithServerURL(apiURL), bot.WithSkipGetMe())
+	tg, err := telegram.NewBot(telegram.BotOptions{Token: token, APIURL: apiURL})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := config.Config{Sandbox: true, TelegramAPIURL: apiURL, TelegramBotToken: token}
 	return &App{
-		cfg: config.Config{Sandbox: true, TelegramAPIURL: apiURL, TelegramBotToken: token},
+		cfg: cfg, render: telegram.NewRenderer(texts, cfg),
 		log: slog.New(slog.DiscardHandler), texts: texts, tg: tg,
 	}
 }
@@ -102,20 +103,15 @@ func TestSandboxRefusedAgainstARealBotAPIServer(t *testing.T) {
 // TestSandboxEnabledAgainstTheStandIn: our stand-in answers the marker, so
 // the sandbox commands are on.
 func TestSandboxEnabledAgainstTheStandIn(t *testing.T) {
-	fake, err := faketg.New(faketg.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(fake.Handler())
-	defer srv.Close()
-	a := sandboxApp(t, srv.URL, fake.Token())
+	fake := testenv.Telegram(t)
+	a := sandboxApp(t, fake.URL(), fake.Token())
 	a.decideSandbox(context.Background())
 	if !a.sandbox {
 		t.Fatal("the sandbox is refused against the stand-in")
 	}
 
 	// Configured off, it stays off whatever the server.
-	a = sandboxApp(t, srv.URL, fake.Token())
+	a = sandboxApp(t, fake.URL(), fake.Token())
 	a.cfg.Sandbox = false
 	a.decideSandbox(context.Background())
 	if a.sandbox {

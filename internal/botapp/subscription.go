@@ -4,21 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"html"
 	"time"
 
-	"github.com/go-telegram/bot"
-	"github.com/go-telegram/bot/models"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"vpnflow/activities"
 	"vpnflow/internal/accesskey"
 	"vpnflow/internal/callback"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
-	"vpnflow/workflows"
+	"vpnflow/internal/telegram"
 )
 
 // showSubscription shows status, expiry, traffic, and for a live key the
@@ -27,10 +23,10 @@ func (a *App) showSubscription(ctx context.Context, u store.User) {
 	lang := u.Language
 	sub, err := a.store.GetSubscription(ctx, u.TelegramID)
 	if errors.Is(err, store.ErrNotFound) {
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "sub_none", nil), &models.InlineKeyboardMarkup{InlineKeyboard: [][]models.InlineKeyboardButton{
-			{a.button(lang, "btn_buy", callback.Data{Action: callback.Buy}), a.button(lang, "btn_trial", callback.Data{Action: callback.Trial})},
-			{a.button(lang, "btn_back", callback.Data{Action: callback.Menu})},
-		}})
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "sub_none", nil), telegram.Keyboard{
+			{a.render.Button(lang, "btn_buy", callback.Data{Action: callback.Buy}), a.render.Button(lang, "btn_trial", callback.Data{Action: callback.Trial})},
+			{a.render.Button(lang, "btn_back", callback.Data{Action: callback.Menu})},
+		})
 		return
 	}
 	if err != nil {
@@ -38,10 +34,10 @@ func (a *App) showSubscription(ctx context.Context, u store.User) {
 		return
 	}
 	autoRenew := a.texts.T(lang, "autorenew_state_off", nil)
-	toggle := a.button(lang, "btn_autorenew_on", callback.Data{Action: callback.AutoRenew, On: true})
+	toggle := a.render.Button(lang, "btn_autorenew_on", callback.Data{Action: callback.AutoRenew, On: true})
 	if sub.AutoRenew {
 		autoRenew = a.texts.T(lang, "autorenew_state_on", nil)
-		toggle = a.button(lang, "btn_autorenew_off", callback.Data{Action: callback.AutoRenew, On: false})
+		toggle = a.render.Button(lang, "btn_autorenew_off", callback.Data{Action: callback.AutoRenew, On: false})
 	}
 	text := a.texts.T(lang, "sub_status", map[string]any{
 		"Status":    i18n.HTML(a.texts.T(lang, "status_"+sub.Status, nil)),
@@ -50,12 +46,11 @@ func (a *App) showSubscription(ctx context.Context, u store.User) {
 		"Traffic":   i18n.FormatBytes(lang, sub.TrafficUp+sub.TrafficDown),
 		"AutoRenew": i18n.HTML(autoRenew),
 	})
-	rows := [][]models.InlineKeyboardButton{{a.button(lang, "btn_renew", callback.Data{Action: callback.Renew})}}
+	rows := telegram.Keyboard{{a.render.Button(lang, "btn_renew", callback.Data{Action: callback.Renew})}}
 	if sub.Live() {
-		rows = append(rows, []models.InlineKeyboardButton{a.button(lang, "btn_reissue", callback.Data{Action: callback.Reissue}), toggle})
+		rows = append(rows, []telegram.Button{a.render.Button(lang, "btn_reissue", callback.Data{Action: callback.Reissue}), toggle})
 	}
-	rows = append(rows, []models.InlineKeyboardButton{a.button(lang, "btn_back", callback.Data{Action: callback.Menu})})
-	kb := &models.InlineKeyboardMarkup{InlineKeyboard: rows}
+	kb := append(rows, []telegram.Button{a.render.Button(lang, "btn_back", callback.Data{Action: callback.Menu})})
 	if !sub.Live() {
 		a.reply(ctx, u.TelegramID, text, kb)
 		return
@@ -65,25 +60,14 @@ func (a *App) showSubscription(ctx context.Context, u store.User) {
 		a.fail(ctx, u.TelegramID, "build key", err)
 		return
 	}
-	png, err := key.QR()
+	photo, err := telegram.KeyMessage(u.TelegramID, key, telegram.WithKeyLink(text, key), kb)
 	if err != nil {
 		a.fail(ctx, u.TelegramID, "render qr", err)
 		return
 	}
-	caption := text + "\n\n<code>" + html.EscapeString(key.Link) + "</code>"
-	if _, err := a.tg.SendPhoto(ctx, &bot.SendPhotoParams{
-		ChatID: u.TelegramID, Photo: &models.InputFileUpload{Filename: "key.png", Data: bytes.NewReader(png)},
-		Caption: caption, ParseMode: models.ParseModeHTML, ReplyMarkup: kb,
-	}); err != nil {
+	if err := a.tg.SendPhoto(ctx, photo); err != nil {
 		a.log.Warn("send key photo", "user_id", u.TelegramID, "error", err)
 	}
-}
-
-// subscriptionStart is the start half of an update-with-start on the user's
-// Subscription workflow.
-func (a *App) subscriptionStart(userID int64) client.WithStartWorkflowOperation {
-	return a.temporal.NewWithStartWorkflowOperation(activities.SubscriptionStartOptions(a.cfg, userID),
-		shop.SubscriptionWorkflowType, shop.SubscriptionInput{UserID: userID, Policy: activities.SubscriptionPolicy(a.cfg)})
 }
 
 // startTrial asks the user's Subscription workflow for the trial (starting
@@ -93,14 +77,9 @@ func (a *App) startTrial(ctx context.Context, u store.User) {
 	lang := u.Language
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	h, err := a.temporal.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
-		StartWorkflowOperation: a.subscriptionStart(u.TelegramID),
-		UpdateOptions: client.UpdateWorkflowOptions{
-			UpdateName: shop.UpdateStartTrial, Args: []any{workflows.TrialRequest{}},
-			WaitForStage: client.WorkflowUpdateStageCompleted,
-		},
-	})
-	var res activities.TrialResult
+	policy := shop.SubscriptionPolicy(a.cfg.PaidStages, a.cfg.TrialStages, a.cfg.AutoRenewLead)
+	h, err := shop.UpdateSubscriptionWithStart(ctx, a.temporal, a.cfg.TaskQueue, policy, u.TelegramID, shop.UpdateStartTrial, shop.TrialRequest{})
+	var res shop.TrialResult
 	if err == nil {
 		err = h.Get(ctx, &res)
 	}
@@ -109,14 +88,14 @@ func (a *App) startTrial(ctx context.Context, u store.User) {
 	case err == nil:
 		a.log.Info("trial started", "user_id", u.TelegramID, "expires_at", res.ExpiresAt)
 		a.reply(ctx, u.TelegramID, a.texts.T(lang, "trial_started", map[string]any{"Duration": i18n.FormatDuration(lang, a.cfg.TrialDuration)}), nil)
-	case errors.As(err, &appErr) && appErr.Type() == activities.ErrTrialUsed:
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "trial_used", nil), a.backKeyboard(lang))
-	case errors.As(err, &appErr) && appErr.Type() == activities.ErrActiveSubscription,
+	case errors.As(err, &appErr) && appErr.Type() == shop.ErrTrialUsed:
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "trial_used", nil), a.render.BackKeyboard(lang))
+	case errors.As(err, &appErr) && appErr.Type() == shop.ErrActiveSubscription,
 		err != nil && isRejected(err, "already active"):
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "trial_active_sub", nil), a.backKeyboard(lang))
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "trial_active_sub", nil), a.render.BackKeyboard(lang))
 	default:
 		a.log.Error("start trial", "user_id", u.TelegramID, "error", err)
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "busy_try_again", nil), a.backKeyboard(lang))
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "busy_try_again", nil), a.render.BackKeyboard(lang))
 	}
 }
 
@@ -126,7 +105,7 @@ func isRejected(err error, reason string) bool {
 }
 
 func (a *App) reissue(ctx context.Context, u store.User) {
-	a.updateSubscription(ctx, u, shop.UpdateReissue, workflows.ReissueRequest{}, "reissue_done")
+	a.updateSubscription(ctx, u, shop.UpdateReissue, shop.ReissueRequest{}, "reissue_done")
 }
 
 func (a *App) setAutoRenew(ctx context.Context, u store.User, on bool) {
@@ -134,7 +113,7 @@ func (a *App) setAutoRenew(ctx context.Context, u store.User, on bool) {
 	if on {
 		msg = "autorenew_enabled"
 	}
-	a.updateSubscription(ctx, u, shop.UpdateSetAutoRenew, workflows.AutoRenewRequest{On: on}, msg)
+	a.updateSubscription(ctx, u, shop.UpdateSetAutoRenew, shop.AutoRenewRequest{On: on}, msg)
 }
 
 // updateSubscription sends an update to a running Subscription workflow and
@@ -156,6 +135,6 @@ func (a *App) updateSubscription(ctx context.Context, u store.User, name string,
 		return
 	}
 	a.log.Info("subscription update refused", "user_id", u.TelegramID, "update", name, "error", err)
-	reason := workflows.RefusalFrom(err)
-	a.reply(ctx, u.TelegramID, a.texts.T(lang, reason.MessageID(), map[string]any{"Wait": i18n.FormatDuration(lang, reason.Wait)}), a.backKeyboard(lang))
+	reason := shop.RefusalFrom(err)
+	a.reply(ctx, u.TelegramID, a.texts.T(lang, reason.MessageID(), map[string]any{"Wait": i18n.FormatDuration(lang, reason.Wait)}), a.render.BackKeyboard(lang))
 }

@@ -9,12 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"reflect"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"vpnflow/internal/db"
 )
 
 // Telegram update delivery modes.
@@ -93,6 +94,9 @@ type Config struct {
 	// restarts it (0 turns the watchdog off).
 	LivenessBound time.Duration `env:"LIVENESS_BOUND" envDefault:"3m"`
 	WatchdogLimit time.Duration `env:"WATCHDOG_LIMIT" envDefault:"2m"`
+	// TelegramLeaseTTL is how long a polling bot's claim on the token lasts
+	// unrenewed (bot_lease): a second bot stands by until it lapses.
+	TelegramLeaseTTL time.Duration `env:"TELEGRAM_LEASE_TTL" envDefault:"30s"`
 
 	// Parsed forms of the string fields above, filled by Load.
 	PlanList      []Plan          `env:"-"`
@@ -176,6 +180,7 @@ func load(opts env.Options) (Config, error) {
 	checkInterval("XRAY_WATCH_INTERVAL", c.XrayWatchInterval, 10*time.Second, 10*time.Minute)
 	checkInterval("HEALTH_CHECK_INTERVAL", c.HealthCheckInterval, 10*time.Second, time.Hour)
 	checkInterval("LIVENESS_BOUND", c.LivenessBound, 2*time.Second, time.Hour)
+	checkInterval("TELEGRAM_LEASE_TTL", c.TelegramLeaseTTL, 3*time.Second, 10*time.Minute)
 	if c.WatchdogLimit != 0 {
 		checkInterval("WATCHDOG_LIMIT", c.WatchdogLimit, time.Second, time.Hour)
 	}
@@ -274,23 +279,13 @@ func (c Config) LogValue() slog.Value {
 // String is the same redacted form, so fmt never prints a token either.
 func (c Config) String() string { return c.LogValue().String() }
 
+// redactURL hides a URL's password (internal/db.Redact), keeping an empty
+// one empty so that an unset variable logs as unset.
 func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || s == "" {
-		if s == "" {
-			return ""
-		}
-		return "(unparseable)"
+	if s == "" {
+		return ""
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxxxx")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
+	return db.Redact(s)
 }
 
 // Vars lists every variable Config reads, in declaration order, with its

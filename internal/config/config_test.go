@@ -117,6 +117,18 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	}
 }
 
+// pgx also takes a keyword/value DATABASE_URL ("host=… password=…"); its
+// password must not reach the logs either.
+func TestKeywordDatabaseURLPasswordStaysOutOfLogs(t *testing.T) {
+	c, err := LoadFrom(with(valid(), "DATABASE_URL", "host=db user=vpnflow password=hunter2 dbname=vpnflow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := c.String() + c.LogValue().String(); strings.Contains(out, "hunter2") {
+		t.Errorf("the password leaks into %s", out)
+	}
+}
+
 func TestSandboxAllowedWithLocalStandIn(t *testing.T) {
 	if _, err := LoadFrom(with(valid(), "VPNFLOW_SANDBOX", "true", "TELEGRAM_API_URL", "http://127.0.0.1:8088")); err != nil {
 		t.Fatal(err)

@@ -117,17 +117,14 @@ func TestProductionProgramsLinkNoDevCode(t *testing.T) {
 	}
 }
 
-// TestBotLinksNoXrayCore reports how much of Xray-core the bot links. The
-// bot only talks to Temporal and Telegram, but internal/botapp still imports
-// activities and workflows, which bring in internal/xray. Enforcing it is
-// issue 9 item 1 (the bot imports the workflow contracts only); until then
-// the figure is logged and the test skips.
+// TestBotLinksNoXrayCore: the bot talks to Temporal and Telegram only. It
+// knows the workflows through their contracts (internal/shop), never
+// through the workflows or activities packages, so it links no Xray-core.
 func TestBotLinksNoXrayCore(t *testing.T) {
 	g := deps(t, module+"/bot")
-	xray := g.matching(xrayCore)
-	if len(xray) == 0 {
-		return
+	for _, worker := range []string{module + "/workflows", module + "/activities", xrayCore} {
+		if found := g.matching(worker); len(found) > 0 {
+			t.Errorf("the bot links %d %s packages, through %s", len(found), worker, g.chain(module+"/bot", worker))
+		}
 	}
-	t.Skipf("not enforced yet (issue 9 item 1, the bot imports contracts only): the bot links %d %s packages, through %s",
-		len(xray), xrayCore, g.chain(module+"/bot", xrayCore))
 }

@@ -99,7 +99,7 @@ func startShop(t *testing.T, extra map[string]string) *shopEnv {
 	}
 	t.Cleanup(s.pool.Close)
 	s.store = store.New(s.pool)
-	s.xray, err = xray.Dial(st.Config.XrayAPIAddr, st.Config.XrayInboundTag)
+	s.xray, err = xray.Dial(st.Config.XrayAPIAddr, st.Config.XrayInboundTag, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,13 +170,21 @@ func (s *shopEnv) stopComponent(name string) {
 // configuration as its environment, so a test can kill it.
 func (s *shopEnv) startWorkerProcess() *exec.Cmd {
 	s.t.Helper()
-	bin := buildWorker(s.t)
-	cmd := exec.Command(bin)
+	return s.startProcess("worker")
+}
+
+// startProcess runs one of the production programs (worker, bot) as a
+// real process with the stack's configuration as its environment, plus
+// extra "NAME=value" settings. It is killed when the test ends.
+func (s *shopEnv) startProcess(program string, extra ...string) *exec.Cmd {
+	s.t.Helper()
+	cmd := exec.Command(buildProgram(s.t, program))
 	for k, v := range s.stack.Env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"), "HOME="+os.Getenv("HOME"))
-	logFile, err := os.OpenFile(filepath.Join(s.dir, "worker-process.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	cmd.Env = append(cmd.Env, extra...)
+	logFile, err := os.OpenFile(filepath.Join(s.dir, program+"-process.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -194,29 +202,35 @@ func (s *shopEnv) startWorkerProcess() *exec.Cmd {
 	return cmd
 }
 
-var (
-	workerBinOnce sync.Once
-	workerBin     string
-	workerBinErr  error
-)
+// builtProgram is one production program built once per test binary.
+type builtProgram struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-func buildWorker(t *testing.T) string {
-	workerBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vpnflow-worker-bin-")
+var programs sync.Map // program name → *builtProgram
+
+// buildProgram builds vpnflow/<program> with the race detector, once.
+func buildProgram(t *testing.T, program string) string {
+	v, _ := programs.LoadOrStore(program, &builtProgram{})
+	b := v.(*builtProgram)
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "vpnflow-"+program+"-bin-")
 		if err != nil {
-			workerBinErr = err
+			b.err = err
 			return
 		}
-		workerBin = filepath.Join(dir, "worker")
-		out, err := exec.Command("go", "build", "-race", "-o", workerBin, "vpnflow/worker").CombinedOutput()
+		b.path = filepath.Join(dir, program)
+		out, err := exec.Command("go", "build", "-race", "-o", b.path, "vpnflow/"+program).CombinedOutput()
 		if err != nil {
-			workerBinErr = fmt.Errorf("go build worker: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build %s: %v\n%s", program, err, out)
 		}
 	})
-	if workerBinErr != nil {
-		t.Fatal(workerBinErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return workerBin
+	return b.path
 }
 
 // waitReady waits until the bot answers /readyz.

@@ -167,7 +167,7 @@ func (s *shopEnv) approveAsBot() int64 {
 func approveInWorkflow(ctx context.Context, s *shopEnv, p store.Purchase, userID int64) error {
 	h, err := s.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: shop.PurchaseWorkflowID(p.ID.String()), UpdateName: shop.UpdateApproveCheckout,
-		Args:         []any{workflows.CheckoutRequest{UserID: userID, Amount: p.Amount, Currency: p.Currency}},
+		Args:         []any{shop.CheckoutRequest{UserID: userID, Amount: p.Amount, Currency: p.Currency}},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"vpnflow/activities"
+	"vpnflow/internal/botapp"
 	"vpnflow/internal/config"
 	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/schedules"
@@ -452,6 +453,10 @@ func TestHealthCheckTellsAdminsOfChangesOnly(t *testing.T) {
 		t.Fatalf("the stand-in's first user %d is not in ADMIN_IDS %v", admin, s.cfg.AdminIDs)
 	}
 	s.say(admin, "/start") // a bot may only write to users who wrote to it
+	// The bot runs too: the health check watches its heartbeat.
+	s.startComponent("bot", func(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {
+		return botapp.Run(ctx, cfg, tel)
+	})
 	s.startWorkerOnly()
 	ctx := context.Background()
 
@@ -490,8 +495,8 @@ func TestHealthCheckTellsAdminsOfChangesOnly(t *testing.T) {
 	if n := s.alertsSeen(admin, "Xray is down"); n != 1 {
 		t.Fatalf("the admin was told %d times that xray is down, want once", n)
 	}
-	for _, other := range []string{"PostgreSQL", "Crypto Pay", "Temporal"} {
-		if n := s.alertsSeen(admin, other); n != 0 {
+	for _, other := range []string{"PostgreSQL", "Crypto Pay", "Temporal", "Telegram", "Bot", "Worker"} {
+		if n := s.alertsSeen(admin, other+" is down") + s.alertsSeen(admin, other+" is back"); n != 0 {
 			t.Errorf("the admin heard about %s, which never changed:\n%s", other, s.conversation(admin))
 		}
 	}
@@ -527,7 +532,7 @@ func BenchmarkReconcile(b *testing.B) {
 	pool := testenv.Database(b)
 	st := store.New(pool)
 	xs := testenv.NewXray(b)
-	xc, err := xray.Dial(xs.APIAddr, xs.InboundTag)
+	xc, err := xray.Dial(xs.APIAddr, xs.InboundTag, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

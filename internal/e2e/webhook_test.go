@@ -15,7 +15,6 @@ import (
 	fakecp "vpnflow/internal/dev/fake/cryptopay"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
-	"vpnflow/workflows"
 )
 
 func TestDuplicateWebhooksCreditOnce(t *testing.T) {
@@ -73,7 +72,7 @@ func TestWebhookAfterPollingChangesNothing(t *testing.T) {
 	s.assertActive(erin, 30)
 	p := s.latestPurchase(erin)
 	s.settle(erin, p.ID.String())
-	var st workflows.PurchaseState
+	var st shop.PurchaseState
 	if err := s.temporal.GetWorkflow(ctx, shop.PurchaseWorkflowID(p.ID.String()), "").Get(ctx, &st); err != nil {
 		t.Fatal(err)
 	}

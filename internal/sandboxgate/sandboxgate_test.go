@@ -8,6 +8,7 @@ import (
 	"time"
 
 	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/sandboxgate"
 )
 
@@ -27,13 +28,8 @@ func TestIsStandInToken(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	fake, err := faketg.New(faketg.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	standIn := httptest.NewServer(fake.Handler())
-	defer standIn.Close()
-	if err := sandboxgate.Check(context.Background(), standIn.URL, fake.Token(), nil); err != nil {
+	fake := testenv.Telegram(t)
+	if err := sandboxgate.Check(context.Background(), fake.URL(), fake.Token(), nil); err != nil {
 		t.Errorf("the stand-in is refused: %v", err)
 	}
 

@@ -87,8 +87,8 @@ func TestPromoDiscountWaitsForAPaidPurchase(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
 	for _, p := range []store.Promo{
-		{Code: "TEN", Kind: store.PromoPercent, Value: 10, MaxUses: 5},
-		{Code: "TWENTY", Kind: store.PromoPercent, Value: 20, MaxUses: 5},
+		{Code: "TEN", Kind: shop.PromoPercent, Value: 10, MaxUses: 5},
+		{Code: "TWENTY", Kind: shop.PromoPercent, Value: 20, MaxUses: 5},
 	} {
 		if _, err := e.s.CreatePromo(e.ctx, p); err != nil {
 			t.Fatal(err)

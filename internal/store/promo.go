@@ -3,16 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
+	"vpnflow/internal/shop"
 
 	"github.com/jackc/pgx/v5"
-)
-
-// Promo kinds.
-const (
-	PromoDays    = "days"    // Value days of access (apply with GrantTime)
-	PromoPercent = "percent" // Value percent off the next purchase
 )
 
 // Promo is a promo code.
@@ -29,16 +23,11 @@ type Promo struct {
 
 const promoColumns = `code, kind, value, max_uses, used, created_by, created_at, expires_at`
 
-// NormalizePromoCode is how codes are stored and matched: trimmed, upper case.
-func NormalizePromoCode(code string) string {
-	return strings.ToUpper(strings.TrimSpace(code))
-}
-
 // CreatePromo creates a promo code (Code, Kind, Value, MaxUses, CreatedBy,
 // ExpiresAt are used). Creating the same code again with the same terms
 // returns the existing one; different terms are ErrPromoExists.
 func (s *Store) CreatePromo(ctx context.Context, p Promo) (Promo, error) {
-	code := NormalizePromoCode(p.Code)
+	code := shop.NormalizePromoCode(p.Code)
 	op := fmt.Sprintf("create promo %q", code)
 	var out Promo
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -64,7 +53,7 @@ func (s *Store) CreatePromo(ctx context.Context, p Promo) (Promo, error) {
 
 // GetPromo returns a promo code.
 func (s *Store) GetPromo(ctx context.Context, code string) (Promo, error) {
-	code = NormalizePromoCode(code)
+	code = shop.NormalizePromoCode(code)
 	p, err := collectOne[Promo](s.pool.Query(ctx, `SELECT `+promoColumns+` FROM promo_codes WHERE code = $1`, code))
 	return p, wrap(fmt.Sprintf("get promo %q", code), err)
 }
@@ -87,7 +76,7 @@ func (s *Store) RedeemPromo(ctx context.Context, code string, userID int64) (Pro
 // same request — a retry whose first answer was lost — returns the promo
 // without ErrPromoAlreadyRedeemed, the same success as the first call.
 func (s *Store) RedeemPromoFor(ctx context.Context, code string, userID int64, request string) (Promo, error) {
-	code = NormalizePromoCode(code)
+	code = shop.NormalizePromoCode(code)
 	op := fmt.Sprintf("redeem promo %q for user %d", code, userID)
 	var promo Promo
 	err := s.inTx(ctx, func(tx pgx.Tx) error {

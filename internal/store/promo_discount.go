@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"vpnflow/internal/shop"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -13,7 +14,7 @@ import (
 // purchase. It needs the redemption (RedeemPromo first) and is idempotent:
 // saving it again changes nothing.
 func (s *Store) SavePromoDiscount(ctx context.Context, code string, userID int64, percent int) error {
-	code = NormalizePromoCode(code)
+	code = shop.NormalizePromoCode(code)
 	_, err := s.pool.Exec(ctx, `INSERT INTO promo_discounts (code, user_id, percent) VALUES ($1, $2, $3)
 		ON CONFLICT (code, user_id) DO NOTHING`, code, userID, percent)
 	return wrap(fmt.Sprintf("save promo %q discount for user %d", code, userID), err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -14,7 +15,7 @@ func TestRedeemPromoConcurrentlyNeverBeyondMaxUses(t *testing.T) {
 	for id := int64(1); id <= users; id++ {
 		e.user(id, "")
 	}
-	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "spring", Kind: store.PromoDays, Value: 7, MaxUses: uses, CreatedBy: 1}); err != nil {
+	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "spring", Kind: shop.PromoDays, Value: 7, MaxUses: uses, CreatedBy: 1}); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -62,7 +63,7 @@ func TestRedeemPromoConcurrentlyNeverBeyondMaxUses(t *testing.T) {
 func TestPromoRules(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	p := store.Promo{Code: "HALF", Kind: store.PromoPercent, Value: 50, MaxUses: 5}
+	p := store.Promo{Code: "HALF", Kind: shop.PromoPercent, Value: 50, MaxUses: 5}
 	if _, err := e.s.CreatePromo(e.ctx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -72,11 +73,11 @@ func TestPromoRules(t *testing.T) {
 	p.Value = 60
 	_, err := e.s.CreatePromo(e.ctx, p)
 	wantErr(t, err, store.ErrPromoExists)
-	_, err = e.s.CreatePromo(e.ctx, store.Promo{Code: "TOOMUCH", Kind: store.PromoPercent, Value: 150, MaxUses: 1})
+	_, err = e.s.CreatePromo(e.ctx, store.Promo{Code: "TOOMUCH", Kind: shop.PromoPercent, Value: 150, MaxUses: 1})
 	wantErr(t, err, store.ErrInvalid)
 
 	past := e.dbNow().Add(-time.Minute)
-	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "OLD", Kind: store.PromoDays, Value: 3, MaxUses: 5, ExpiresAt: &past}); err != nil {
+	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "OLD", Kind: shop.PromoDays, Value: 3, MaxUses: 5, ExpiresAt: &past}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = e.s.RedeemPromo(e.ctx, "old", 1)
@@ -99,7 +100,7 @@ func TestPromoRules(t *testing.T) {
 func TestDaysPromoAppliedOnce(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "WEEK", Kind: store.PromoDays, Value: 7, MaxUses: 3}); err != nil {
+	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "WEEK", Kind: shop.PromoDays, Value: 7, MaxUses: 3}); err != nil {
 		t.Fatal(err)
 	}
 	apply := func() store.GrantResult {

@@ -14,7 +14,7 @@ import (
 func TestFailPurchaseRecordsReasonAndRestoresPromo(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "HALF", Kind: store.PromoPercent, Value: 50, MaxUses: 10}); err != nil {
+	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "HALF", Kind: shop.PromoPercent, Value: 50, MaxUses: 10}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.s.RedeemPromo(e.ctx, "HALF", 1); err != nil {

@@ -31,7 +31,7 @@ func TestRefundRepeatedBySameRequest(t *testing.T) {
 func TestRedeemPromoRepeatedBySameRequest(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "SPRING", Kind: store.PromoDays, Value: 7, MaxUses: 5}); err != nil {
+	if _, err := e.s.CreatePromo(e.ctx, store.Promo{Code: "SPRING", Kind: shop.PromoDays, Value: 7, MaxUses: 5}); err != nil {
 		t.Fatal(err)
 	}
 	for i, req := range []string{"promo/a", "promo/a"} {

@@ -11,12 +11,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-telegram/bot"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
 	"vpnflow/activities"
+	"vpnflow/internal/circuit"
 	"vpnflow/internal/config"
 	"vpnflow/internal/cryptopay"
 	"vpnflow/internal/daemon"
@@ -25,6 +25,7 @@ import (
 	"vpnflow/internal/sandboxgate"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
 	"vpnflow/internal/telemetry"
 	"vpnflow/internal/xray"
 	"vpnflow/schema"
@@ -55,16 +56,20 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 		return fmt.Errorf("register xray node: %w", err)
 	}
 
-	xc, err := xray.Dial(cfg.XrayAPIAddr, cfg.XrayInboundTag)
+	xc, err := xray.Dial(cfg.XrayAPIAddr, cfg.XrayInboundTag, log)
 	if err != nil {
 		return err
 	}
 	defer xc.Close()
 
-	tg, err := bot.New(cfg.TelegramBotToken, bot.WithServerURL(cfg.TelegramAPIURL), bot.WithSkipGetMe(),
-		bot.WithHTTPClient(30*time.Second, &http.Client{Timeout: 15 * time.Second}))
+	// One circuit breaker per external system (internal/circuit): a hung or
+	// down system fails calls fast instead of holding activity slots.
+	tgBreaker := circuit.New("telegram", log, circuit.HTTPFailure)
+	cpBreaker := circuit.New("cryptopay", log, circuit.HTTPFailure)
+	circuit.Register(tel.Registry(), xc.Breaker(), tgBreaker, cpBreaker)
+	tg, err := telegram.New(cfg.TelegramBotToken, cfg.TelegramAPIURL, tgBreaker.Transport(nil))
 	if err != nil {
-		return fmt.Errorf("telegram client: %w", err)
+		return err
 	}
 	texts, err := i18n.New()
 	if err != nil {
@@ -95,7 +100,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	w.RegisterActivity(&activities.Activities{
 		Store:     st,
 		Xray:      xc,
-		CryptoPay: cryptopay.New(cfg.CryptoPayAPIURL, cfg.CryptoPayToken, &http.Client{Timeout: 15 * time.Second}),
+		CryptoPay: cryptopay.New(cfg.CryptoPayAPIURL, cfg.CryptoPayToken, &http.Client{Timeout: 15 * time.Second, Transport: cpBreaker.Transport(nil)}),
 		Telegram:  tg,
 		Temporal:  tc,
 		Texts:     texts,
@@ -119,6 +124,15 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	})
 	g.Go(func() error {
 		live.Watchdog(ctx, cfg.WatchdogLimit, log, daemon.ExitProcess)
+		return nil
+	})
+	g.Go(func() error {
+		// The bot reads this to tell the admins when the worker goes
+		// silent: the health check runs in the worker and cannot.
+		instance := daemon.Instance()
+		live.Beat(ctx, log, func(ctx context.Context, healthy bool, detail string) error {
+			return st.Beat(ctx, store.ProcessWorker, instance, healthy, detail)
+		})
 		return nil
 	})
 	g.Go(func() error {

@@ -11,6 +11,7 @@ package xray
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	handlercmd "github.com/xtls/xray-core/app/proxyman/command"
@@ -18,6 +19,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"vpnflow/internal/circuit"
 )
 
 // DefaultTimeout bounds every call, also when the context has a later
@@ -38,16 +41,24 @@ type Client struct {
 	conn     *grpc.ClientConn
 	handlers handlercmd.HandlerServiceClient
 	stats    statscmd.StatsServiceClient
+	breaker  *circuit.Breaker
 }
 
 // Dial prepares a client for the Xray API at addr (host:port, plaintext,
 // normally loopback) and the inbound tagged tag. It does not connect: the
-// first call does, so Dial succeeds while Xray is down.
-func Dial(addr, tag string) (*Client, error) {
+// first call does, so Dial succeeds while Xray is down. Every call goes
+// through a circuit breaker (breaker.go), whose changes go to log (nil:
+// slog's default).
+func Dial(addr, tag string, log *slog.Logger) (*Client, error) {
 	if tag == "" {
 		return nil, fmt.Errorf("dial xray api %s: empty inbound tag", addr)
 	}
+	if log == nil {
+		log = slog.Default()
+	}
+	breaker := newBreaker(log)
 	conn, err := grpc.NewClient("passthrough:///"+addr,
+		grpc.WithUnaryInterceptor(breakerInterceptor(breaker)),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
 		// gRPC's default reconnect backoff grows to two minutes, and calls
@@ -72,6 +83,7 @@ func Dial(addr, tag string) (*Client, error) {
 		conn:     conn,
 		handlers: handlercmd.NewHandlerServiceClient(conn),
 		stats:    statscmd.NewStatsServiceClient(conn),
+		breaker:  breaker,
 	}, nil
 }
 

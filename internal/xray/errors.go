@@ -79,7 +79,7 @@ func IsRetryable(err error) bool {
 			return false
 		}
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrCircuitOpen) {
 		return true
 	}
 	if s, ok := status.FromError(err); ok {

@@ -22,7 +22,7 @@ func dial(tb testing.TB, srv *stack.XrayServer) *xray.Client {
 
 func dialTag(tb testing.TB, srv *stack.XrayServer, tag string) *xray.Client {
 	tb.Helper()
-	c, err := xray.Dial(srv.APIAddr, tag)
+	c, err := xray.Dial(srv.APIAddr, tag, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -181,7 +181,7 @@ func TestInvalidInputIsRejectedBeforeAnyCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := xray.Dial(fmt.Sprintf("127.0.0.1:%d", port), "vless-in")
+	c, err := xray.Dial(fmt.Sprintf("127.0.0.1:%d", port), "vless-in", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestInvalidInputIsRejectedBeforeAnyCall(t *testing.T) {
 }
 
 func TestDialNeedsTag(t *testing.T) {
-	if _, err := xray.Dial("127.0.0.1:1", ""); err == nil {
+	if _, err := xray.Dial("127.0.0.1:1", "", nil); err == nil {
 		t.Fatal("Dial with an empty tag succeeded")
 	}
 }

@@ -65,6 +65,7 @@ type Postgres struct {
 	done     chan struct{}
 	waitErr  error
 	stopOnce sync.Once
+	restart  func(ctx context.Context) (*Postgres, error) // starts the same cluster on the same port
 }
 
 // StartPostgres creates the cluster if Dir has none, starts the server and
@@ -129,6 +130,9 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 		}
 		p, err := startServer(ctx, bin, dir, data, run, port, owner, opts.Fast, logw, logFile)
 		if err == nil {
+			p.restart = func(ctx context.Context) (*Postgres, error) {
+				return startServer(ctx, bin, dir, data, run, port, owner, opts.Fast, logw, logFile)
+			}
 			return p, nil
 		}
 		if i+1 >= attempts || !errors.Is(err, errPortInUse) {
@@ -265,6 +269,61 @@ func (p *Postgres) Stop() {
 		}
 		p.logFile.Close()
 	})
+}
+
+// Kill ends the server with SIGKILL at once, as a crash of its host or
+// container would: the postmaster and every backend die together, and the
+// next start runs crash recovery from the WAL. (Fast mode only skips fsync,
+// which matters for a machine crash, not a process crash.)
+func (p *Postgres) Kill() {
+	if p.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	// Backends are the postmaster's children; kill them first so none
+	// outlives it holding the shared memory a restart needs.
+	for _, pid := range childPids(p.cmd.Process.Pid) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// Restart starts the cluster again on the same data directory and port
+// after Kill or Stop, and waits until it accepts connections.
+func (p *Postgres) Restart(ctx context.Context) error {
+	select {
+	case <-p.done:
+	default:
+		return errors.New("restart postgres: the server is still running")
+	}
+	np, err := p.restart(ctx)
+	if err != nil {
+		return fmt.Errorf("restart postgres: %w", err)
+	}
+	// waitErr is only read during a start, which np did itself.
+	p.cmd, p.done = np.cmd, np.done
+	p.stopOnce = sync.Once{}
+	return nil
+}
+
+// childPids lists the direct children of pid from /proc.
+func childPids(pid int) []int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // kill ends a server that never became usable.

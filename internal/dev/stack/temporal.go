@@ -37,6 +37,9 @@ type TemporalServer struct {
 	Namespace string
 	cmd       *exec.Cmd
 	done      chan error
+	path      string   // the CLI binary, for Restart
+	args      []string // its arguments, for Restart
+	log       io.Writer
 }
 
 // StartTemporal runs the pinned Temporal CLI's dev server with vpnflow's
@@ -85,20 +88,52 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*TemporalServer, 
 		uiURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)
 	}
 
-	cmd := exec.Command(path, args...)
-	cmd.Stdout, cmd.Stderr = opts.Log, opts.Log
-	// The server must not outlive us, even if we are killed.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", path, err)
-	}
-	s := &TemporalServer{Address: addr, UIURL: uiURL, Namespace: opts.Namespace, cmd: cmd, done: make(chan error, 1)}
-	go func() { s.done <- cmd.Wait() }()
-	if err := s.waitReady(ctx, 60*time.Second); err != nil {
-		s.Stop()
+	s := &TemporalServer{Address: addr, UIURL: uiURL, Namespace: opts.Namespace, path: path, args: args, log: opts.Log}
+	if err := s.start(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// start runs the server process and waits until it serves the namespace.
+func (s *TemporalServer) start(ctx context.Context) error {
+	cmd := exec.Command(s.path, s.args...)
+	cmd.Stdout, cmd.Stderr = s.log, s.log
+	// The server must not outlive us, even if we are killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.path, err)
+	}
+	s.cmd, s.done = cmd, make(chan error, 1)
+	go func() { s.done <- cmd.Wait() }()
+	if err := s.waitReady(ctx, 60*time.Second); err != nil {
+		s.Stop()
+		return err
+	}
+	return nil
+}
+
+// Kill ends the server with SIGKILL at once, as a crash would. With a
+// DBFile, everything it acknowledged is in the SQLite file (WAL mode keeps
+// committed transactions across a process crash); in memory, it is lost.
+func (s *TemporalServer) Kill() {
+	if s == nil || s.cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	<-s.done
+	s.cmd = nil
+}
+
+// Restart starts a stopped or killed server again with the same arguments:
+// the same port and, with a DBFile, the same history.
+func (s *TemporalServer) Restart(ctx context.Context) error {
+	if s.cmd != nil {
+		if err := s.Stop(); err != nil {
+			return fmt.Errorf("restart temporal: %w", err)
+		}
+	}
+	return s.start(ctx)
 }
 
 func (s *TemporalServer) waitReady(ctx context.Context, limit time.Duration) error {

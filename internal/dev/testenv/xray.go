@@ -1,8 +1,11 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -83,8 +86,39 @@ func FreezeXray(tb testing.TB, srv *stack.XrayServer) (thaw func()) {
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		tb.Fatalf("testenv: freeze xray: %v", err)
 	}
+	// kill returns before every thread has stopped: a thread running on
+	// another core can still answer a request sent right after. Wait until
+	// the kernel reports each thread stopped.
+	deadline := time.Now().Add(5 * time.Second)
+	for !allThreadsStopped(pid) {
+		if time.Now().After(deadline) {
+			tb.Fatalf("testenv: xray (pid %d) not stopped 5 s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	var once sync.Once
 	thaw = func() { once.Do(func() { _ = syscall.Kill(pid, syscall.SIGCONT) }) }
 	tb.Cleanup(thaw)
 	return thaw
+}
+
+// allThreadsStopped reports whether every thread of pid is in state T
+// (stopped by a signal), from /proc/<pid>/task/*/stat.
+func allThreadsStopped(pid int) bool {
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/stat", pid))
+	if err != nil || len(stats) == 0 {
+		return false
+	}
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return false
+		}
+		// pid (comm) state ...: comm may hold spaces, so read after ')'.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || b[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }

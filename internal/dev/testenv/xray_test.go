@@ -10,7 +10,7 @@ import (
 
 func uptime(t *testing.T, addr, tag string) error {
 	t.Helper()
-	c, err := xray.Dial(addr, tag)
+	c, err := xray.Dial(addr, tag, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 //
 //	vpnflow-dev run     run the whole system locally (sandbox unless tokens are set)
 //	vpnflow-dev tools   build the pinned Temporal CLI and Xray-core (first run only)
+//	vpnflow-dev chaos   the chaos suite: purchases under faults, then an audit
 //
 // `make dev` and `make tools` run it from the repository root; the state of
 // `make dev` lives in .dev/ there. The operator commands (migrate, schedules,
@@ -24,6 +25,9 @@ commands:
           Xray, the worker and the bot; Telegram and Crypto Pay are local
           sandboxes unless TELEGRAM_BOT_TOKEN / CRYPTOPAY_TOKEN are set
   tools   build the pinned Temporal CLI and Xray-core into the cache
+  chaos   drive purchases while killing and freezing the components, then
+          audit (flags: -purchases 1000 -seed N -duration D -concurrency 16
+          -faults all -hold 30s,120s; state and logs in .chaos/)
 `
 
 func main() {
@@ -45,6 +49,8 @@ func run(ctx context.Context, args []string) error {
 		return dev(ctx)
 	case "tools":
 		return tools(ctx)
+	case "chaos":
+		return runChaos(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -24,6 +24,24 @@ func browserPath() string {
 	return ""
 }
 
+// openSandbox opens the sandbox page of srv in a headless Chromium window
+// of the given size; the browser closes when the test ends, and every
+// action on the returned context gives up after a minute.
+func openSandbox(t *testing.T, chrome string, srv *Server, width, height int) context.Context {
+	t.Helper()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(width, height))...)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser, chromedp.Navigate(srv.URL()+"/")); err != nil {
+		t.Fatalf("start browser: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // TestSandboxInBrowser drives the sandbox page the way an operator does:
 // create a user, send /start, press an inline button, pay an invoice.
 // TELEGRAM_SANDBOX_SCREENSHOT=path saves a picture of the final chat.
@@ -61,16 +79,7 @@ func TestSandboxInBrowser(t *testing.T) {
 		}),
 	)
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(1200, 800))...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser, chromedp.Navigate(srv.URL()+"/")); err != nil {
-		t.Fatalf("start browser: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
-	defer cancel()
+	ctx := openSandbox(t, chrome, srv, 1200, 800)
 
 	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -29,16 +29,7 @@ func TestSandboxChatFollowsGrowingMessages(t *testing.T) {
 		}
 	}))
 
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.WindowSize(1000, 600))...)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	if err := chromedp.Do(browser, chromedp.Navigate(srv.URL()+"/")); err != nil {
-		t.Fatalf("start browser: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
-	defer cancel()
+	ctx := openSandbox(t, chrome, srv, 1000, 600)
 	if err := chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.CSS(`[data-testid=new-user-name]`), "Flo"),
 		chromedp.Click(chromedp.CSS(`[data-testid=create-user]`)),

@@ -1,0 +1,70 @@
+package chaos_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"vpnflow/internal/dev/chaos"
+	"vpnflow/internal/dev/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestChaosSmoke is the short chaos run of `make test`: about 100
+// purchases with every fault once, freezes and hangs scaled down to
+// seconds, and the full audit. VPNFLOW_CHAOS_SEED repeats a run.
+func TestChaosSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole shop")
+	}
+	var seed uint64
+	if s := os.Getenv("VPNFLOW_CHAOS_SEED"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("VPNFLOW_CHAOS_SEED: %v", err)
+		}
+		seed = n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	r, err := chaos.Run(ctx, chaos.Options{
+		Purchases:     100,
+		Seed:          seed,
+		Concurrency:   12,
+		FaultGap:      [2]time.Duration{time.Second, 3 * time.Second},
+		FaultHold:     [2]time.Duration{3 * time.Second, 6 * time.Second},
+		Dir:           testenv.Dir(t, "chaos"),
+		Out:           testWriter{t, new(bytes.Buffer)},
+		ProgressEvery: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.OK() {
+		t.Fatalf("chaos audit failed (seed %d); the report above lists the violations", r.Seed)
+	}
+}
+
+// testWriter sends the suite's lines to the test log as they come, one
+// complete line at a time.
+type testWriter struct {
+	t   *testing.T
+	buf *bytes.Buffer
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	for {
+		line, err := w.buf.ReadString('\n')
+		if err != nil {
+			w.buf.WriteString(line) // an incomplete line waits for its end
+			return len(p), nil
+		}
+		w.t.Log(strings.TrimSuffix(line, "\n"))
+	}
+}

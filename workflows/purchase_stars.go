@@ -130,7 +130,7 @@ func (p *purchase) validateCheckout(ctx workflow.Context, req shop.CheckoutReque
 		return errors.New("this purchase is not paid with Stars")
 	case p.state.Status != shop.PurchaseInvoiced:
 		return fmt.Errorf("purchase is %s, not awaiting payment", p.state.Status)
-	case !p.checkoutApproved.IsZero() || p.payment != nil:
+	case p.payment != nil || p.checkoutPending(ctx):
 		// The status stays 'invoiced' until the credit commits; a second
 		// copy of the invoice must not be charged meanwhile.
 		return errors.New("purchase is already being paid")
@@ -140,6 +140,19 @@ func (p *purchase) validateCheckout(ctx workflow.Context, req shop.CheckoutReque
 		return fmt.Errorf("amount %d %s does not match %d %s", req.Amount, req.Currency, p.in.Amount, p.in.Currency)
 	}
 	return nil
+}
+
+// checkoutHold is how long an approved checkout blocks the next one.
+// Telegram wants the pre-checkout answer within 10 s and reports the charge
+// seconds later; an approval older than this never became a payment (the
+// answer came too late, the user closed the form), so it lapses and the
+// invoice can be paid again. Should the old one be charged after all, the
+// second charge is an extra and is refunded.
+const checkoutHold = time.Minute
+
+// checkoutPending reports whether an approved checkout may still be paying.
+func (p *purchase) checkoutPending(ctx workflow.Context) bool {
+	return !p.checkoutApproved.IsZero() && workflow.Now(ctx).Before(p.checkoutApproved.Add(checkoutHold))
 }
 
 func (p *purchase) approveCheckout(ctx workflow.Context, req shop.CheckoutRequest) error {

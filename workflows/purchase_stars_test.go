@@ -90,3 +90,37 @@ func TestPurchaseStarsExtraChargeRefunded(t *testing.T) {
 	require.Len(t, r.alerts, 1)
 	require.Contains(t, pe.notices, "stars_extra_refunded")
 }
+
+// An approved checkout that never turns into a payment (Telegram got the
+// answer after its 10 s limit, or the user closed the payment form) lapses:
+// the user can pay the same invoice again instead of being told, until the
+// invoice expires, that it is "already being paid". Found by the chaos
+// suite: the worker was slow after a kill, the approval came too late for
+// Telegram, and every later checkout was refused.
+func TestPurchaseStarsLapsedApprovalCanBePaidAgain(t *testing.T) {
+	pe := newPurchaseEnv(t, shop.ProviderStars)
+	pe.creditOK()
+	pe.deliveries()
+	pe.starsRefunds()
+	var first, soon, later error
+	req := shop.CheckoutRequest{UserID: 42, Amount: 150, Currency: "XTR"}
+	pe.RegisterDelayedCallback(func() {
+		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "c1", updateResult(&first), req)
+	}, time.Minute)
+	pe.RegisterDelayedCallback(func() {
+		// Within the hold: the first checkout may still be paying.
+		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "c2", updateResult(&soon), req)
+	}, time.Minute+10*time.Second)
+	pe.RegisterDelayedCallback(func() {
+		pe.UpdateWorkflow(shop.UpdateApproveCheckout, "c3", updateResult(&later), req)
+		pe.SignalWorkflow(shop.SignalPayment, shop.Payment{Provider: shop.ProviderStars, ChargeID: "ch_2", Source: "telegram"})
+	}, 3*time.Minute)
+
+	pe.ExecuteWorkflow(Purchase, pe.in)
+
+	st := pe.result(t)
+	require.NoError(t, first)
+	require.ErrorContains(t, soon, "already")
+	require.NoError(t, later, "a lapsed approval must not block the next checkout")
+	require.Equal(t, shop.PurchasePaid, st.Status)
+}

@@ -17,7 +17,14 @@ type TrafficResult struct {
 	Users   int  // users with traffic in this reading
 	Applied bool // the batch is in the database
 	Updated int  // subscriptions whose counters grew
+	// Skipped says why nothing was read: Xray was unreachable, and its
+	// counters wait there for the next run.
+	Skipped string `json:",omitempty"`
 }
+
+// versionSkipUnreachableXray: before it, a run that could not read Xray
+// failed, and a frozen Xray left a trail of failed workflows.
+const versionSkipUnreachableXray = "traffic-skip-unreachable-xray"
 
 // CollectTraffic moves Xray's per-user traffic counters into the database.
 // It reads them with reset in one activity and adds them in another, under
@@ -37,7 +44,13 @@ func CollectTraffic(ctx workflow.Context, _ schedules.TrafficInput) (TrafficResu
 	})
 	var reading activities.TrafficReading
 	if err := workflow.ExecuteActivity(readCtx, a.ReadTrafficCounters, activities.ReadTrafficInput{}).Get(ctx, &reading); err != nil {
-		return res, fmt.Errorf("read traffic counters: %w", err)
+		if workflow.GetVersion(ctx, versionSkipUnreachableXray, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			return res, fmt.Errorf("read traffic counters: %w", err)
+		}
+		// The health check reports the outage; this run has nothing to do.
+		workflow.GetLogger(ctx).Warn("traffic collection skipped: xray unreachable", "error", err)
+		res.Skipped = "xray unreachable: " + err.Error()
+		return res, nil
 	}
 	res.Users = len(reading.Deltas)
 	if res.Users == 0 {

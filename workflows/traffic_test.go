@@ -57,3 +57,21 @@ func TestCollectTrafficWithoutTrafficWritesNothing(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	env.AssertNotCalled(t, "RecordTrafficBatch", mock.Anything, mock.Anything)
 }
+
+// Xray down or hung is an outage the health check reports, not a failed
+// workflow: the counters wait in Xray for the next run, so the run ends as
+// skipped. Found by the chaos suite, whose audit counts failed workflows:
+// every collection during an Xray freeze failed.
+func TestCollectTrafficSkipsWhileXrayIsUnreachable(t *testing.T) {
+	env := newTestEnv()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(activities.TrafficReading{}, errors.New("xray: circuit open"))
+	env.ExecuteWorkflow(CollectTraffic, schedules.TrafficInput{})
+	require.NoError(t, env.GetWorkflowError())
+	var res TrafficResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Contains(t, res.Skipped, "circuit open")
+	require.False(t, res.Applied)
+	env.AssertNotCalled(t, "RecordTrafficBatch", mock.Anything, mock.Anything)
+}

@@ -26,6 +26,12 @@ const (
 	DefaultIdleInTxTimeout = 30 * time.Second
 	DefaultConnectTimeout  = 5 * time.Second
 	pingTimeout            = 5 * time.Second
+	// pingIdleAfter: a connection idle longer than this is pinged before
+	// it is handed out. pgx's default is 1 s, which lets a restart of
+	// PostgreSQL faster than that hand a dead connection to the next
+	// query; no restart takes less than this, and a busy pool reuses
+	// connections far faster, so the ping costs nothing under load.
+	pingIdleAfter = 100 * time.Millisecond
 )
 
 // Open connects a pool to databaseURL and checks that the server answers.
@@ -80,6 +86,10 @@ func Config(databaseURL string) (*pgxpool.Config, error) {
 	// Day arithmetic (expires_at + 30 days) must not depend on the server's zone.
 	setDefault("timezone", "UTC")
 	cfg.ConnConfig.Tracer = otelpgx.NewTracer()
+	cfg.ShouldPing = func(_ context.Context, p pgxpool.ShouldPingParams) bool {
+		return p.IdleDuration > pingIdleAfter
+	}
+	cfg.PingTimeout = pingTimeout
 	return cfg, nil
 }
 

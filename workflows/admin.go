@@ -79,7 +79,7 @@ func Moderate(ctx workflow.Context, in shop.ModerationRequest) (shop.ModerationO
 // then the refund fails with the database untouched and the admin can
 // send /refund again (Telegram refunds a charge only once).
 func refundTelegram(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	return on(ctx, shop.BulkheadTelegram, workflow.ActivityOptions{
 		StartToCloseTimeout:    15 * time.Second,
 		ScheduleToCloseTimeout: 5 * time.Minute,
 		RetryPolicy:            backoff(30 * time.Second),
@@ -197,7 +197,7 @@ func PromoRedemption(ctx workflow.Context, in shop.PromoRequest) (shop.PromoOutc
 // connection of its own. It gives up quickly; the bot shows the count as
 // unknown rather than making the admin wait.
 func XrayUsers(ctx workflow.Context) (int64, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	ctx = on(ctx, shop.BulkheadXray, workflow.ActivityOptions{
 		StartToCloseTimeout:    5 * time.Second,
 		ScheduleToCloseTimeout: 8 * time.Second,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: 500 * time.Millisecond, MaximumAttempts: 2},

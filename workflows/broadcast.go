@@ -154,7 +154,7 @@ func (b *broadcast) report(ctx workflow.Context, stage string) {
 // withReport is for a progress report: given up on after a minute, so a
 // Telegram outage holds the broadcast no longer than it must.
 func withReport(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	return on(ctx, shop.BulkheadTelegram, workflow.ActivityOptions{
 		StartToCloseTimeout:    15 * time.Second,
 		ScheduleToCloseTimeout: time.Minute,
 		RetryPolicy:            backoff(15 * time.Second),
@@ -168,7 +168,7 @@ func withReport(ctx workflow.Context) workflow.Context {
 // next retry delay), anything else with backoff, without limit: a
 // broadcast waits out an outage.
 func withBroadcastPage(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	return on(ctx, shop.BulkheadTelegram, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
 		HeartbeatTimeout:    20 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{

@@ -10,6 +10,7 @@ import (
 
 	"vpnflow/activities"
 	"vpnflow/internal/schedules"
+	"vpnflow/internal/shop"
 )
 
 // Components the health check probes. The ids are stored in the schedule's
@@ -194,7 +195,7 @@ func probeError(err error) string {
 // withAlert is for telling the admins: bounded well inside the health
 // check's own interval.
 func withAlert(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	return on(ctx, shop.BulkheadTelegram, workflow.ActivityOptions{
 		StartToCloseTimeout:    20 * time.Second,
 		ScheduleToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{

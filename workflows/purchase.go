@@ -43,9 +43,12 @@ func Purchase(ctx workflow.Context, in shop.PurchaseInput) (shop.PurchaseState, 
 	if err := p.setup(ctx); err != nil {
 		return p.state, err
 	}
+	p.outbox = newOutbox(ctx, in.UserID, nil)
 	err := p.run(ctx)
-	// Extra Stars charges are given back before the workflow closes.
+	// Extra Stars charges are given back, and the user told, before the
+	// workflow closes.
 	p.awaitExtras(ctx)
+	p.outbox.flush(ctx, 0)
 	return p.state, err
 }
 
@@ -59,6 +62,7 @@ type purchase struct {
 	// charge ids seen so far, so a repeated signal is not an extra.
 	extras  []shop.Payment
 	charges map[string]bool
+	outbox  *outbox // nil in runs recorded before versionOutbox
 }
 
 func (p *purchase) setup(ctx workflow.Context) error {
@@ -303,6 +307,10 @@ func (p *purchase) notify(ctx workflow.Context, n notice.Notice) {
 	var a *activities.Activities
 	if n.UserID == 0 {
 		n.UserID = p.in.UserID
+	}
+	if p.outbox != nil {
+		p.outbox.post(noticeOf(n))
+		return
 	}
 	if err := workflow.ExecuteActivity(withTelegram(ctx), a.Notify, n).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("notice not delivered", "message", n.Message, "error", err)

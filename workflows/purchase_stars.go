@@ -116,7 +116,7 @@ func (p *purchase) alert(ctx workflow.Context, in activities.PaymentAlert) {
 // so a Telegram outage is waited out; a refusal (already refunded is
 // success, anything else is final) ends it at once.
 func withRefund(ctx workflow.Context) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	return on(ctx, shop.BulkheadTelegram, workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second,
 		RetryPolicy:         backoff(5 * time.Minute),
 	})

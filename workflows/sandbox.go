@@ -36,7 +36,7 @@ func SandboxExpire(ctx workflow.Context, in shop.SandboxExpireInput) (shop.Sandb
 	at := workflow.Now(ctx).Add(in.In).Truncate(time.Second)
 	// Nothing has changed if this step gives up, and someone is waiting in
 	// the chat, so it is bounded.
-	dbCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	dbCtx := on(ctx, shop.BulkheadDB, workflow.ActivityOptions{
 		StartToCloseTimeout:    15 * time.Second,
 		ScheduleToCloseTimeout: time.Minute,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 10 * time.Second},

@@ -53,6 +53,7 @@ func Subscription(ctx workflow.Context, in shop.SubscriptionInput) error {
 	if err := s.setup(ctx); err != nil {
 		return err
 	}
+	s.outbox = newOutbox(ctx, in.UserID, in.Outbox)
 	return s.run(ctx, in)
 }
 
@@ -66,6 +67,7 @@ type subscription struct {
 	bans     []shop.Ban
 	overdue  *shop.Overdue
 	reissues []*reissueJob
+	outbox   *outbox // nil in runs recorded before versionOutbox
 	// rearm wakes the main loop to re-arm its timer: turning auto-renewal
 	// on can put the renewal before the moment the loop sleeps until.
 	rearm bool
@@ -203,10 +205,13 @@ func (s *subscription) run(ctx workflow.Context, in shop.SubscriptionInput) erro
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) || s.waiting() }); err != nil {
 				return err
 			}
+			s.outbox.flush(ctx, outboxGrace)
 			s.receiveSignals()
 			if !s.queued() {
 				st := s.state
-				return workflow.NewContinueAsNewError(ctx, Subscription, shop.SubscriptionInput{UserID: in.UserID, Policy: s.policy, State: &st})
+				return workflow.NewContinueAsNewError(ctx, Subscription, shop.SubscriptionInput{
+					UserID: in.UserID, Policy: s.policy, State: &st, Outbox: s.outbox.undelivered(),
+				})
 			}
 			continue
 		}
@@ -263,10 +268,12 @@ func (s *subscription) continueAsNew(ctx workflow.Context, in shop.SubscriptionI
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
 	}
+	s.outbox.flush(ctx, outboxGrace)
 	s.receiveSignals()
 	st := s.state
 	return workflow.NewContinueAsNewError(ctx, Subscription, shop.SubscriptionInput{
 		UserID: in.UserID, Policy: s.policy, State: &st, Pending: s.pending, Bans: s.bans, Overdue: s.overdue,
+		Outbox: s.outbox.undelivered(),
 	})
 }
 
@@ -319,8 +326,27 @@ func (s *subscription) active() bool { return s.clock().active() }
 func (s *subscription) notify(ctx workflow.Context, n notice.Notice) {
 	var a *activities.Activities
 	n.UserID = s.state.UserID
+	if s.outbox != nil {
+		s.outbox.post(noticeOf(n))
+		return
+	}
 	if err := workflow.ExecuteActivity(withTelegram(ctx), a.Notify, n).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("notice not delivered", "message", n.Message, "error", err)
+	}
+}
+
+// sendKey sends the user the key message ("activated", "reissued").
+func (s *subscription) sendKey(ctx workflow.Context, reason string) {
+	if s.outbox != nil {
+		s.outbox.post(shop.Outgoing{KeyReason: reason})
+		return
+	}
+	var a *activities.Activities
+	if err := workflow.ExecuteActivity(withTelegram(ctx), a.SendKey, activities.SendKeyInput{
+		UserID: s.state.UserID, Reason: reason,
+	}).Get(ctx, nil); err != nil {
+		// The key is active; the user can always open "My subscription".
+		workflow.GetLogger(ctx).Warn("key message not delivered", "reason", reason, "error", err)
 	}
 }
 

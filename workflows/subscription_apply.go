@@ -112,7 +112,6 @@ func (s *subscription) applyLive(ctx workflow.Context, ext shop.Extension) error
 	if err := s.ensureInXray(ctx); err != nil {
 		return err
 	}
-	var a *activities.Activities
 	if wasActive {
 		// A renewal sends its own message; a correction that shortens the
 		// period is not news to celebrate.
@@ -121,12 +120,7 @@ func (s *subscription) applyLive(ctx workflow.Context, ext shop.Extension) error
 		}
 		return nil
 	}
-	if err := workflow.ExecuteActivity(withTelegram(ctx), a.SendKey, activities.SendKeyInput{
-		UserID: s.state.UserID, Reason: "activated",
-	}).Get(ctx, nil); err != nil {
-		// The key is active; the user can always open "My subscription".
-		workflow.GetLogger(ctx).Warn("key message not delivered", "error", err)
-	}
+	s.sendKey(ctx, "activated")
 	return nil
 }
 

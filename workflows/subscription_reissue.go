@@ -60,7 +60,7 @@ func (s *subscription) reissue(ctx workflow.Context) error {
 		return err
 	}
 	newKey := activities.KeyRef{UserID: s.state.UserID, Email: plan.NewEmail}
-	addCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	addCtx := on(ctx, shop.BulkheadXray, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: time.Minute,
 		RetryPolicy: backoff(10 * time.Second),
 	})
@@ -83,9 +83,7 @@ func (s *subscription) reissue(ctx workflow.Context) error {
 	}
 	s.state.KeyVersion++
 	s.state.LastReissue = workflow.Now(ctx)
-	if err := workflow.ExecuteActivity(withTelegram(ctx), a.SendKey, activities.SendKeyInput{UserID: s.state.UserID, Reason: "reissued"}).Get(ctx, nil); err != nil {
-		workflow.GetLogger(ctx).Warn("reissued key not delivered; the user can open My subscription", "error", err)
-	}
+	s.sendKey(ctx, "reissued")
 	err = s.untilDone(ctx, "remove old key", func() error {
 		return workflow.ExecuteActivity(withXray(ctx), a.RemoveKey, activities.KeyRef{UserID: s.state.UserID, Email: plan.OldEmail}).Get(ctx, nil)
 	})

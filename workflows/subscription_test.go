@@ -38,6 +38,10 @@ type subEnv struct {
 	expire   func(activities.ExpireInput) activities.ExpireResult // the database's expiry, if set
 	expires  []activities.ExpireInput
 	policy   shop.Policy // what CurrentPolicy reads from the configuration
+	// telegramDown makes Notify and SendKey fail, as a hung or down
+	// Telegram does (the activity is retried until its time runs out).
+	telegramDown bool
+	removedAt    []time.Time // when each RemoveVLESSUser ran (workflow time)
 }
 
 func newSubEnv(t *testing.T) *subEnv {
@@ -52,11 +56,17 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 		return se.policy, nil
 	})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n notice.Notice) error {
+		if se.telegramDown {
+			return errTelegramDown
+		}
 		se.notices = append(se.notices, n.Message)
 		se.sent = append(se.sent, n)
 		return nil
 	})
 	env.OnActivity(a.SendKey, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.SendKeyInput) error {
+		if se.telegramDown {
+			return errTelegramDown
+		}
 		se.keys++
 		if se.onKey != nil {
 			se.onKey()
@@ -74,6 +84,7 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 	})
 	env.OnActivity(a.RemoveVLESSUser, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) error {
 		se.removes++
+		se.removedAt = append(se.removedAt, se.Now())
 		return nil
 	})
 	env.OnActivity(a.ExpireSubscription, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ExpireInput) (activities.ExpireResult, error) {
@@ -90,6 +101,8 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 	})
 	return se
 }
+
+var errTelegramDown = errors.New("telegram: circuit open")
 
 func (se *subEnv) extendAt(after time.Duration, id string, validFor time.Duration) {
 	se.RegisterDelayedCallback(func() {

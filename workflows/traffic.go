@@ -9,6 +9,7 @@ import (
 
 	"vpnflow/activities"
 	"vpnflow/internal/schedules"
+	"vpnflow/internal/shop"
 )
 
 // TrafficResult is what one collection did.
@@ -38,7 +39,7 @@ func CollectTraffic(ctx workflow.Context, _ schedules.TrafficInput) (TrafficResu
 	var a *activities.Activities
 	// Few attempts: a retry after a lost answer reads counters that were
 	// already reset, and a failed run simply leaves them for the next one.
-	readCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	readCtx := on(ctx, shop.BulkheadXray, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
 	})

@@ -93,7 +93,15 @@ type Config struct {
 	// /healthz, and exits after WatchdogLimit more so its supervisor
 	// restarts it (0 turns the watchdog off).
 	LivenessBound time.Duration `env:"LIVENESS_BOUND" envDefault:"3m"`
-	WatchdogLimit time.Duration `env:"WATCHDOG_LIMIT" envDefault:"2m"`
+
+	// Bulkheads (shop.Bulkheads): how many activities of each external
+	// system the worker runs at once. The database's share is the pool
+	// size less a reserve (workerapp.Slots), so no activity waits out its
+	// timeout for a connection.
+	XraySlots      int           `env:"WORKER_XRAY_SLOTS" envDefault:"16"`
+	TelegramSlots  int           `env:"WORKER_TELEGRAM_SLOTS" envDefault:"16"`
+	CryptoPaySlots int           `env:"WORKER_CRYPTOPAY_SLOTS" envDefault:"8"`
+	WatchdogLimit  time.Duration `env:"WATCHDOG_LIMIT" envDefault:"2m"`
 	// TelegramLeaseTTL is how long a polling bot's claim on the token lasts
 	// unrenewed (bot_lease): a second bot stands by until it lapses.
 	TelegramLeaseTTL time.Duration `env:"TELEGRAM_LEASE_TTL" envDefault:"30s"`
@@ -171,6 +179,14 @@ func load(opts env.Options) (Config, error) {
 	if strings.ContainsAny(c.XrayEmailDomain, "@ ") || c.XrayEmailDomain == "" {
 		add("XRAY_EMAIL_DOMAIN", fmt.Errorf("must be a bare domain such as vpnflow, got %q", c.XrayEmailDomain))
 	}
+	checkSlots := func(name string, n int) {
+		if n < 1 || n > 1000 {
+			add(name, fmt.Errorf("must be between 1 and 1000, got %d", n))
+		}
+	}
+	checkSlots("WORKER_XRAY_SLOTS", c.XraySlots)
+	checkSlots("WORKER_TELEGRAM_SLOTS", c.TelegramSlots)
+	checkSlots("WORKER_CRYPTOPAY_SLOTS", c.CryptoPaySlots)
 	checkInterval := func(name string, d, lo, hi time.Duration) {
 		if d < lo || d > hi {
 			add(name, fmt.Errorf("must be between %s and %s, got %s", lo, hi, d))

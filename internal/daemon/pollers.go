@@ -20,6 +20,7 @@ const (
 	metricWorkflowTaskExecuted = "temporal_workflow_task_execution_latency"
 	metricSlotsAvailable       = "temporal_worker_task_slots_available"
 	tagWorkerType              = "worker_type"
+	tagTaskQueue               = "task_queue"
 	workerTypeWorkflow         = "WorkflowWorker"
 	workerTypeActivity         = "ActivityWorker"
 )
@@ -29,33 +30,80 @@ const (
 // make progress when a task finishes, and are idle while one is free: all
 // slots taken and none finishing within the bound means the tasks are
 // stuck.
+//
+// A process that runs several activity workers (one per bulkhead task
+// queue) names their queues to WatchWorker: each gets loops of its own, so
+// one bulkhead whose slots are all stuck shows while the others turn.
 type WorkerLoops struct {
 	WorkflowPolls, ActivityPolls *Loop
 	WorkflowSlots, ActivitySlots *Loop
 
-	// The last reported free slots of each kind; -1 before the first report.
-	workflowFree, activityFree atomic.Int64
+	// The last reported free workflow slots; -1 before the first report.
+	workflowFree atomic.Int64
+	activity     *activityLoops            // the workflows' own queue
+	queues       map[string]*activityLoops // the named activity queues
 }
 
-// WatchWorker registers the worker's loops with l under bound.
-func (l *Liveness) WatchWorker(bound time.Duration) *WorkerLoops {
+type activityLoops struct {
+	polls, slots *Loop
+	free         atomic.Int64 // -1 before the first report
+}
+
+func newActivityLoops(l *Liveness, suffix string, bound time.Duration) *activityLoops {
+	a := &activityLoops{polls: l.Loop("temporal-activity-polls"+suffix, bound), slots: l.Loop("activity-slots"+suffix, bound)}
+	a.free.Store(-1)
+	a.slots.IdleWhen(func() bool { return a.free.Load() != 0 })
+	return a
+}
+
+// WatchWorker registers the worker's loops with l under bound, and those
+// of the activity workers on activityQueues ("activity-slots:<queue>").
+func (l *Liveness) WatchWorker(bound time.Duration, activityQueues ...string) *WorkerLoops {
 	w := &WorkerLoops{
 		WorkflowPolls: l.Loop("temporal-workflow-polls", bound),
-		ActivityPolls: l.Loop("temporal-activity-polls", bound),
 		WorkflowSlots: l.Loop("workflow-task-slots", bound),
-		ActivitySlots: l.Loop("activity-slots", bound),
+		activity:      newActivityLoops(l, "", bound),
+		queues:        map[string]*activityLoops{},
+	}
+	w.ActivityPolls, w.ActivitySlots = w.activity.polls, w.activity.slots
+	for _, q := range activityQueues {
+		w.queues[q] = newActivityLoops(l, ":"+q, bound)
 	}
 	w.workflowFree.Store(-1)
-	w.activityFree.Store(-1)
 	w.WorkflowSlots.IdleWhen(func() bool { return w.workflowFree.Load() != 0 })
-	w.ActivitySlots.IdleWhen(func() bool { return w.activityFree.Load() != 0 })
 	return w
 }
 
 // FreeSlots is the last reported number of free workflow and activity task
-// slots (-1 before the worker reported any).
+// slots of the workflows' own queue (-1 before the worker reported any).
 func (w *WorkerLoops) FreeSlots() (workflow, activity int64) {
-	return w.workflowFree.Load(), w.activityFree.Load()
+	return w.workflowFree.Load(), w.activity.free.Load()
+}
+
+// QueueFreeSlots is the last reported number of free activity slots of a
+// named activity queue (-1 before any report, or for an unknown queue).
+func (w *WorkerLoops) QueueFreeSlots(queue string) int64 {
+	if a, ok := w.queues[queue]; ok {
+		return a.free.Load()
+	}
+	return -1
+}
+
+// QueueLoops is the poll and slot loops of a named activity queue (nil for
+// an unknown queue).
+func (w *WorkerLoops) QueueLoops(queue string) (polls, slots *Loop) {
+	if a, ok := w.queues[queue]; ok {
+		return a.polls, a.slots
+	}
+	return nil, nil
+}
+
+// activityFor is the loops a metric tagged with queue reports to.
+func (w *WorkerLoops) activityFor(queue string) *activityLoops {
+	if a, ok := w.queues[queue]; ok {
+		return a
+	}
+	return w.activity
 }
 
 // MetricsHandler wraps the SDK's metrics handler: every metric still goes
@@ -69,12 +117,17 @@ type loopMetrics struct {
 	next       client.MetricsHandler
 	loops      *WorkerLoops
 	workerType string
+	taskQueue  string
 }
 
 func (m loopMetrics) WithTags(tags map[string]string) client.MetricsHandler {
-	out := loopMetrics{next: m.next.WithTags(tags), loops: m.loops, workerType: m.workerType}
+	out := m
+	out.next = m.next.WithTags(tags)
 	if t, ok := tags[tagWorkerType]; ok {
 		out.workerType = t
+	}
+	if q, ok := tags[tagTaskQueue]; ok {
+		out.taskQueue = q
 	}
 	return out
 }
@@ -86,7 +139,7 @@ func (m loopMetrics) Counter(name string) client.MetricsCounter {
 	case metricWorkflowPollEmpty, metricWorkflowPollSucceed:
 		loop = m.loops.WorkflowPolls
 	case metricActivityPollNoTask:
-		loop = m.loops.ActivityPolls
+		loop = m.loops.activityFor(m.taskQueue).polls
 	default:
 		return c
 	}
@@ -98,9 +151,9 @@ func (m loopMetrics) Timer(name string) client.MetricsTimer {
 	var loop *Loop
 	switch name {
 	case metricActivityTaskReceived:
-		loop = m.loops.ActivityPolls
+		loop = m.loops.activityFor(m.taskQueue).polls
 	case metricActivityExecuted:
-		loop = m.loops.ActivitySlots
+		loop = m.loops.activityFor(m.taskQueue).slots
 	case metricWorkflowTaskExecuted:
 		loop = m.loops.WorkflowSlots
 	default:
@@ -119,7 +172,7 @@ func (m loopMetrics) Gauge(name string) client.MetricsGauge {
 	case workerTypeWorkflow:
 		free = &m.loops.workflowFree
 	case workerTypeActivity:
-		free = &m.loops.activityFree
+		free = &m.loops.activityFor(m.taskQueue).free
 	default:
 		return g
 	}

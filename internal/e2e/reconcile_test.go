@@ -16,7 +16,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/proto"
 
 	"vpnflow/activities"
@@ -559,13 +558,13 @@ func BenchmarkReconcile(b *testing.B) {
 		b.Fatalf("create %d users: %v", n, err)
 	}
 
-	w := worker.New(tc, cfg.TaskQueue, worker.Options{})
-	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{Store: st, Xray: xc, Temporal: tc, Config: cfg, NodeID: node, Database: pool})
-	if err := w.Start(); err != nil {
-		b.Fatal(err)
+	acts := &activities.Activities{Store: st, Xray: xc, Temporal: tc, Config: cfg, NodeID: node, Database: pool}
+	for _, w := range workerapp.NewWorkers(tc, cfg, acts, pool.Config().MaxConns) {
+		if err := w.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(w.Stop)
 	}
-	b.Cleanup(w.Stop)
 
 	run := func(label string) workflows.ReconcileResult {
 		id := "bench-reconcile-" + uuid.NewString()

@@ -90,6 +90,8 @@ type SubscriptionInput struct {
 	Pending []Extension
 	Bans    []Ban
 	Overdue *Overdue
+	// Messages queued for the user and not yet delivered.
+	Outbox []Outgoing `json:",omitempty"`
 }
 
 // Policy is the shop's timing configuration a Subscription workflow follows.

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 	"golang.org/x/sync/errgroup"
 
 	"vpnflow/activities"
@@ -29,7 +28,6 @@ import (
 	"vpnflow/internal/telemetry"
 	"vpnflow/internal/xray"
 	"vpnflow/schema"
-	"vpnflow/workflows"
 )
 
 // Run runs a worker until ctx ends. It returns nil on a clean shutdown.
@@ -86,7 +84,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	// The worker is live while its pollers return and its task slots are
 	// not all stuck; the SDK's own metrics tell (daemon.WorkerLoops).
 	live := daemon.NewLiveness()
-	loops := live.WatchWorker(cfg.LivenessBound)
+	loops := live.WatchWorker(cfg.LivenessBound, BulkheadQueues(cfg)...)
 	tc, err := daemon.DialTemporal(ctx, cfg, tel, 30*time.Second, func(o *client.Options) {
 		o.MetricsHandler = loops.MetricsHandler(o.MetricsHandler)
 	})
@@ -95,9 +93,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	}
 	defer tc.Close()
 
-	w := worker.New(tc, cfg.TaskQueue, worker.Options{})
-	workflows.Register(w)
-	w.RegisterActivity(&activities.Activities{
+	workers := NewWorkers(tc, cfg, &activities.Activities{
 		Store:     st,
 		Xray:      xc,
 		CryptoPay: cryptopay.New(cfg.CryptoPayAPIURL, cfg.CryptoPayToken, &http.Client{Timeout: 15 * time.Second, Transport: cpBreaker.Transport(nil)}),
@@ -107,7 +103,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 		Config:    cfg,
 		NodeID:    nodeID,
 		Database:  pool,
-	})
+	}, pool.Config().MaxConns)
 	if err := ensureSchedules(ctx, tc, cfg, log); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while starting: a clean stop
@@ -136,12 +132,15 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 		return nil
 	})
 	g.Go(func() error {
-		if err := w.Start(); err != nil {
-			return fmt.Errorf("start worker: %w", err)
+		for _, w := range workers {
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start worker: %w", err)
+			}
+			defer w.Stop()
 		}
-		log.Info("worker polling", "task_queue", cfg.TaskQueue, "metrics", "http://"+cfg.WorkerMetricsAddr+"/metrics")
+		log.Info("worker polling", "task_queue", cfg.TaskQueue, "bulkheads", Slots(cfg, pool.Config().MaxConns),
+			"metrics", "http://"+cfg.WorkerMetricsAddr+"/metrics")
 		<-ctx.Done()
-		w.Stop()
 		return nil
 	})
 	err = g.Wait()

@@ -1,0 +1,68 @@
+package workerapp
+
+import (
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"vpnflow/activities"
+	"vpnflow/internal/config"
+	"vpnflow/internal/shop"
+	"vpnflow/workflows"
+)
+
+// dbReserve is the part of the pool kept for what uses the database
+// outside the database bulkhead: the heartbeat, the health probe, the
+// reconcile and sweep pages, broadcast records, the configuration read.
+const dbReserve = 3
+
+// baseActivitySlots bounds the activities on the workflows' own queue:
+// signalling workflows, reading the configuration, reconcile pages.
+const baseActivitySlots = 32
+
+// Slots is how many activities each bulkhead runs at once in one worker
+// process whose pool has poolSize connections. The database bulkhead gets
+// the pool less the reserve, so its activities never queue for a
+// connection; the others come from the configuration.
+func Slots(cfg config.Config, poolSize int32) map[shop.Bulkhead]int {
+	db := max(int(poolSize)-dbReserve, 1)
+	return map[shop.Bulkhead]int{
+		shop.BulkheadDB:        db,
+		shop.BulkheadXray:      cfg.XraySlots,
+		shop.BulkheadTelegram:  cfg.TelegramSlots,
+		shop.BulkheadCryptoPay: cfg.CryptoPaySlots,
+	}
+}
+
+// BulkheadQueues is every bulkhead's task queue beside cfg.TaskQueue.
+func BulkheadQueues(cfg config.Config) []string {
+	qs := make([]string, 0, len(shop.Bulkheads))
+	for _, b := range shop.Bulkheads {
+		qs = append(qs, shop.BulkheadQueue(cfg.TaskQueue, b))
+	}
+	return qs
+}
+
+// NewWorkers makes the worker of cfg.TaskQueue, which runs the workflows
+// and the activities of no bulkhead, and one activity worker per bulkhead
+// with its limit. Every worker registers every activity: the workflows
+// choose the queue (workflows/options.go), and a misrouted activity still
+// runs.
+func NewWorkers(tc client.Client, cfg config.Config, acts *activities.Activities, poolSize int32) []worker.Worker {
+	base := worker.New(tc, cfg.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: baseActivitySlots})
+	workflows.Register(base)
+	base.RegisterActivity(acts)
+	ws := []worker.Worker{base}
+	slots := Slots(cfg, poolSize)
+	for _, b := range shop.Bulkheads {
+		w := worker.New(tc, shop.BulkheadQueue(cfg.TaskQueue, b), worker.Options{
+			DisableWorkflowWorker:              true,
+			MaxConcurrentActivityExecutionSize: slots[b],
+			// A few pollers per queue: the limit is the slots, and idle
+			// long polls cost the server.
+			MaxConcurrentActivityTaskPollers: 2,
+		})
+		w.RegisterActivity(acts)
+		ws = append(ws, w)
+	}
+	return ws
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"vpnflow/internal/sandboxgate"
 )
@@ -124,6 +125,9 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, name string, cal
 	if err := s.sufferOutage(r.Context()); err != nil {
 		return nil, err
 	}
+	if err := s.sufferLatency(r.Context()); err != nil {
+		return nil, err
+	}
 	f, ok := s.methods[strings.ToLower(name)]
 	if !ok {
 		return nil, errNotFound
@@ -145,6 +149,26 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, name string, cal
 		}
 	}
 	return f(r.Context(), p)
+}
+
+// sufferLatency applies SetLatency.
+func (s *Server) sufferLatency(ctx context.Context) error {
+	s.mu.Lock()
+	d := s.latency
+	s.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stopCtx.Done():
+		return ErrClosed
+	}
 }
 
 // sufferOutage applies SetOutage: a 502, or a hang until the outage ends.

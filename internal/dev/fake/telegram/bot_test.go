@@ -409,6 +409,31 @@ func TestOutageFailsAndHangs(t *testing.T) {
 	}
 }
 
+func TestLatencySlowsEveryAnswer(t *testing.T) {
+	srv := startServer(t, Options{})
+	b := newBot(t, srv)
+	srv.SetLatency(300 * time.Millisecond)
+	start := time.Now()
+	if _, err := b.GetMe(waitCtx(t)); err != nil {
+		t.Fatalf("GetMe with latency: %v", err)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("GetMe with 300 ms latency answered after %s", took)
+	}
+	calls := srv.Calls("getMe")
+	if len(calls) == 0 || calls[len(calls)-1].Time.Sub(start) > 100*time.Millisecond {
+		t.Errorf("the call is recorded when it arrived, not when it was answered: %+v", calls)
+	}
+	srv.SetLatency(0)
+	start = time.Now()
+	if _, err := b.GetMe(waitCtx(t)); err != nil {
+		t.Fatalf("GetMe without latency: %v", err)
+	}
+	if took := time.Since(start); took >= 300*time.Millisecond {
+		t.Errorf("GetMe without latency took %s", took)
+	}
+}
+
 // waitFor polls cond until it holds; for internal states with no event.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

@@ -87,6 +87,7 @@ type Server struct {
 	calls        []Call
 	outage       Outage
 	hanging      int // requests held by OutageHang, for tests
+	latency      time.Duration
 	rate         rateState
 	subs         map[*subscriber]struct{}
 
@@ -304,6 +305,15 @@ func (s *Server) SetOutage(o Outage) {
 	defer s.mu.Unlock()
 	s.outage = o
 	s.notifyLocked()
+}
+
+// SetLatency makes every Bot API request wait d before it is answered, as
+// a slow Telegram does (0: answer at once). The request is recorded as
+// arriving before the wait, so Calls still shows when the bot asked.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
 }
 
 // SetRateLimit switches Telegram-style flood control on or off.

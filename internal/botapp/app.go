@@ -42,6 +42,7 @@ type App struct {
 	updates     *daemon.Loop // the update loop (liveness.go)
 	standby     *standby     // one bot per token (standby.go)
 	workerWatch *workerWatch // the worker's heartbeat (peer.go)
+	answers     *answerMetrics
 }
 
 // Run runs the bot until ctx ends: updates by long polling or webhook, and
@@ -81,6 +82,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	}
 	app.standby = newStandby(tel.Registry())
 	app.workerWatch = newWorkerWatch(tel.Registry())
+	app.answers = newAnswerMetrics(tel.Registry())
 	app.live = daemon.NewLiveness()
 	app.watchUpdates(app.live, &opts)
 	app.tg, err = telegram.NewBot(opts)

@@ -7,6 +7,7 @@ package botapp
 
 import (
 	"context"
+	"github.com/prometheus/client_golang/prometheus"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -71,6 +72,7 @@ func newFastBot(t *testing.T, cfg config.Config) *fastBot {
 	a := &App{
 		cfg: cfg, log: slog.New(slog.DiscardHandler), pool: pool, store: store.New(pool), temporal: ft, texts: texts,
 		limiter: newLimiter(1000, 1000), username: srv.Bot().Username, render: telegram.NewRenderer(texts, cfg),
+		answers: newAnswerMetrics(prometheus.NewRegistry()),
 	}
 	// The bot's own transport, closed when the test ends: the stand-in's
 	// Close waits for open connections, and a parked long poll would hold

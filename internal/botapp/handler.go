@@ -30,6 +30,8 @@ func (a *App) handle(ctx context.Context, u telegram.Update) {
 	}()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	ctx, stopClock := a.startAnswerClock(ctx, updateKind(u))
+	defer stopClock()
 
 	switch {
 	case u.PreCheckoutQuery != nil:
@@ -62,6 +64,18 @@ func (a *App) handle(ctx context.Context, u telegram.Update) {
 	case u.CallbackQuery != nil:
 		a.callback(ctx, u.CallbackQuery)
 	}
+}
+
+func updateKind(u telegram.Update) string {
+	switch {
+	case u.PreCheckoutQuery != nil:
+		return updatePreCheckout
+	case u.Message != nil && u.Message.SuccessfulPayment != nil:
+		return updatePayment
+	case u.CallbackQuery != nil:
+		return updateButton
+	}
+	return updateMessage
 }
 
 func sender(u telegram.Update) *telegram.User {
@@ -145,22 +159,30 @@ func splitCommand(text string) (string, string) {
 
 // callback handles inline-button presses. Every press is answered, and a
 // malformed or stale button gets a polite note and a fresh menu.
+//
+// A press that parses is answered before anything else is read, so the
+// button stops spinning at once even when the database is slow; only a
+// stale button's note waits for the user's language.
 func (a *App) callback(ctx context.Context, q *telegram.CallbackQuery) {
+	msgID := q.MessageID
+	d, perr := callback.Parse(q.Data)
+	if perr == nil {
+		a.answer(ctx, q.ID, "")
+	}
 	user, err := a.user(ctx, &q.From)
 	if err != nil {
-		a.answer(ctx, q.ID, "")
+		if perr != nil {
+			a.answer(ctx, q.ID, "")
+		}
 		a.fail(ctx, q.From.ID, "load user", err)
 		return
 	}
-	msgID := q.MessageID
-	d, err := callback.Parse(q.Data)
-	if err != nil {
-		a.log.Warn("bad callback data", "user_id", q.From.ID, "data", truncate(q.Data, 80), "error", err)
+	if perr != nil {
+		a.log.Warn("bad callback data", "user_id", q.From.ID, "data", truncate(q.Data, 80), "error", perr)
 		a.answer(ctx, q.ID, a.texts.T(user.Language, "stale_button", nil))
 		a.showMenu(ctx, user, 0)
 		return
 	}
-	a.answer(ctx, q.ID, "")
 	switch d.Action {
 	case callback.Menu:
 		a.showMenu(ctx, user, msgID)
@@ -237,6 +259,7 @@ func (a *App) langOf(ctx context.Context, from *telegram.User) string {
 // reply sends a message; failures are logged (the user may have blocked
 // the bot) and never stop the handler.
 func (a *App) reply(ctx context.Context, chatID int64, text string, kb telegram.Keyboard) {
+	a.answering(ctx)
 	if _, err := a.tg.Send(ctx, telegram.Message{ChatID: chatID, Text: text, Keyboard: kb, NoPreview: true}); err != nil {
 		a.log.Warn("send message", "user_id", chatID, "error", err)
 	}
@@ -249,6 +272,7 @@ func (a *App) edit(ctx context.Context, chatID int64, msgID int, text string, kb
 		a.reply(ctx, chatID, text, kb)
 		return
 	}
+	a.answering(ctx)
 	err := a.tg.Edit(ctx, msgID, telegram.Message{ChatID: chatID, Text: text, Keyboard: kb, NoPreview: true})
 	if err != nil {
 		// A photo message cannot be edited into text, and an identical edit
@@ -258,6 +282,7 @@ func (a *App) edit(ctx context.Context, chatID int64, msgID int, text string, kb
 }
 
 func (a *App) answer(ctx context.Context, id, text string) {
+	a.answering(ctx)
 	if err := a.tg.AnswerCallback(ctx, id, text); err != nil {
 		a.log.Warn("answer callback", "error", err)
 	}

@@ -34,6 +34,7 @@ func (a *App) preCheckout(ctx context.Context, q *telegram.PreCheckoutQuery) {
 		a.log.Warn("pre-checkout refused", "user_id", q.From.ID, "payload", truncate(q.InvoicePayload, 64), "error", err)
 		reason = a.checkoutRefusal(ctx, q)
 	}
+	a.answering(ctx)
 	if err := a.tg.AnswerPreCheckout(context.WithoutCancel(ctx), q.ID, err == nil, reason); err != nil {
 		a.log.Error("answer pre-checkout", "user_id", q.From.ID, "error", err)
 	}

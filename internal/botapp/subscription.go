@@ -65,6 +65,7 @@ func (a *App) showSubscription(ctx context.Context, u store.User) {
 		a.fail(ctx, u.TelegramID, "render qr", err)
 		return
 	}
+	a.answering(ctx)
 	if err := a.tg.SendPhoto(ctx, photo); err != nil {
 		a.log.Warn("send key photo", "user_id", u.TelegramID, "error", err)
 	}

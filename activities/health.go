@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -136,13 +137,30 @@ func (a *Activities) AlertAdmins(ctx context.Context, in AdminAlert) (AdminAlert
 // tellAdmins sends one alert to each admin, in their language. It fails
 // only when nobody was told, so a retry never repeats a delivered alert;
 // the failure is permanent when Telegram refuses the message itself.
+//
+// Each admin told is a heartbeat, so an attempt cut short while Telegram
+// is slow (its timeout, or the worker dying) is retried without the admins
+// already told: they are not told twice, and the last ones are not left
+// out because every attempt runs out of time on the same first ones.
 func (a *Activities) tellAdmins(ctx context.Context, what string, text func(lang string) string) (AdminAlertResult, error) {
+	var told adminAlertProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		if err := activity.GetHeartbeatDetails(ctx, &told); err != nil {
+			told = adminAlertProgress{}
+		}
+	}
 	var (
 		res     AdminAlertResult
 		lastErr error
 	)
 	log := activity.GetLogger(ctx)
 	for _, id := range a.Config.AdminIDs {
+		if slices.Contains(told.Admins, id) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return AdminAlertResult{Sent: len(told.Admins), Failed: res.Failed}, err
+		}
 		_, err := a.Telegram.Send(ctx, telegram.Message{ChatID: id, Text: text(a.adminLanguage(ctx, id))})
 		if err != nil {
 			res.Failed++
@@ -150,8 +168,10 @@ func (a *Activities) tellAdmins(ctx context.Context, what string, text func(lang
 			log.Warn("admin alert not delivered", "alert", what, "admin", id, "error", err)
 			continue
 		}
-		res.Sent++
+		told.Admins = append(told.Admins, id)
+		activity.RecordHeartbeat(ctx, told)
 	}
+	res.Sent = len(told.Admins)
 	if res.Sent == 0 && lastErr != nil {
 		if telegram.Classify(lastErr).Permanent() {
 			return res, permanent("Telegram", lastErr)
@@ -159,6 +179,11 @@ func (a *Activities) tellAdmins(ctx context.Context, what string, text func(lang
 		return res, lastErr
 	}
 	return res, nil
+}
+
+// adminAlertProgress is tellAdmins' heartbeat: the admins told so far.
+type adminAlertProgress struct {
+	Admins []int64
 }
 
 // adminLanguage reads the admin's language with a short bound of its own:

@@ -192,11 +192,17 @@ func probeError(err error) string {
 	return msg
 }
 
+// alertHeartbeat is above one Telegram call's own timeout (15 s).
+const alertHeartbeat = 20 * time.Second
+
 // withAlert is for telling the admins: bounded well inside the health
-// check's own interval.
+// check's own interval. An attempt sends one message per admin and
+// heartbeats after each, so one stuck on a hung Telegram is abandoned
+// after a send's own timeout, and the next resumes where it stopped.
 func withAlert(ctx workflow.Context) workflow.Context {
 	return on(ctx, shop.BulkheadTelegram, workflow.ActivityOptions{
-		StartToCloseTimeout:    20 * time.Second,
+		StartToCloseTimeout:    time.Minute,
+		HeartbeatTimeout:       alertHeartbeat,
 		ScheduleToCloseTimeout: time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    2 * time.Second,

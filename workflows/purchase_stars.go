@@ -107,9 +107,21 @@ func (p *purchase) refundExtra(ctx workflow.Context, pay shop.Payment) {
 // alert tells the admins; like notify, a failure is logged, not fatal.
 func (p *purchase) alert(ctx workflow.Context, in activities.PaymentAlert) {
 	var a *activities.Activities
-	if err := workflow.ExecuteActivity(withTelegram(ctx), a.AlertPayment, in).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(withPaymentAlert(ctx), a.AlertPayment, in).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Error("payment alert not delivered", "event", in.Event, "error", err)
 	}
+}
+
+// withPaymentAlert is for telling the admins about money: like a user's
+// message it is retried for ten minutes, and like every admin alert it
+// heartbeats per admin told (withAlert).
+func withPaymentAlert(ctx workflow.Context) workflow.Context {
+	return on(ctx, shop.BulkheadTelegram, workflow.ActivityOptions{
+		StartToCloseTimeout:    time.Minute,
+		HeartbeatTimeout:       alertHeartbeat,
+		ScheduleToCloseTimeout: 10 * time.Minute,
+		RetryPolicy:            backoff(time.Minute),
+	})
 }
 
 // withRefund is for refundStarPayment: the user's Stars must come back,

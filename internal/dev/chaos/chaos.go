@@ -98,7 +98,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	out := &syncWriter{w: opts.Out}
 	fmt.Fprintf(out, "chaos: seed %d (repeat with -seed %d), %d purchases, concurrency %d, faults %v\n",
 		opts.Seed, opts.Seed, opts.Purchases, opts.Concurrency, opts.Faults)
-	sys, err := startSystem(ctx, opts.Dir, out)
+	sys, err := startSystem(ctx, opts.Dir, out, nil, false)
 	if err != nil {
 		return nil, err
 	}

@@ -57,7 +57,8 @@ const (
 type driver struct {
 	tg    *faketg.Server
 	cp    *fakecp.Server
-	admin *user // the sandbox admin, who bans some users after they paid
+	admin *user         // the sandbox admin, who bans some users after they paid
+	limit time.Duration // bounds a whole flow; 0: flowLimit
 }
 
 // banShare is the percentage of paying users the admin bans once they hold
@@ -92,7 +93,11 @@ func (d *driver) ban(ctx context.Context, u *user) error {
 
 // run plays the user's whole flow: register, pay, receive the key.
 func (d *driver) run(ctx context.Context, u *user, rng *rand.Rand) {
-	ctx, cancel := context.WithTimeout(ctx, flowLimit)
+	limit := d.limit
+	if limit == 0 {
+		limit = flowLimit
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	start := time.Now()
 	u.err = d.flow(ctx, u, rng)

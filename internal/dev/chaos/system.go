@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net/url"
 	"path/filepath"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,6 +38,7 @@ var shopConfig = map[string]string{
 type system struct {
 	stack       *devstack.Stack
 	worker, bot *proc
+	dbProxy     *slowProxy // between the shop and PostgreSQL, when asked for
 	pool        *pgxpool.Pool
 	store       *store.Store
 	temporal    client.Client
@@ -45,7 +48,11 @@ type system struct {
 // startSystem brings up the stack with Temporal on a SQLite file and a
 // durable PostgreSQL (so a SIGKILL of either loses nothing acknowledged),
 // then the worker and the bot as binaries.
-func startSystem(ctx context.Context, dir string, progress io.Writer) (_ *system, err error) {
+//
+// With env, those settings override shopConfig. With slowDB, the worker
+// and the bot reach PostgreSQL through a slowProxy (s.dbProxy) that can
+// slow it down; the suite's own audit connects directly.
+func startSystem(ctx context.Context, dir string, progress io.Writer, env map[string]string, slowDB bool) (_ *system, err error) {
 	s := &system{}
 	defer func() {
 		if err != nil {
@@ -56,16 +63,24 @@ func startSystem(ctx context.Context, dir string, progress io.Writer) (_ *system
 	if err != nil {
 		return nil, err
 	}
+	settings := maps.Clone(shopConfig)
+	maps.Copy(settings, env)
 	s.stack, err = devstack.Start(ctx, devstack.Options{
-		Dir: filepath.Join(dir, "state"), Env: shopConfig, Persistent: true,
+		Dir: filepath.Join(dir, "state"), Env: settings, Persistent: true,
 		Ports: devstack.Ports{TemporalUI: -1}, Progress: progress,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start stack: %w", err)
 	}
 	cfg := s.stack.Config
-	s.worker = newProc("worker", workerBin, dir, s.stack.Env)
-	s.bot = newProc("bot", botBin, dir, s.stack.Env)
+	procEnv := s.stack.Env
+	if slowDB {
+		if procEnv, err = s.slowDatabase(cfg.DatabaseURL); err != nil {
+			return nil, err
+		}
+	}
+	s.worker = newProc("worker", workerBin, dir, procEnv)
+	s.bot = newProc("bot", botBin, dir, procEnv)
 	s.bot.ready = httpReady("http://"+cfg.HTTPAddr+"/readyz", readyLimit)
 	if err := s.worker.start(ctx); err != nil {
 		return nil, err
@@ -89,6 +104,22 @@ func startSystem(ctx context.Context, dir string, progress io.Writer) (_ *system
 	return s, nil
 }
 
+// slowDatabase starts s.dbProxy in front of the database at dbURL and
+// returns the stack's environment with DATABASE_URL pointing through it.
+func (s *system) slowDatabase(dbURL string) (map[string]string, error) {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return nil, fmt.Errorf("database url: %w", err)
+	}
+	if s.dbProxy, err = startSlowProxy(u.Host); err != nil {
+		return nil, err
+	}
+	u.Host = s.dbProxy.Addr()
+	env := maps.Clone(s.stack.Env)
+	env["DATABASE_URL"] = u.String()
+	return env, nil
+}
+
 func (s *system) stop() {
 	if s.bot != nil {
 		s.bot.stop()
@@ -104,6 +135,9 @@ func (s *system) stop() {
 	}
 	if s.pool != nil {
 		s.pool.Close()
+	}
+	if s.dbProxy != nil {
+		s.dbProxy.Close()
 	}
 	if s.stack != nil {
 		s.stack.Stop()

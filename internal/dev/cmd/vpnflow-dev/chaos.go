@@ -51,22 +51,9 @@ func runChaos(ctx context.Context, args []string) error {
 		}
 		opts.Faults = fl
 	}
-	if err := tools(ctx); err != nil {
+	if opts.Dir, err = chaosRunDir(ctx, "run"); err != nil {
 		return err
 	}
-	if err = os.MkdirAll(chaosDir, 0o755); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(chaosDir, "run-"+time.Now().UTC().Format("20060102-150405")+"-")
-	if err != nil {
-		return err
-	}
-	if opts.Dir, err = filepath.Abs(dir); err != nil {
-		return err
-	}
-	// PostgreSQL runs as its own user and must be able to enter the dir.
-	_ = os.Chmod(opts.Dir, 0o755)
-	fmt.Printf("chaos: state and logs in %s\n", opts.Dir)
 	r, err := chaos.Run(ctx, opts)
 	if err != nil {
 		return err
@@ -75,6 +62,56 @@ func runChaos(ctx context.Context, args []string) error {
 		return errors.New("chaos audit failed")
 	}
 	return nil
+}
+
+// runChaosSeed runs the seed scenario: the predecessor's incident
+// replayed, 10 minutes of faults by default, 60 with -long.
+func runChaosSeed(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("chaos-seed", flag.ContinueOnError)
+	long := fs.Bool("long", false, "hold the faults for 60 minutes instead of 10")
+	duration := fs.Duration("duration", envDuration("CHAOS_SEED_DURATION", 10*time.Minute), "how long the faults last (env CHAOS_SEED_DURATION)")
+	seed := fs.Uint64("seed", uint64(envInt("CHAOS_SEED", 0)), "seed of the users' choices; 0 picks one (env CHAOS_SEED)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts := chaos.SeedOptions{Duration: *duration, Seed: *seed, Out: os.Stdout}
+	if *long {
+		opts.Duration = time.Hour
+	}
+	var err error
+	if opts.Dir, err = chaosRunDir(ctx, "seed"); err != nil {
+		return err
+	}
+	r, err := chaos.RunSeed(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if !r.OK() {
+		return errors.New("chaos-seed failed")
+	}
+	return nil
+}
+
+// chaosRunDir builds the tools and makes a fresh directory under .chaos
+// for one run's state and logs.
+func chaosRunDir(ctx context.Context, kind string) (string, error) {
+	if err := tools(ctx); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(chaosDir, 0o755); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(chaosDir, kind+"-"+time.Now().UTC().Format("20060102-150405")+"-")
+	if err != nil {
+		return "", err
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", err
+	}
+	// PostgreSQL runs as its own user and must be able to enter the dir.
+	_ = os.Chmod(dir, 0o755)
+	fmt.Printf("%s: state and logs in %s\n", kind, dir)
+	return dir, nil
 }
 
 func envString(name, def string) string {

@@ -4,6 +4,7 @@
 //	vpnflow-dev run     run the whole system locally (sandbox unless tokens are set)
 //	vpnflow-dev tools   build the pinned Temporal CLI and Xray-core (first run only)
 //	vpnflow-dev chaos   the chaos suite: purchases under faults, then an audit
+//	vpnflow-dev chaos-seed  the predecessor's incident replayed (10 min; -long: 60)
 //
 // `make dev` and `make tools` run it from the repository root; the state of
 // `make dev` lives in .dev/ there. The operator commands (migrate, schedules,
@@ -28,6 +29,9 @@ commands:
   chaos   drive purchases while killing and freezing the components, then
           audit (flags: -purchases 1000 -seed N -duration D -concurrency 16
           -faults all -hold 30s,120s; state and logs in .chaos/)
+  chaos-seed  the predecessor's incident replayed: every Schedule fired
+          together, Xray hung, PostgreSQL and Telegram slowed, for 10
+          minutes (-long: 60; -duration D), then heal and audit
 `
 
 func main() {
@@ -51,6 +55,8 @@ func run(ctx context.Context, args []string) error {
 		return tools(ctx)
 	case "chaos":
 		return runChaos(ctx, args[1:])
+	case "chaos-seed":
+		return runChaosSeed(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -288,11 +288,14 @@ func (d *driver) retry(ctx context.Context, u *user, act func() error, want func
 		if msgs := d.tg.Messages(u.id); len(msgs) > 0 {
 			before = msgs[len(msgs)-1].ID
 		}
+		wait := stepWait
 		if err := act(); err != nil && ctx.Err() == nil {
-			sleep(ctx, time.Second)
-			continue
+			// The act could not be done (no such button): the answer to
+			// an earlier one may have replaced it after a slow Telegram,
+			// so look for that answer before trying again.
+			wait = time.Second
 		}
-		wctx, cancel := context.WithTimeout(ctx, stepWait)
+		wctx, cancel := context.WithTimeout(ctx, wait)
 		m, err := d.tg.WaitForMessage(wctx, u.id, func(m faketg.Message) bool {
 			return want(m) || (m.ID > before && isGenericError(m))
 		})

@@ -1,6 +1,8 @@
 package activities
 
 import (
+	"go.temporal.io/sdk/activity"
+
 	"context"
 	"fmt"
 	"time"
@@ -17,9 +19,25 @@ import (
 
 // Notify renders a notice in the user's language and sends it. The language
 // is read first, in its own short query.
+//
+// A notice that replaces a message (the bot's "working on it") is an
+// edit; if Telegram refuses the edit (the message is gone, or a retry
+// finds it already edited) the notice is sent as a new message instead,
+// unless the refusal says the message already reads so.
 func (a *Activities) Notify(ctx context.Context, n notice.Notice) error {
 	lang := a.language(ctx, n.UserID)
-	_, err := a.Telegram.Send(ctx, a.render().Notice(lang, n))
+	msg := a.render().Notice(lang, n)
+	if n.Replace != 0 {
+		err := a.Telegram.Edit(ctx, n.Replace, msg)
+		switch {
+		case err == nil, telegram.Classify(err).Kind == telegram.NotModified:
+			return nil
+		case !telegram.Classify(err).Permanent():
+			return a.telegramError(ctx, n.UserID, "edit into "+n.Message, err)
+		}
+		activity.GetLogger(ctx).Info("edit refused; sending the notice as a new message", "message", n.Message, "error", err)
+	}
+	_, err := a.Telegram.Send(ctx, msg)
 	return a.telegramError(ctx, n.UserID, "send "+n.Message, err)
 }
 

@@ -78,8 +78,9 @@ type subscription struct {
 // reissueJob is a reissue update waiting for the main loop, which runs every
 // Xray change of this user one at a time.
 type reissueJob struct {
-	done bool
-	err  error
+	done  bool
+	err   error
+	reply *shop.Reply // where the outcome goes, when the bot handed the request over
 }
 
 // errContinueAsNew comes back from a step stuck in retry when the run's
@@ -314,7 +315,7 @@ func (s *subscription) drain(ctx workflow.Context) error {
 		default:
 			job := s.reissues[0]
 			s.reissues = s.reissues[1:]
-			job.err = s.reissue(ctx)
+			job.err = s.reissue(ctx, job.reply)
 			job.done = true
 		}
 	}
@@ -332,6 +333,16 @@ func (s *subscription) notify(ctx workflow.Context, n notice.Notice) {
 	}
 	if err := workflow.ExecuteActivity(withTelegram(ctx), a.Notify, n).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("notice not delivered", "message", n.Message, "error", err)
+	}
+}
+
+// answer tells the user the outcome of a request the bot handed over
+// (shop.Reply), in place of the bot's "working on it" message. A request
+// from a bot that still waited for the outcome itself has no reply and
+// gets no notice.
+func (s *subscription) answer(ctx workflow.Context, reply *shop.Reply, n notice.Notice) {
+	if reply != nil {
+		s.notify(ctx, n.Replacing(reply.MessageID))
 	}
 }
 

@@ -3,7 +3,9 @@ package workflows
 import (
 	"errors"
 	"slices"
+	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
@@ -13,24 +15,41 @@ import (
 
 func (s *subscription) validateTrial(ctx workflow.Context, _ shop.TrialRequest) error {
 	if s.active() {
-		return errors.New("subscription already active")
+		return refuse(shop.RefusedActive, 0)
 	}
 	if s.state.Status == shop.StatusBanned {
-		return errors.New("user is banned")
+		return refuse(shop.RefusedBanned, 0)
 	}
 	return nil
 }
 
 // startTrial books the trial in the database (once per user, enforced by the
 // schema) and queues its extension; the main loop activates the key.
-func (s *subscription) startTrial(ctx workflow.Context, _ shop.TrialRequest) (shop.TrialResult, error) {
+func (s *subscription) startTrial(ctx workflow.Context, req shop.TrialRequest) (shop.TrialResult, error) {
 	var a *activities.Activities
 	var res shop.TrialResult
 	if err := workflow.ExecuteActivity(withDB(ctx), a.StartTrial, activities.UserRef{UserID: s.state.UserID}).Get(ctx, &res); err != nil {
+		s.answer(ctx, req.Reply, trialRefusal(err))
 		return res, err
 	}
 	s.pending = append(s.pending, shop.Extension{ID: shop.TrialExtensionID, Kind: shop.ExtensionTrial, PlanID: shop.TrialPlanID, ExpiresAt: res.ExpiresAt, Trial: true})
+	s.answer(ctx, req.Reply, notice.TrialStarted(res.ExpiresAt.Sub(workflow.Now(ctx)).Round(time.Minute)))
 	return res, nil
+}
+
+// trialRefusal is what the user is told when the database refused the
+// trial.
+func trialRefusal(err error) notice.Notice {
+	var appErr *temporal.ApplicationError
+	if errors.As(err, &appErr) {
+		switch appErr.Type() {
+		case shop.ErrTrialUsed:
+			return notice.TrialUsed()
+		case shop.ErrActiveSubscription:
+			return notice.Refused(shop.Refusal{Type: shop.RefusedActive}.MessageID(), 0)
+		}
+	}
+	return notice.RequestFailed()
 }
 
 // cloneState copies the state with its own slices, so a step that cannot

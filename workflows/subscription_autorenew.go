@@ -27,9 +27,11 @@ func (s *subscription) validateAutoRenew(ctx workflow.Context, req shop.AutoRene
 func (s *subscription) setAutoRenew(ctx workflow.Context, req shop.AutoRenewRequest) error {
 	var a *activities.Activities
 	if err := workflow.ExecuteActivity(withDB(ctx), a.SetAutoRenew, activities.AutoRenewSetting{UserID: s.state.UserID, On: req.On}).Get(ctx, nil); err != nil {
+		s.answer(ctx, req.Reply, notice.RequestFailed())
 		return err
 	}
 	s.state.AutoRenew = req.On
+	s.answer(ctx, req.Reply, notice.AutoRenewSet(req.On))
 	// Runs from before autoRenewRearmChange slept on until their next
 	// reminder or the expiry; a renewal due earlier waited for it.
 	if req.On && workflow.GetVersion(ctx, autoRenewRearmChange, workflow.DefaultVersion, 1) >= 1 {

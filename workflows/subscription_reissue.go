@@ -27,11 +27,18 @@ func (s *subscription) validateReissue(ctx workflow.Context, _ shop.ReissueReque
 }
 
 // requestReissue queues the reissue for the main loop and waits for it.
-func (s *subscription) requestReissue(ctx workflow.Context, _ shop.ReissueRequest) error {
-	job := &reissueJob{}
+// A handed-over request is answered here when it succeeds or is refused
+// at a continue-as-new; a failed reissue answers it itself.
+func (s *subscription) requestReissue(ctx workflow.Context, req shop.ReissueRequest) error {
+	job := &reissueJob{reply: req.Reply}
 	s.reissues = append(s.reissues, job)
 	if err := workflow.Await(ctx, func() bool { return job.done }); err != nil {
 		return err
+	}
+	if r := shop.RefusalFrom(job.err); r.Refused() {
+		s.answer(ctx, req.Reply, notice.Refused(r.MessageID(), r.Wait))
+	} else if job.err == nil {
+		s.answer(ctx, req.Reply, notice.ReissueDone())
 	}
 	return job.err
 }
@@ -51,12 +58,12 @@ func (s *subscription) later(err error, items ...string) bool {
 // step before the switch fails, the new key is dropped, the old one keeps
 // working and the user is told. A removal still stuck in retry when the run
 // continues as new is finished by the next run (state Cleanup).
-func (s *subscription) reissue(ctx workflow.Context) error {
+func (s *subscription) reissue(ctx workflow.Context, reply *shop.Reply) error {
 	var a *activities.Activities
 	ref := activities.UserRef{UserID: s.state.UserID}
 	var plan activities.ReissuePlan
 	if err := workflow.ExecuteActivity(withDB(ctx), a.BeginReissue, ref).Get(ctx, &plan); err != nil {
-		s.notify(ctx, notice.ReissueFailed())
+		s.reissueFailed(ctx, reply)
 		return err
 	}
 	newKey := activities.KeyRef{UserID: s.state.UserID, Email: plan.NewEmail}
@@ -78,7 +85,7 @@ func (s *subscription) reissue(ctx workflow.Context) error {
 				return workflow.ExecuteActivity(withDB(ctx), a.AbortReissue, ref).Get(ctx, nil)
 			}), cleanupAbort)
 		}
-		s.notify(ctx, notice.ReissueFailed())
+		s.reissueFailed(ctx, reply)
 		return err
 	}
 	s.state.KeyVersion++
@@ -91,4 +98,14 @@ func (s *subscription) reissue(ctx workflow.Context) error {
 		return nil
 	}
 	return err
+}
+
+// reissueFailed tells the user the reissue did not happen: in place of the
+// bot's "working on it" message when the request was handed over.
+func (s *subscription) reissueFailed(ctx workflow.Context, reply *shop.Reply) {
+	if reply != nil {
+		s.answer(ctx, reply, notice.ReissueFailed())
+		return
+	}
+	s.notify(ctx, notice.ReissueFailed())
 }

@@ -253,5 +253,5 @@ func TestSubscriptionTrialRefusedWhileActive(t *testing.T) {
 
 	se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
 
-	require.ErrorContains(t, err, "already active")
+	require.Equal(t, shop.RefusedActive, shop.RefusalFrom(err).Type)
 }

@@ -12,7 +12,6 @@ import (
 
 	"vpnflow/internal/callback"
 	faketg "vpnflow/internal/dev/fake/telegram"
-	"vpnflow/internal/i18n"
 	"vpnflow/internal/shop"
 )
 
@@ -109,9 +108,11 @@ func TestFastBuyStartsPurchase(t *testing.T) {
 	})
 }
 
-// TestFastTrialButton: the trial button sends start-trial as an
-// update-with-start of subscription/<user>, and each answer of the
-// workflow is told to the user.
+// TestFastTrialButton: the trial button shows "working on it" at once and
+// hands start-trial over as an update-with-start of subscription/<user>
+// naming that message, for the workflow to answer in. The bot itself
+// turns the message into a refusal it learns while handing over, or into
+// "could not pass that on" when Temporal does not take the request.
 func TestFastTrialButton(t *testing.T) {
 	cfg := fastConfig(t)
 	f := newFastBot(t, cfg)
@@ -122,34 +123,36 @@ func TestFastTrialButton(t *testing.T) {
 		return tresult{Value: shop.TrialResult{ExpiresAt: time.Now().Add(cfg.TrialDuration)}}
 	})
 	f.press(ann, menu, callback.Data{Action: callback.Trial})
-	f.waitText(ann, f.T("en", "trial_started", map[string]any{"Duration": i18n.FormatDuration("en", cfg.TrialDuration)}))
-	calls := f.temporal.Calls("")
-	if len(calls) != 1 {
-		t.Fatalf("calls = %+v, want one update-with-start", calls)
-	}
+	working := f.waitText(ann, f.T("en", "working", nil))
+	calls := f.waitCalls(1)
 	c := calls[0]
 	var in struct{ UserID int64 }
 	decode(t, c.StartArgs[0], &in)
+	var req shop.TrialRequest
+	decode(t, c.Args[0], &req)
 	if c.Kind != "update-with-start" || c.WorkflowID != shop.SubscriptionWorkflowID(ann) || c.Workflow != shop.SubscriptionWorkflowType ||
 		c.Name != shop.UpdateStartTrial || c.Options.TaskQueue != cfg.TaskQueue || in.UserID != ann ||
 		c.Options.WorkflowIDConflictPolicy != enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING {
 		t.Errorf("trial call = %+v (start input %+v), want start-trial on %s", c, in, shop.SubscriptionWorkflowID(ann))
 	}
+	if req.Reply == nil || req.Reply.MessageID != working.ID {
+		t.Errorf("trial request %+v does not name the working message %d", req, working.ID)
+	}
 
 	for _, tc := range []struct {
-		name string
-		err  error
-		want string
+		name   string
+		answer tresult
+		want   string
 	}{
-		{"trial used", temporal.NewNonRetryableApplicationError("trial used", shop.ErrTrialUsed, nil), "trial_used"},
-		{"paid time left", temporal.NewNonRetryableApplicationError("has subscription", shop.ErrActiveSubscription, nil), "trial_active_sub"},
-		{"temporal down", errors.New("connection refused"), "busy_try_again"},
+		{"paid time left", tresult{Err: temporal.NewApplicationError("Active", shop.RefusedActive, time.Duration(0))}, "trial_active_sub"},
+		{"banned", tresult{Err: temporal.NewApplicationError("Banned", shop.RefusedBanned, time.Duration(0))}, "banned_notice"},
+		{"temporal down", tresult{CallErr: errors.New("connection refused")}, "busy_try_again"},
 	} {
-		f.temporal.setAnswer(func(tcall) tresult { return tresult{Err: tc.err} })
+		f.temporal.setAnswer(func(tcall) tresult { return tc.answer })
 		menu = f.start(ann, "Ann", "en")
 		f.press(ann, menu, callback.Data{Action: callback.Trial})
 		f.waitFor(ann, tc.name+": "+tc.want, func(m faketg.Message) bool {
-			return m.ID > menu.ID && m.Raw == f.T("en", tc.want, nil)
+			return m.ID > menu.ID && m.Edited && m.Raw == f.T("en", tc.want, nil)
 		})
 	}
 }

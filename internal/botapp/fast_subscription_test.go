@@ -69,8 +69,10 @@ func TestFastMySubscriptionRendersFromDB(t *testing.T) {
 }
 
 // TestFastReissueAndAutoRenewUpdates: the reissue and auto-renew buttons
-// send their updates to subscription/<user>; success and each refusal of
-// workflows/refusal.go are told in the user's words.
+// show "working on it" and hand their updates to subscription/<user>,
+// naming that message for the workflow's answer; each refusal of
+// workflows/refusal.go, and a request Temporal did not take, the bot
+// tells in place of the message itself.
 func TestFastReissueAndAutoRenewUpdates(t *testing.T) {
 	f := newFastBot(t, fastConfig(t))
 	ann := f.newUser("Ann", "en")
@@ -82,45 +84,53 @@ func TestFastReissueAndAutoRenewUpdates(t *testing.T) {
 	}
 	key := f.waitFor(ann, "the key photo", func(m faketg.Message) bool { return m.ID > sent.ID && len(m.Photo) > 0 })
 
-	refused := func(kind string, wait time.Duration) error {
-		return temporal.NewApplicationError(kind, kind, wait)
+	refused := func(kind string, wait time.Duration) tresult {
+		return tresult{Err: temporal.NewApplicationError(kind, kind, wait)}
 	}
 	for _, tc := range []struct {
-		press callback.Data
-		name  string
-		on    bool
-		res   error
-		want  string
-		data  map[string]any
+		press  callback.Data
+		name   string
+		on     bool
+		answer tresult
+		want   string // "": the workflow answers, the working message stays for it
+		data   map[string]any
 	}{
-		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, nil, "reissue_done", nil},
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, tresult{}, "", nil},
 		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(shop.RefusedTooSoon, 90*time.Minute),
 			"reissue_too_soon", map[string]any{"Wait": i18n.FormatDuration("en", 90*time.Minute)}},
 		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(shop.RefusedNotActive, 0), "reissue_needs_active", nil},
 		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, refused(shop.RefusedBanned, 0), "banned_notice", nil},
-		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, errors.New("workflow not found"), "error_generic", nil},
-		{callback.Data{Action: callback.AutoRenew, On: true}, shop.UpdateSetAutoRenew, true, nil, "autorenew_enabled", nil},
+		{callback.Data{Action: callback.Reissue}, shop.UpdateReissue, false, tresult{CallErr: errors.New("workflow not found")}, "busy_try_again", nil},
+		{callback.Data{Action: callback.AutoRenew, On: true}, shop.UpdateSetAutoRenew, true, tresult{}, "", nil},
 		{callback.Data{Action: callback.AutoRenew, On: true}, shop.UpdateSetAutoRenew, true, refused(shop.RefusedNoPlan, 0), "autorenew_needs_plan", nil},
 	} {
-		f.temporal.setAnswer(func(tcall) tresult { return tresult{Err: tc.res} })
+		f.temporal.setAnswer(func(tcall) tresult { return tc.answer })
 		n := len(f.temporal.Calls("update"))
 		last := f.tg.Messages(ann)
 		f.press(ann, key, tc.press)
+		working := f.waitFor(ann, "working", func(m faketg.Message) bool {
+			return m.ID > last[len(last)-1].ID
+		})
+		calls := f.waitCalls(n + 1)
+		c := calls[n]
+		var arg struct {
+			On    bool
+			Reply *shop.Reply
+		}
+		decode(t, c.Args[0], &arg)
+		if c.WorkflowID != shop.SubscriptionWorkflowID(ann) || c.Name != tc.name || arg.On != tc.on ||
+			arg.Reply == nil || arg.Reply.MessageID != working.ID {
+			t.Errorf("%s: update %s %s %+v, want %s on %s naming message %d", tc.want, c.WorkflowID, c.Name, arg, tc.name,
+				shop.SubscriptionWorkflowID(ann), working.ID)
+		}
+		if tc.want == "" {
+			continue
+		}
 		data := tc.data
 		if data == nil {
 			data = map[string]any{"Wait": i18n.FormatDuration("en", 0)}
 		}
 		want := f.T("en", tc.want, data)
-		f.waitFor(ann, tc.want, func(m faketg.Message) bool { return m.ID > last[len(last)-1].ID && m.Raw == want })
-		calls := f.temporal.Calls("update")
-		if len(calls) != n+1 {
-			t.Fatalf("%s: %d updates, want %d", tc.want, len(calls), n+1)
-		}
-		c := calls[n]
-		var arg struct{ On bool }
-		decode(t, c.Args[0], &arg)
-		if c.WorkflowID != shop.SubscriptionWorkflowID(ann) || c.Name != tc.name || arg.On != tc.on {
-			t.Errorf("%s: update %s %s %+v, want %s on %s", tc.want, c.WorkflowID, c.Name, arg, tc.name, shop.SubscriptionWorkflowID(ann))
-		}
+		f.waitFor(ann, tc.want, func(m faketg.Message) bool { return m.ID == working.ID && m.Edited && m.Raw == want })
 	}
 }

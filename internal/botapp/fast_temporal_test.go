@@ -7,6 +7,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -75,6 +76,28 @@ func (f *fakeTemporal) Calls(kind string) []tcall {
 		}
 	}
 	return out
+}
+
+// waitCalls waits until at least n calls of kind "update" or
+// "update-with-start" were made and returns them.
+func (f *fastBot) waitCalls(n int) []tcall {
+	f.t.Helper()
+	deadline := time.Now().Add(fastWait)
+	for {
+		var out []tcall
+		for _, c := range f.temporal.Calls("") {
+			if c.Kind == "update" || c.Kind == "update-with-start" {
+				out = append(out, c)
+			}
+		}
+		if len(out) >= n {
+			return out
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("%d updates reached Temporal, want %d", len(out), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (f *fakeTemporal) setAnswer(fn func(c tcall) tresult) {

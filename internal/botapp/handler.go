@@ -260,6 +260,8 @@ func (a *App) langOf(ctx context.Context, from *telegram.User) string {
 // the bot) and never stop the handler.
 func (a *App) reply(ctx context.Context, chatID int64, text string, kb telegram.Keyboard) {
 	a.answering(ctx)
+	ctx, cancel := replyContext(ctx)
+	defer cancel()
 	if _, err := a.tg.Send(ctx, telegram.Message{ChatID: chatID, Text: text, Keyboard: kb, NoPreview: true}); err != nil {
 		a.log.Warn("send message", "user_id", chatID, "error", err)
 	}
@@ -273,7 +275,9 @@ func (a *App) edit(ctx context.Context, chatID int64, msgID int, text string, kb
 		return
 	}
 	a.answering(ctx)
-	err := a.tg.Edit(ctx, msgID, telegram.Message{ChatID: chatID, Text: text, Keyboard: kb, NoPreview: true})
+	rctx, cancel := replyContext(ctx)
+	err := a.tg.Edit(rctx, msgID, telegram.Message{ChatID: chatID, Text: text, Keyboard: kb, NoPreview: true})
+	cancel()
 	if err != nil {
 		// A photo message cannot be edited into text, and an identical edit
 		// is refused: send a fresh message instead.
@@ -283,6 +287,8 @@ func (a *App) edit(ctx context.Context, chatID int64, msgID int, text string, kb
 
 func (a *App) answer(ctx context.Context, id, text string) {
 	a.answering(ctx)
+	ctx, cancel := replyContext(ctx)
+	defer cancel()
 	if err := a.tg.AnswerCallback(ctx, id, text); err != nil {
 		a.log.Warn("answer callback", "error", err)
 	}

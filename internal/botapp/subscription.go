@@ -1,13 +1,8 @@
 package botapp
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"time"
-
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"vpnflow/internal/accesskey"
 	"vpnflow/internal/callback"
@@ -71,71 +66,31 @@ func (a *App) showSubscription(ctx context.Context, u store.User) {
 	}
 }
 
-// startTrial asks the user's Subscription workflow for the trial (starting
-// the workflow if needed) and waits for its answer, which comes after one
-// database transaction; the key follows from the workflow.
+// startTrial hands the trial to the user's Subscription workflow (starting
+// the workflow if needed), which books it, answers in place of the
+// "working on it" message and sends the key.
 func (a *App) startTrial(ctx context.Context, u store.User) {
-	lang := u.Language
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
 	policy := shop.SubscriptionPolicy(a.cfg.PaidStages, a.cfg.TrialStages, a.cfg.AutoRenewLead)
-	h, err := shop.UpdateSubscriptionWithStart(ctx, a.temporal, a.cfg.TaskQueue, policy, u.TelegramID, shop.UpdateStartTrial, shop.TrialRequest{})
-	var res shop.TrialResult
-	if err == nil {
-		err = h.Get(ctx, &res)
-	}
-	var appErr *temporal.ApplicationError
-	switch {
-	case err == nil:
-		a.log.Info("trial started", "user_id", u.TelegramID, "expires_at", res.ExpiresAt)
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "trial_started", map[string]any{"Duration": i18n.FormatDuration(lang, a.cfg.TrialDuration)}), nil)
-	case errors.As(err, &appErr) && appErr.Type() == shop.ErrTrialUsed:
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "trial_used", nil), a.render.BackKeyboard(lang))
-	case errors.As(err, &appErr) && appErr.Type() == shop.ErrActiveSubscription,
-		err != nil && isRejected(err, "already active"):
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "trial_active_sub", nil), a.render.BackKeyboard(lang))
-	default:
-		a.log.Error("start trial", "user_id", u.TelegramID, "error", err)
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, "busy_try_again", nil), a.render.BackKeyboard(lang))
-	}
-}
-
-// isRejected reports an update refused by its validator with this reason.
-func isRejected(err error, reason string) bool {
-	return err != nil && bytes.Contains([]byte(err.Error()), []byte(reason))
+	a.handOver(ctx, u, shop.UpdateStartTrial, func(ctx context.Context, reply *shop.Reply) error {
+		return shop.HandOverSubscriptionUpdate(ctx, a.temporal, a.cfg.TaskQueue, policy, u.TelegramID, true,
+			shop.UpdateStartTrial, shop.TrialRequest{Reply: reply})
+	})
 }
 
 func (a *App) reissue(ctx context.Context, u store.User) {
-	a.updateSubscription(ctx, u, shop.UpdateReissue, shop.ReissueRequest{}, "reissue_done")
+	a.handOver(ctx, u, shop.UpdateReissue, func(ctx context.Context, reply *shop.Reply) error {
+		return a.updateSubscription(ctx, u, shop.UpdateReissue, shop.ReissueRequest{Reply: reply})
+	})
 }
 
 func (a *App) setAutoRenew(ctx context.Context, u store.User, on bool) {
-	msg := "autorenew_disabled"
-	if on {
-		msg = "autorenew_enabled"
-	}
-	a.updateSubscription(ctx, u, shop.UpdateSetAutoRenew, shop.AutoRenewRequest{On: on}, msg)
+	a.handOver(ctx, u, shop.UpdateSetAutoRenew, func(ctx context.Context, reply *shop.Reply) error {
+		return a.updateSubscription(ctx, u, shop.UpdateSetAutoRenew, shop.AutoRenewRequest{On: on, Reply: reply})
+	})
 }
 
-// updateSubscription sends an update to a running Subscription workflow and
-// tells the user the outcome; a refusal's reason is shown as the validator
-// gave it only when it is one of ours.
-func (a *App) updateSubscription(ctx context.Context, u store.User, name string, arg any, okMsg string) {
-	lang := u.Language
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	h, err := a.temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: shop.SubscriptionWorkflowID(u.TelegramID), UpdateName: name, Args: []any{arg},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err == nil {
-		err = h.Get(ctx, nil)
-	}
-	if err == nil {
-		a.reply(ctx, u.TelegramID, a.texts.T(lang, okMsg, nil), nil)
-		return
-	}
-	a.log.Info("subscription update refused", "user_id", u.TelegramID, "update", name, "error", err)
-	reason := shop.RefusalFrom(err)
-	a.reply(ctx, u.TelegramID, a.texts.T(lang, reason.MessageID(), map[string]any{"Wait": i18n.FormatDuration(lang, reason.Wait)}), a.render.BackKeyboard(lang))
+// updateSubscription hands an update to the user's running Subscription
+// workflow; there is nothing to reissue or renew without one.
+func (a *App) updateSubscription(ctx context.Context, u store.User, name string, arg any) error {
+	return shop.HandOverSubscriptionUpdate(ctx, a.temporal, a.cfg.TaskQueue, shop.Policy{}, u.TelegramID, false, name, arg)
 }

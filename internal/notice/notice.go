@@ -32,6 +32,16 @@ type Notice struct {
 	Expires  time.Time
 	Left     time.Duration
 	Buttons  []Button
+	// Replace is a message of the bot's to edit into this notice (its
+	// "working on it" message for a request it handed over); 0 sends a
+	// new message, as does an edit Telegram refuses.
+	Replace int
+}
+
+// Replacing returns n as the edit of message id (0: a new message).
+func (n Notice) Replacing(id int) Notice {
+	n.Replace = id
+	return n
 }
 
 // The notices of a purchase.

@@ -55,3 +55,37 @@ func AutoRenewNeedsPlan() Notice {
 func AutoRenewShortBalance(amount int64, currency string, balance int64) Notice {
 	return Notice{Message: "autorenew_short_balance", Amount: amount, Currency: currency, Balance: balance, Buttons: []Button{ButtonTopUp}}
 }
+
+// The answers to requests the bot handed over (shop.Reply).
+
+// TrialStarted: the free trial runs for left; the key follows.
+func TrialStarted(left time.Duration) Notice {
+	return Notice{Message: "trial_started", Left: left}
+}
+
+// TrialUsed: the user had their trial already.
+func TrialUsed() Notice {
+	return Notice{Message: "trial_used", Buttons: []Button{ButtonMenu}}
+}
+
+// ReissueDone: the new key is sent and the old one switched off.
+func ReissueDone() Notice { return Notice{Message: "reissue_done"} }
+
+// AutoRenewSet: auto-renewal is now on or off.
+func AutoRenewSet(on bool) Notice {
+	if on {
+		return Notice{Message: "autorenew_enabled"}
+	}
+	return Notice{Message: "autorenew_disabled"}
+}
+
+// Refused: the request cannot be done now; message is the catalogue id
+// that says why (shop.Refusal.MessageID) and wait how long until it can.
+func Refused(message string, wait time.Duration) Notice {
+	return Notice{Message: message, Left: wait, Buttons: []Button{ButtonMenu}}
+}
+
+// RequestFailed: the request failed on our side; try again.
+func RequestFailed() Notice {
+	return Notice{Message: "error_generic", Buttons: []Button{ButtonMenu}}
+}

@@ -152,15 +152,20 @@ func (s *SubscriptionState) MarkApplied(id string) {
 }
 
 // TrialRequest asks for the free trial (update-with-start from the bot).
-type TrialRequest struct{}
+type TrialRequest struct {
+	Reply *Reply // set when the bot handed the request over (handover.go)
+}
 
 // AutoRenewRequest switches renewal from balance on or off.
 type AutoRenewRequest struct {
-	On bool
+	On    bool
+	Reply *Reply
 }
 
 // ReissueRequest asks for a new key (update from the bot).
-type ReissueRequest struct{}
+type ReissueRequest struct {
+	Reply *Reply
+}
 
 // TrialResult is a started trial.
 type TrialResult struct {

@@ -17,6 +17,8 @@ const (
 	// RefusedNoPlan: auto-renewal asked for a subscription without a plan
 	// to renew (trial, grant or promo).
 	RefusedNoPlan = "NoPlan"
+	// RefusedActive: the trial asked for while a subscription is active.
+	RefusedActive = "Active"
 )
 
 // Refusal is a refused update as the bot sees it.
@@ -39,6 +41,16 @@ func RefusalFrom(err error) Refusal {
 	return r
 }
 
+// Refused reports whether this is one of the refusals above, which a
+// validator gives before the workflow does anything.
+func (r Refusal) Refused() bool {
+	switch r.Type {
+	case RefusedNotActive, RefusedTooSoon, RefusedBanned, RefusedNoPlan, RefusedActive:
+		return true
+	}
+	return false
+}
+
 // MessageID is the catalogue message that explains the refusal.
 func (r Refusal) MessageID() string {
 	switch r.Type {
@@ -50,6 +62,8 @@ func (r Refusal) MessageID() string {
 		return "banned_notice"
 	case RefusedNoPlan:
 		return "autorenew_needs_plan"
+	case RefusedActive:
+		return "trial_active_sub"
 	}
 	return "error_generic"
 }

@@ -69,6 +69,7 @@ func (r Renderer) Notice(lang string, n notice.Notice) Message {
 		"Expires":  i18n.FormatDate(lang, n.Expires),
 		"Left":     i18n.FormatDuration(lang, n.Left.Round(time.Minute)),
 		"Duration": i18n.FormatDuration(lang, n.Left),
+		"Wait":     i18n.FormatDuration(lang, n.Left),
 	}
 	return Message{ChatID: n.UserID, Text: r.Texts.T(lang, n.Message, data), Keyboard: r.Buttons(lang, n.Buttons)}
 }

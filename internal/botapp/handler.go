@@ -100,6 +100,7 @@ func (a *App) message(ctx context.Context, m *telegram.Incoming) {
 		return
 	}
 	cmd, args := splitCommand(text)
+	nameAnswer(ctx, cmd)
 	// /start is the only command that registers a user with a referrer.
 	if cmd == "start" {
 		a.start(ctx, m.From, args)

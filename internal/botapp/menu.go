@@ -29,6 +29,9 @@ func (a *App) start(ctx context.Context, from *telegram.User, payload string) {
 	}
 	if created {
 		a.log.Info("user registered", "user_id", u.TelegramID, "referred", u.ReferrerID != 0)
+		// Nobody registered a moment ago has a subscription to renew.
+		a.menu(ctx, u, 0, false)
+		return
 	}
 	a.showMenu(ctx, u, 0)
 }
@@ -42,9 +45,15 @@ func cutPrefix(s, prefix string) (string, bool) {
 
 // showMenu shows the main menu; "Buy" reads "Renew" for a live subscription.
 func (a *App) showMenu(ctx context.Context, u store.User, msgID int) {
+	sub, err := a.store.GetSubscription(ctx, u.TelegramID)
+	a.menu(ctx, u, msgID, err == nil && sub.Live())
+}
+
+// menu shows the main menu for a user whose subscription is live or not.
+func (a *App) menu(ctx context.Context, u store.User, msgID int, live bool) {
 	lang := u.Language
 	buy := a.render.Button(lang, "btn_buy", callback.Data{Action: callback.Buy})
-	if sub, err := a.store.GetSubscription(ctx, u.TelegramID); err == nil && sub.Live() {
+	if live {
 		buy = a.render.Button(lang, "btn_renew", callback.Data{Action: callback.Renew})
 	}
 	kb := telegram.Keyboard{

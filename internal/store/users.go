@@ -55,6 +55,15 @@ const (
 		WHERE telegram_id = $1 AND (username, first_name) IS DISTINCT FROM ($2, $3)
 		RETURNING ` + userColumns
 	qGetUser  = `SELECT ` + userColumns + ` FROM users WHERE telegram_id = $1`
+	// qUpsertUser is qInsertUser, else qUpdateUserNames, else qGetUser, in
+	// one statement: all three see the table as it was before it, so at
+	// most one of them returns the row.
+	qUpsertUser = `WITH ins AS (` + qInsertUser + `, true AS created),
+		upd AS (` + qUpdateUserNames + `, false AS created)
+		SELECT * FROM ins
+		UNION ALL SELECT * FROM upd
+		UNION ALL SELECT ` + userColumns + `, false AS created FROM users
+			WHERE telegram_id = $1 AND NOT EXISTS (SELECT 1 FROM ins) AND NOT EXISTS (SELECT 1 FROM upd)`
 	qSetRefer = `UPDATE users u SET referrer_id = r.telegram_id
 		FROM users r
 		WHERE u.telegram_id = $1 AND r.ref_code = $2 AND r.telegram_id <> $1 AND u.referrer_id IS NULL
@@ -62,6 +71,12 @@ const (
 	qInsertReferral = `INSERT INTO referrals (referred_id, referrer_id) VALUES ($1, $2)
 		ON CONFLICT (referred_id) DO NOTHING`
 )
+
+// upsertedUser is a row of qUpsertUser.
+type upsertedUser struct {
+	User
+	Created bool
+}
 
 // refCodeAttempts bounds retries on the (astronomically unlikely) collision
 // of a fresh random referral code.
@@ -81,6 +96,22 @@ func (s *Store) UpsertUser(ctx context.Context, p UpsertUserParams) (User, bool,
 	lang := NormalizeLanguage(p.Language)
 	refCode := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(p.ReferralCode), "ref_"))
 
+	// Every message upserts its sender before the bot answers, so without
+	// a referral code it is one statement outside a transaction; only a
+	// referral needs the transaction below.
+	if refCode == "" {
+		for attempt := 1; attempt <= refCodeAttempts; attempt++ {
+			r, err := collectOne[upsertedUser](s.pool.Query(ctx, qUpsertUser, p.TelegramID, username, firstName, lang, newRefCode()))
+			if err == nil {
+				return r.User, r.Created, nil
+			}
+			// A taken referral code: draw another. ErrNotFound: another
+			// update inserted the user after this statement began.
+			if !errors.Is(err, ErrNotFound) && !isUnique(err, "users_ref_code_key") {
+				return User{}, false, wrap(op, err)
+			}
+		}
+	}
 	var (
 		u       User
 		created bool

@@ -123,3 +123,31 @@ func TestSetBotBlocked(t *testing.T) {
 	}
 	wantErr(t, e.s.SetBotBlocked(e.ctx, 2, true), store.ErrNotFound)
 }
+
+// TestUpsertUserConcurrently: the same new user's first updates racing
+// (a double tap on /start) register them once, and every call succeeds.
+func TestUpsertUserConcurrently(t *testing.T) {
+	e := newEnv(t)
+	const n = 16
+	created := make(chan bool, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, c, err := e.s.UpsertUser(e.ctx, store.UpsertUserParams{TelegramID: 77, FirstName: "Racer"})
+			created <- c
+			errs <- err
+		}()
+	}
+	firsts := 0
+	for range n {
+		if <-created {
+			firsts++
+		}
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent upsert: %v", err)
+		}
+	}
+	if firsts != 1 {
+		t.Errorf("%d calls reported the user new, want 1", firsts)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/dev/stack"
 	"vpnflow/internal/schedules"
 )
 
@@ -29,7 +31,7 @@ type SeedOptions struct {
 	Seed          uint64        // seeds the users' choices; 0 takes the clock's
 	PurchaseEvery time.Duration // a new paying user this often; default 2 s
 	Browsers      int           // users clicking through menus at once; default 4
-	DBDelay       time.Duration // added per chunk and direction between the shop and PostgreSQL; default 20 ms
+	DBDelay       time.Duration // added per chunk and direction between the shop and PostgreSQL; default 10 ms
 	TelegramDelay time.Duration // before every Bot API answer; default 1.5 s
 	FireEvery     time.Duration // every Schedule triggered at the same instant this often; default 1 min
 	Dir           string
@@ -51,7 +53,9 @@ func (o *SeedOptions) defaults() {
 		o.Browsers = 4
 	}
 	if o.DBDelay == 0 {
-		o.DBDelay = 20 * time.Millisecond
+		// About 20 ms a round trip: a hundred times a local one, a
+		// database under heavy load.
+		o.DBDelay = 10 * time.Millisecond
 	}
 	if o.TelegramDelay == 0 {
 		o.TelegramDelay = 1500 * time.Millisecond
@@ -80,7 +84,15 @@ func RunSeed(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
 	out := &syncWriter{w: opts.Out}
 	fmt.Fprintf(out, "chaos-seed: seed %d, faults for %s: Xray hung, PostgreSQL +%s per chunk each way, Telegram +%s per call, every Schedule fired together every %s\n",
 		opts.Seed, opts.Duration, opts.DBDelay, opts.TelegramDelay, opts.FireEvery)
-	sys, err := startSystem(ctx, opts.Dir, out, seedConfig, true)
+	// The watch reads the worker's /healthz and /metrics, so its port is
+	// fixed in advance rather than left to the worker to pick.
+	port, err := stack.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	env := maps.Clone(seedConfig)
+	env["WORKER_METRICS_ADDR"] = fmt.Sprintf("127.0.0.1:%d", port)
+	sys, err := startSystem(ctx, opts.Dir, out, env, true)
 	if err != nil {
 		return nil, err
 	}

@@ -54,7 +54,7 @@ const (
 	qUpdateUserNames = `UPDATE users SET username = $2, first_name = $3, updated_at = now()
 		WHERE telegram_id = $1 AND (username, first_name) IS DISTINCT FROM ($2, $3)
 		RETURNING ` + userColumns
-	qGetUser  = `SELECT ` + userColumns + ` FROM users WHERE telegram_id = $1`
+	qGetUser = `SELECT ` + userColumns + ` FROM users WHERE telegram_id = $1`
 	// qUpsertUser is qInsertUser, else qUpdateUserNames, else qGetUser, in
 	// one statement: all three see the table as it was before it, so at
 	// most one of them returns the row.

@@ -5,7 +5,7 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: dev test tools vet workflowcheck unit fmt build replay-record chaos chaos-smoke chaos-seed
+.PHONY: dev test tools vet workflowcheck unit fmt build replay-record chaos chaos-smoke chaos-seed bench
 
 ## dev: start the whole system locally (sandbox unless TELEGRAM_BOT_TOKEN is set)
 dev:
@@ -28,6 +28,10 @@ chaos: tools
 ## (CHAOS_SEED_LONG=1: 60; CHAOS_SEED_DURATION sets any length)
 chaos-seed: tools
 	go run ./internal/dev/cmd/vpnflow-dev chaos-seed $(if $(CHAOS_SEED_LONG),-long)
+
+## bench: the benchmarks' table (BENCH_PURCHASES, BENCH_CONCURRENCY, BENCH_BARE)
+bench: tools
+	go run ./internal/dev/cmd/vpnflow-dev bench
 
 ## chaos-smoke: the short chaos run that `make test` includes (~100 purchases)
 chaos-smoke: tools

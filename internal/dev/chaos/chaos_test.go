@@ -77,6 +77,28 @@ func TestChaosSeedSmoke(t *testing.T) {
 	}
 }
 
+// TestBenchSmoke runs the benchmarks on a handful of purchases: it shows
+// the driver still works, and its figures mean nothing.
+func TestBenchSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole shop")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, err := chaos.RunBench(ctx, chaos.BenchOptions{
+		Purchases: 6, Concurrency: 3, BareFor: 2 * time.Second,
+		Dir: testenv.Dir(t, "bench"), Out: testWriter{t, new(bytes.Buffer)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range r.Rows {
+		if row.Done == 0 || row.Lost != 0 || row.Dup != 0 {
+			t.Errorf("%s: %d done, %d lost, %d duplicated", row.Case, row.Done, row.Lost, row.Dup)
+		}
+	}
+}
+
 // testWriter sends the suite's lines to the test log as they come, one
 // complete line at a time.
 type testWriter struct {

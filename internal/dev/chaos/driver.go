@@ -153,25 +153,9 @@ func (d *driver) toPlan(ctx context.Context, u *user) error {
 // payCrypto presses the button leading to a Crypto Pay invoice, gives the
 // invoice its webhook fate and pays it.
 func (d *driver) payCrypto(ctx context.Context, u *user, rng *rand.Rand, label string) error {
-	var invMsg faketg.Message
-	if err := d.pressUntil(ctx, u, label, func(m faketg.Message) bool {
-		if invoiceURL(m) != "" {
-			invMsg = m
-			return true
-		}
-		return false
-	}); err != nil {
-		return fmt.Errorf("crypto invoice: %w", err)
-	}
-	url := invoiceURL(invMsg)
-	var inv fakecp.Invoice
-	for _, i := range d.cp.Invoices() {
-		if i.BotInvoiceURL == url {
-			inv = i
-		}
-	}
-	if inv.InvoiceID == 0 {
-		return fmt.Errorf("no invoice behind %s", url)
+	inv, err := d.openCryptoInvoice(ctx, u, label)
+	if err != nil {
+		return err
 	}
 	b := fakecp.WebhookBehavior{}
 	switch r := rng.IntN(100); {
@@ -189,6 +173,28 @@ func (d *driver) payCrypto(ctx context.Context, u *user, rng *rand.Rand, label s
 		return fmt.Errorf("pay invoice %d: %w", inv.InvoiceID, err)
 	}
 	return nil
+}
+
+// openCryptoInvoice presses the button leading to a Crypto Pay invoice and
+// returns the invoice behind the message's pay link.
+func (d *driver) openCryptoInvoice(ctx context.Context, u *user, label string) (fakecp.Invoice, error) {
+	var invMsg faketg.Message
+	if err := d.pressUntil(ctx, u, label, func(m faketg.Message) bool {
+		if invoiceURL(m) != "" {
+			invMsg = m
+			return true
+		}
+		return false
+	}); err != nil {
+		return fakecp.Invoice{}, fmt.Errorf("crypto invoice: %w", err)
+	}
+	url := invoiceURL(invMsg)
+	for _, i := range d.cp.Invoices() {
+		if i.BotInvoiceURL == url {
+			return i, nil
+		}
+	}
+	return fakecp.Invoice{}, fmt.Errorf("no invoice behind %s", url)
 }
 
 // buyStars buys with Stars. The bot must approve the pre-checkout within

@@ -79,6 +79,16 @@ func (p *proc) start(ctx context.Context) error {
 	return nil
 }
 
+// pid is the running process's id, 0 when it is not running.
+func (p *proc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // kill ends the process with SIGKILL, as a crash or an OOM kill would.
 func (p *proc) kill() {
 	p.mu.Lock()

@@ -113,6 +113,14 @@ func (s *TemporalServer) start(ctx context.Context) error {
 	return nil
 }
 
+// Pid is the server process's id, 0 when stopped.
+func (s *TemporalServer) Pid() int {
+	if s == nil || s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Kill ends the server with SIGKILL at once, as a crash would. With a
 // DBFile, everything it acknowledged is in the SQLite file (WAL mode keeps
 // committed transactions across a process crash); in memory, it is lost.

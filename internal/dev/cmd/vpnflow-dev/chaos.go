@@ -92,6 +92,24 @@ func runChaosSeed(ctx context.Context, args []string) error {
 	return nil
 }
 
+// runBench runs the benchmarks and prints their table.
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	purchases := fs.Int("purchases", envInt("BENCH_PURCHASES", 300), "purchases per pipeline case (env BENCH_PURCHASES)")
+	concurrency := fs.Int("concurrency", envInt("BENCH_CONCURRENCY", 32), "payments in flight at saturation (env BENCH_CONCURRENCY)")
+	bare := fs.Duration("bare", envDuration("BENCH_BARE", 20*time.Second), "how long the bare-workflow case runs (env BENCH_BARE)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts := chaos.BenchOptions{Purchases: *purchases, Concurrency: *concurrency, BareFor: *bare, Out: os.Stdout}
+	var err error
+	if opts.Dir, err = chaosRunDir(ctx, "bench"); err != nil {
+		return err
+	}
+	_, err = chaos.RunBench(ctx, opts)
+	return err
+}
+
 // chaosRunDir builds the tools and makes a fresh directory under .chaos
 // for one run's state and logs.
 func chaosRunDir(ctx context.Context, kind string) (string, error) {

@@ -5,6 +5,7 @@
 //	vpnflow-dev tools   build the pinned Temporal CLI and Xray-core (first run only)
 //	vpnflow-dev chaos   the chaos suite: purchases under faults, then an audit
 //	vpnflow-dev chaos-seed  the predecessor's incident replayed (10 min; -long: 60)
+//	vpnflow-dev bench   the benchmarks: a table of figures, no assertions
 //
 // `make dev` and `make tools` run it from the repository root; the state of
 // `make dev` lives in .dev/ there. The operator commands (migrate, schedules,
@@ -32,6 +33,9 @@ commands:
   chaos-seed  the predecessor's incident replayed: every Schedule fired
           together, Xray hung, PostgreSQL and Telegram slowed, for 10
           minutes (-long: 60; -duration D), then heal and audit
+  bench   the benchmarks: the purchase pipeline at saturation and at half
+          of it, a bare 3-activity workflow on the same server, and their
+          ratio (flags: -purchases 300 -concurrency 32 -bare 20s)
 `
 
 func main() {
@@ -57,6 +61,8 @@ func run(ctx context.Context, args []string) error {
 		return runChaos(ctx, args[1:])
 	case "chaos-seed":
 		return runChaosSeed(ctx, args[1:])
+	case "bench":
+		return runBench(ctx, args[1:])
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

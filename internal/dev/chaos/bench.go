@@ -1,0 +1,234 @@
+package chaos
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	fakecp "vpnflow/internal/dev/fake/cryptopay"
+)
+
+// The benchmarks drive the shop as the chaos suite does, from outside,
+// through the stand-ins, with the worker and the bot running as their own
+// processes, and print figures; they assert nothing about speed. Ratios
+// are taken within one run, because the machines are noisy.
+
+// BenchOptions configures RunBench.
+type BenchOptions struct {
+	Purchases   int           // purchases per pipeline case; default 300
+	Concurrency int           // payments in flight at saturation; default 32
+	BareFor     time.Duration // how long the bare-workflow case runs; default 20 s
+	Dir         string
+	Out         io.Writer
+}
+
+func (o *BenchOptions) defaults() {
+	if o.Purchases == 0 {
+		o.Purchases = 300
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 32
+	}
+	if o.BareFor == 0 {
+		o.BareFor = 20 * time.Second
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+}
+
+// BenchRow is one case's figures.
+type BenchRow struct {
+	Case       string
+	Offered    float64 // per second; 0 for a closed loop at the given concurrency
+	Done       int
+	PerSecond  float64
+	P50, P95   time.Duration
+	P99        time.Duration
+	Lost, Dup  int     // purchases without a key after the wait; with more than one key
+	ServerCPU  float64 // cores the Temporal server used on average
+	WorkerCPU  float64 // cores the worker used on average
+	Events     float64 // history events per purchase (purchase + the user's subscription), or per bare workflow
+	Concurrent int
+}
+
+// BenchReport is a finished benchmark run.
+type BenchReport struct {
+	Rows  []BenchRow
+	Ratio float64 // pipeline at saturation ÷ bare workflows, per second
+}
+
+// RunBench starts the shop and runs the cases: the purchase pipeline at
+// saturation and at half of it, and a bare workflow of three no-op
+// activities on the same server, then prints the table.
+func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
+	opts.defaults()
+	out := &syncWriter{w: opts.Out}
+	sys, err := startSystem(ctx, opts.Dir, out, map[string]string{"LOG_LEVEL": "warn"}, false)
+	if err != nil {
+		return nil, err
+	}
+	defer sys.stop()
+	d := &driver{tg: sys.stack.Telegram, cp: sys.stack.CryptoPay}
+	if err := d.startAdmin(ctx); err != nil {
+		return nil, err
+	}
+	r := &BenchReport{}
+
+	fmt.Fprintf(out, "bench: preparing %d invoices for the saturation case\n", opts.Purchases)
+	invs, err := d.prepareInvoices(ctx, opts.Purchases, 0)
+	if err != nil {
+		return nil, err
+	}
+	sat := sys.measure(ctx, "pipeline at saturation", func() BenchRow {
+		return d.payAll(ctx, invs, opts.Concurrency, 0)
+	})
+	sat.Events = sys.eventsPerPurchase(ctx, invs)
+	r.Rows = append(r.Rows, sat)
+	fmt.Fprintf(out, "bench: %s: %.1f/s\n", sat.Case, sat.PerSecond)
+
+	bare, err := sys.runBare(ctx, opts.Concurrency, opts.BareFor)
+	if err != nil {
+		return nil, err
+	}
+	r.Rows = append(r.Rows, bare)
+	if bare.PerSecond > 0 {
+		r.Ratio = sat.PerSecond / bare.PerSecond
+	}
+	fmt.Fprintf(out, "bench: %s: %.1f/s\n", bare.Case, bare.PerSecond)
+
+	half := sat.PerSecond / 2
+	fmt.Fprintf(out, "bench: preparing %d invoices for the half-load case (%.1f/s)\n", opts.Purchases, half)
+	invs2, err := d.prepareInvoices(ctx, opts.Purchases, len(invs))
+	if err != nil {
+		return nil, err
+	}
+	halfRow := sys.measure(ctx, "pipeline at half of saturation", func() BenchRow {
+		return d.payAll(ctx, invs2, 0, half)
+	})
+	halfRow.Events = sys.eventsPerPurchase(ctx, invs2)
+	r.Rows = append(r.Rows, halfRow)
+	r.Print(out)
+	return r, nil
+}
+
+// benchInvoice is an open invoice of a driven user, ready to be paid.
+type benchInvoice struct {
+	user    *user
+	invoice fakecp.Invoice
+}
+
+// prepareInvoices registers n users and opens a Crypto Pay invoice for
+// each, untimed; first numbers the users after earlier ones.
+func (d *driver) prepareInvoices(ctx context.Context, n, first int) ([]benchInvoice, error) {
+	out := make([]benchInvoice, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i := range out {
+		g.Go(func() error {
+			u := &user{n: 3_000_000 + first + i, kind: KindCrypto}
+			acc, err := d.tg.AddUser(benchUser(u.n))
+			if err != nil {
+				return err
+			}
+			u.id = acc.ID
+			if err := d.retry(gctx, u, func() error { _, err := d.tg.SendText(u.id, "/start"); return err }, hasButton("Buy")); err != nil {
+				return err
+			}
+			if err := d.toPlan(gctx, u); err != nil {
+				return err
+			}
+			inv, err := d.openCryptoInvoice(gctx, u, "Crypto")
+			if err != nil {
+				return err
+			}
+			out[i] = benchInvoice{user: u, invoice: inv}
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// keyWait bounds the wait for one key after its payment.
+const keyWait = 2 * time.Minute
+
+// payAll pays every invoice, a closed loop of concurrency payments in
+// flight, or (rate > 0) an open loop at that rate, and times each payment
+// to the key message in the chat.
+func (d *driver) payAll(ctx context.Context, invs []benchInvoice, concurrency int, rate float64) BenchRow {
+	lat := make([]time.Duration, len(invs))
+	var lost, dup atomic.Int64
+	pay := func(i int) {
+		inv := invs[i]
+		start := time.Now()
+		if err := d.cp.Pay(inv.invoice.InvoiceID); err != nil {
+			lost.Add(1)
+			return
+		}
+		wctx, cancel := context.WithTimeout(ctx, keyWait)
+		defer cancel()
+		if _, err := d.tg.WaitForMessage(wctx, inv.user.id, isKey); err != nil {
+			lost.Add(1)
+			return
+		}
+		lat[i] = time.Since(start)
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	if rate > 0 {
+		every := time.Duration(float64(time.Second) / rate)
+		for i := range invs {
+			wg.Add(1)
+			go func() { defer wg.Done(); pay(i) }()
+			sleep(ctx, every)
+		}
+	} else {
+		next := make(chan int)
+		for range concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					pay(i)
+				}
+			}()
+		}
+		for i := range invs {
+			next <- i
+		}
+		close(next)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	for _, inv := range invs {
+		keys := 0
+		for _, m := range d.tg.Messages(inv.user.id) {
+			if isKey(m) {
+				keys++
+			}
+		}
+		if keys > 1 {
+			dup.Add(1)
+		}
+	}
+	done := slices.DeleteFunc(slices.Clone(lat), func(l time.Duration) bool { return l == 0 })
+	slices.Sort(done)
+	row := BenchRow{Offered: rate, Done: len(done), Lost: int(lost.Load()), Dup: int(dup.Load()), Concurrent: concurrency}
+	if len(done) > 0 {
+		row.PerSecond = float64(len(done)) / elapsed.Seconds()
+		row.P50, row.P95, row.P99 = pct(done, 0.50), pct(done, 0.95), pct(done, 0.99)
+	}
+	return row
+}
+
+// pct is the q-quantile of sorted durations.
+func pct(sorted []time.Duration, q float64) time.Duration {
+	i := int(q*float64(len(sorted))+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}

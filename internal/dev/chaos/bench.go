@@ -24,6 +24,7 @@ type BenchOptions struct {
 	Purchases   int           // purchases per pipeline case; default 300
 	Concurrency int           // payments in flight at saturation; default 32
 	BareFor     time.Duration // how long the bare-workflow case runs; default 20 s
+	Storm       int           // subscriptions expiring at the same second; default 1,000, -1 skips the case
 	Dir         string
 	Out         io.Writer
 }
@@ -37,6 +38,9 @@ func (o *BenchOptions) defaults() {
 	}
 	if o.BareFor == 0 {
 		o.BareFor = 20 * time.Second
+	}
+	if o.Storm == 0 {
+		o.Storm = 1000
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -62,6 +66,7 @@ type BenchRow struct {
 type BenchReport struct {
 	Rows  []BenchRow
 	Ratio float64 // pipeline at saturation ÷ bare workflows, per second
+	Storm *StormRow
 }
 
 // RunBench starts the shop and runs the cases: the purchase pipeline at
@@ -114,6 +119,13 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 	})
 	halfRow.Events = sys.eventsPerPurchase(ctx, invs2)
 	r.Rows = append(r.Rows, halfRow)
+	if opts.Storm > 0 {
+		storm, err := sys.expiryStorm(ctx, d, opts.Storm, out)
+		if err != nil {
+			return nil, fmt.Errorf("expiry storm: %w", err)
+		}
+		r.Storm = &storm
+	}
 	r.Print(out)
 	return r, nil
 }

@@ -195,6 +195,14 @@ func (r *BenchReport) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\npipeline ÷ bare workflow (same server, same run): %.0f%%\n", 100*r.Ratio)
 	fmt.Fprintln(w, "server and worker: CPU cores used on average during the case; events: history events per purchase (purchase + subscription workflow) or per bare workflow")
+	if st := r.Storm; st != nil {
+		notified := "not all within the wait"
+		if st.Notified > 0 {
+			notified = st.Notified.Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "\nexpiry storm: %d subscriptions expiring at the same second; half their keys out of Xray after %s, the last after %s (%.1f removals/s); every user told after %s; server %.2f cores, worker %.2f\n",
+			st.Users, st.HalfOut.Round(100*time.Millisecond), st.LastOut.Round(100*time.Millisecond), st.PerSecond, notified, st.ServerCPU, st.WorkerCPU)
+	}
 }
 
 func ms(d time.Duration) string {

@@ -145,12 +145,7 @@ func (d *driver) prepareInvoices(ctx context.Context, n, first int) ([]benchInvo
 	for i := range out {
 		g.Go(func() error {
 			u := &user{n: 3_000_000 + first + i, kind: KindCrypto}
-			acc, err := d.tg.AddUser(benchUser(u.n))
-			if err != nil {
-				return err
-			}
-			u.id = acc.ID
-			if err := d.retry(gctx, u, func() error { _, err := d.tg.SendText(u.id, "/start"); return err }, hasButton("Buy")); err != nil {
+			if err := d.startBenchUser(gctx, u); err != nil {
 				return err
 			}
 			if err := d.toPlan(gctx, u); err != nil {
@@ -165,6 +160,16 @@ func (d *driver) prepareInvoices(ctx context.Context, n, first int) ([]benchInvo
 		})
 	}
 	return out, g.Wait()
+}
+
+// startBenchUser adds u to Telegram and sends /start until the menu shows.
+func (d *driver) startBenchUser(ctx context.Context, u *user) error {
+	acc, err := d.tg.AddUser(benchUser(u.n))
+	if err != nil {
+		return err
+	}
+	u.id = acc.ID
+	return d.retry(ctx, u, func() error { _, err := d.tg.SendText(u.id, "/start"); return err }, hasButton("Buy"))
 }
 
 // keyWait bounds the wait for one key after its payment.

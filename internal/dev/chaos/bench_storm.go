@@ -38,12 +38,7 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 	for i := range users {
 		g.Go(func() error {
 			u := &user{n: 4_000_000 + i, kind: KindTrial}
-			acc, err := d.tg.AddUser(benchUser(u.n))
-			if err != nil {
-				return err
-			}
-			u.id = acc.ID
-			if err := d.retry(gctx, u, func() error { _, err := d.tg.SendText(u.id, "/start"); return err }, hasButton("Buy")); err != nil {
+			if err := d.startBenchUser(gctx, u); err != nil {
 				return err
 			}
 			if err := d.pressUntil(gctx, u, "Free trial", isKey); err != nil {

@@ -81,14 +81,7 @@ type Report struct {
 }
 
 // OK reports whether every check passed.
-func (r *Report) OK() bool {
-	for _, c := range r.Checks {
-		if !c.OK() {
-			return false
-		}
-	}
-	return true
-}
+func (r *Report) OK() bool { return allOK(r.Checks) }
 
 // Run brings the shop up, drives the purchases while injecting faults,
 // audits, prints the report to opts.Out and returns it. The error is for a

@@ -45,11 +45,7 @@ func (r *Report) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "| %-64s | %6s | %10s |\n", "check", "items", "violations")
-	fmt.Fprintf(w, "|%s|%s|%s|\n", strings.Repeat("-", 66), strings.Repeat("-", 8), strings.Repeat("-", 12))
-	for _, c := range r.Checks {
-		fmt.Fprintf(w, "| %-64s | %6d | %10d |\n", c.Name, c.Items, len(c.Violations))
-	}
+	printChecks(w, r.Checks)
 	fmt.Fprintf(w, "\n| %-3s | %-14s | %6s | %8s | %9s | %-40s |\n", "#", "fault", "at", "held", "recovery", "")
 	fmt.Fprintf(w, "|-----|----------------|--------|----------|-----------|%s|\n", strings.Repeat("-", 42))
 	byFault := map[Fault][]time.Duration{}
@@ -74,20 +70,7 @@ func (r *Report) Print(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	for _, c := range r.Checks {
-		if c.OK() {
-			continue
-		}
-		fmt.Fprintf(w, "\nVIOLATIONS of %q:\n", c.Name)
-		v := sortedViolations(c)
-		for i, line := range v {
-			if i == 20 {
-				fmt.Fprintf(w, "  … and %d more\n", len(v)-20)
-				break
-			}
-			fmt.Fprintf(w, "  %s\n", line)
-		}
-	}
+	printViolations(w, r.Checks)
 	if r.OK() {
 		fmt.Fprintln(w, "\nchaos: audit clean")
 	} else {
@@ -101,4 +84,41 @@ func maxDur(ds []time.Duration) time.Duration {
 		m = max(m, d)
 	}
 	return m
+}
+
+// printChecks writes the checks as a table.
+func printChecks(w io.Writer, checks []Check) {
+	fmt.Fprintf(w, "| %-64s | %6s | %10s |\n", "check", "items", "violations")
+	fmt.Fprintf(w, "|%s|%s|%s|\n", strings.Repeat("-", 66), strings.Repeat("-", 8), strings.Repeat("-", 12))
+	for _, c := range checks {
+		fmt.Fprintf(w, "| %-64s | %6d | %10d |\n", c.Name, c.Items, len(c.Violations))
+	}
+}
+
+// printViolations lists each failed check's violations, the first 20.
+func printViolations(w io.Writer, checks []Check) {
+	for _, c := range checks {
+		if c.OK() {
+			continue
+		}
+		fmt.Fprintf(w, "\nVIOLATIONS of %q:\n", c.Name)
+		v := sortedViolations(c)
+		for i, line := range v {
+			if i == 20 {
+				fmt.Fprintf(w, "  … and %d more\n", len(v)-20)
+				break
+			}
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+}
+
+// allOK reports whether every check passed.
+func allOK(checks []Check) bool {
+	for _, c := range checks {
+		if !c.OK() {
+			return false
+		}
+	}
+	return true
 }

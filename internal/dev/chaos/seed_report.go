@@ -41,14 +41,7 @@ type SeedReport struct {
 }
 
 // OK reports whether every check passed.
-func (r *SeedReport) OK() bool {
-	for _, c := range r.Checks {
-		if !c.OK() {
-			return false
-		}
-	}
-	return true
-}
+func (r *SeedReport) OK() bool { return allOK(r.Checks) }
 
 // seedChecks are the scenario's own checks, beside the chaos audit.
 func (r *SeedReport) seedChecks() []Check {
@@ -121,24 +114,8 @@ func (r *SeedReport) Print(w io.Writer) {
 	row("after: every purchase finished", r.Drained.Round(time.Second).String())
 	row("after: admins told Xray is back up", orNever(r.AdminUp))
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "| %-64s | %6s | %10s |\n", "check", "items", "violations")
-	fmt.Fprintf(w, "|%s|%s|%s|\n", strings.Repeat("-", 66), strings.Repeat("-", 8), strings.Repeat("-", 12))
-	for _, c := range r.Checks {
-		fmt.Fprintf(w, "| %-64s | %6d | %10d |\n", c.Name, c.Items, len(c.Violations))
-	}
-	for _, c := range r.Checks {
-		if c.OK() {
-			continue
-		}
-		fmt.Fprintf(w, "\nVIOLATIONS of %q:\n", c.Name)
-		for i, line := range sortedViolations(c) {
-			if i == 20 {
-				fmt.Fprintf(w, "  … and %d more\n", len(c.Violations)-20)
-				break
-			}
-			fmt.Fprintf(w, "  %s\n", line)
-		}
-	}
+	printChecks(w, r.Checks)
+	printViolations(w, r.Checks)
 	if r.OK() {
 		fmt.Fprintln(w, "\nchaos-seed: survived, audit clean")
 	} else {

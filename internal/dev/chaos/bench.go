@@ -67,6 +67,9 @@ type BenchReport struct {
 	Rows  []BenchRow
 	Ratio float64 // pipeline at saturation ÷ bare workflows, per second
 	Storm *StormRow
+	// Answers are the bot's first answers to users clicking through the
+	// menus while the pipeline saturated the server.
+	Answers answerSnapshot
 }
 
 // RunBench starts the shop and runs the cases: the purchase pipeline at
@@ -91,9 +94,31 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Users click through the menus meanwhile: the bot's first answers
+	// while the pipeline saturates the server.
+	before, err := sys.botAnswers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	browseCtx, stopBrowsing := context.WithCancel(ctx)
+	var browsers sync.WaitGroup
+	for b := range 4 {
+		browsers.Add(1)
+		go func() {
+			defer browsers.Done()
+			for n := 0; browseCtx.Err() == nil; n++ {
+				_ = d.browse(browseCtx, &user{n: 5_000_000 + b*100_000 + n})
+			}
+		}()
+	}
 	sat := sys.measure(ctx, "pipeline at saturation", func() BenchRow {
 		return d.payAll(ctx, invs, opts.Concurrency, 0)
 	})
+	stopBrowsing()
+	browsers.Wait()
+	if after, err := sys.botAnswers(ctx); err == nil {
+		r.Answers = after.since(before)
+	}
 	sat.Events = sys.eventsPerPurchase(ctx, invs)
 	r.Rows = append(r.Rows, sat)
 	fmt.Fprintf(out, "bench: %s: %.1f/s\n", sat.Case, sat.PerSecond)

@@ -195,6 +195,12 @@ func (r *BenchReport) Print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\npipeline ÷ bare workflow (same server, same run): %.0f%%\n", 100*r.Ratio)
 	fmt.Fprintln(w, "server and worker: CPU cores used on average during the case; events: history events per purchase (purchase + subscription workflow) or per bare workflow")
+	for _, kind := range []string{"message", "button"} {
+		if b := r.Answers[kind]; b.count() > 0 {
+			fmt.Fprintf(w, "bot first answer (%s) while the pipeline saturates: n=%d p50 %s p99 %s\n", kind, b.count(),
+				b.quantile(0.5).Round(time.Millisecond), b.quantile(0.99).Round(time.Millisecond))
+		}
+	}
 	if st := r.Storm; st != nil {
 		notified := "not all within the wait"
 		if st.Notified > 0 {

@@ -14,6 +14,7 @@ import (
 	"vpnflow/internal/cryptopay"
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/shop"
+	"vpnflow/internal/store"
 	"vpnflow/internal/telegram"
 )
 
@@ -216,5 +217,51 @@ func TestFastStarsCheckoutRefused(t *testing.T) {
 	}
 	if calls := f.temporal.Calls("signal-with-start"); len(calls) != 0 {
 		t.Errorf("a refused checkout was signalled as paid: %+v", calls)
+	}
+}
+
+// TestFastStarsCheckoutRefusalSaysWhy: a refused pre-checkout is explained
+// by what the purchase is. An invoice still awaiting payment (the workflow
+// refused because an approved checkout may still be paying, or Temporal
+// did not answer in time) is never called expired: the user is asked to
+// try again, and does, on the same invoice. Found by the chaos suite: the
+// user told "expired" started over, though the invoice was live.
+func TestFastStarsCheckoutRefusalSaysWhy(t *testing.T) {
+	f := newFastBot(t, fastConfig(t))
+	ann := f.newUser("Ann", "en")
+	f.start(ann, "Ann", "en")
+	f.temporal.setAnswer(func(tcall) tresult { return tresult{Err: errors.New("purchase is already being paid")} })
+	for _, c := range []struct {
+		status string
+		want   string
+	}{
+		{shop.PurchaseInvoiced, plainText(f.T("en", "checkout_try_again", nil))},
+		{shop.PurchasePending, plainText(f.T("en", "checkout_try_again", nil))},
+		{shop.PurchaseExpired, plainText(f.T("en", "purchase_expired", map[string]any{"Plan": "1m"}))},
+		{shop.PurchaseFailed, plainText(f.T("en", "purchase_expired", map[string]any{"Plan": "1m"}))},
+		{shop.PurchasePaid, plainText(f.T("en", "payment_received", nil))},
+	} {
+		id := uuid.Must(uuid.NewV7())
+		if _, err := f.store.CreatePurchase(f.ctx(), store.NewPurchase{ID: id, UserID: ann, Kind: shop.KindSubscription,
+			PlanID: "1m", Days: 30, Amount: 150, Currency: "XTR", Provider: shop.ProviderStars}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.app.pool.Exec(f.ctx(), `UPDATE purchases SET status = $2, paid_at = CASE WHEN $2 = 'paid' THEN now() END WHERE id = $1`, id, c.status); err != nil {
+			t.Fatal(err)
+		}
+		invID, err := f.app.tg.SendStarsInvoice(f.ctx(), telegram.StarsInvoice{
+			ChatID: ann, Title: "1m", Description: "30 days", Payload: id.String(), Label: "1m", Stars: 150,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.tg.PayStarsInvoice(f.ctx(), ann, invID)
+		var declined *faketg.PaymentDeclinedError
+		if !errors.As(err, &declined) {
+			t.Fatalf("%s: pay with the checkout refused: %v, want declined", c.status, err)
+		}
+		if declined.Message != c.want {
+			t.Errorf("purchase %s: decline reason %q, want %q", c.status, declined.Message, c.want)
+		}
 	}
 }

@@ -47,11 +47,17 @@ func (a *App) checkoutRefusal(ctx context.Context, q *telegram.PreCheckoutQuery)
 	lang := a.langOf(ctx, q.From)
 	if id, err := uuid.Parse(q.InvoicePayload); err == nil {
 		if p, err := a.store.GetPurchase(ctx, id); err == nil {
-			if p.Status == shop.PurchasePaid {
+			switch p.Status {
+			case shop.PurchasePaid, shop.PurchaseRefunded:
 				// Another copy of the invoice was paid already.
 				return plainText(a.texts.T(lang, "payment_received", nil))
+			case shop.PurchaseExpired, shop.PurchaseFailed:
+				return plainText(a.texts.T(lang, "purchase_expired", map[string]any{"Plan": p.PlanID}))
 			}
-			return plainText(a.texts.T(lang, "purchase_expired", map[string]any{"Plan": p.PlanID}))
+			// Still awaiting payment: an approved checkout may still be
+			// paying, or Temporal did not answer in time. The invoice is
+			// live, so the user pays it again in a moment.
+			return plainText(a.texts.T(lang, "checkout_try_again", nil))
 		}
 	}
 	return plainText(a.texts.T(lang, "error_generic", nil))

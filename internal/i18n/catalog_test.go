@@ -56,6 +56,7 @@ func sampleData() map[string]map[string]any {
 		"purchase_started":              nil,
 		"purchase_from_balance":         nil,
 		"message_too_long":              nil,
+		"checkout_try_again":            nil,
 		"purchase_expired":              {"Plan": "1m"},
 		"topup_expired":                 {"Amount": money},
 		"payment_received":              nil,

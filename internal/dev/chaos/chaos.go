@@ -32,7 +32,10 @@ type Options struct {
 	Seed        uint64        // seeds the users' choices and the faults; 0 takes the clock's (printed)
 	Duration    time.Duration // stop starting new flows after this; 0: run all Purchases
 	Concurrency int           // flows in flight; default 16 (Temporal's dev server takes ~22 starts/s on 2 cores)
-	Faults      []Fault       // default AllFaults; empty non-nil: none
+	// FlowLimit bounds one user's whole flow; a flow still unfinished then
+	// is a violation reported with its chat. Default 12 minutes.
+	FlowLimit time.Duration
+	Faults    []Fault // default AllFaults; empty non-nil: none
 	// FaultGap is the pause between one fault's recovery and the next
 	// fault; FaultHold how long a freeze or hang lasts (30–120 s by default).
 	FaultGap, FaultHold [2]time.Duration
@@ -98,7 +101,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	defer sys.stop()
 	r := &Report{Seed: opts.Seed}
 	start := time.Now()
-	d := &driver{tg: sys.stack.Telegram, cp: sys.stack.CryptoPay}
+	d := &driver{tg: sys.stack.Telegram, cp: sys.stack.CryptoPay, limit: opts.FlowLimit}
 	if err := d.startAdmin(ctx); err != nil {
 		return nil, err
 	}

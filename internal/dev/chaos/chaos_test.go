@@ -36,6 +36,7 @@ func TestChaosSmoke(t *testing.T) {
 		Purchases:     100,
 		Seed:          seed,
 		Concurrency:   12,
+		FlowLimit:     4 * time.Minute, // a stuck flow is reported with its chat before the test's deadline
 		FaultGap:      [2]time.Duration{time.Second, 3 * time.Second},
 		FaultHold:     [2]time.Duration{3 * time.Second, 6 * time.Second},
 		Dir:           testenv.Dir(t, "chaos"),

@@ -140,8 +140,17 @@ func (d *driver) flow(ctx context.Context, u *user, rng *rand.Rand) error {
 }
 
 // toPlan goes Buy → "30 days" and waits for the payment methods.
+// When the chat shows no "Buy" button any more (the menu became an
+// invoice, and the user starts over), the user types /buy, as people do.
 func (d *driver) toPlan(ctx context.Context, u *user) error {
-	if err := d.pressUntil(ctx, u, "Buy", hasButton("30 days")); err != nil {
+	if err := d.retry(ctx, u, func() error {
+		if msgID, data, ok := d.button(u.id, "Buy"); ok {
+			_, err := d.tg.PressButton(u.id, msgID, data)
+			return err
+		}
+		_, err := d.tg.SendText(u.id, "/buy")
+		return err
+	}, hasButton("30 days")); err != nil {
 		return fmt.Errorf("open plans: %w", err)
 	}
 	if err := d.pressUntil(ctx, u, "30 days", hasButton("Stars")); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"vpnflow/internal/db"
+	"vpnflow/internal/shop"
 )
 
 // Telegram update delivery modes.
@@ -191,6 +192,9 @@ func load(opts env.Options) (Config, error) {
 		if d < lo || d > hi {
 			add(name, fmt.Errorf("must be between %s and %s, got %s", lo, hi, d))
 		}
+	}
+	if shop.IsOpsQueue(c.TaskQueue) {
+		add("TEMPORAL_TASK_QUEUE", fmt.Errorf("%q ends like the operations queue beside a task queue (%s); choose another name", c.TaskQueue, shop.OpsQueue("<queue>")))
 	}
 	checkInterval("RECONCILE_INTERVAL", c.ReconcileInterval, time.Minute, 24*time.Hour)
 	checkInterval("XRAY_WATCH_INTERVAL", c.XrayWatchInterval, 10*time.Second, 10*time.Minute)

@@ -69,6 +69,7 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"SHOP_CURRENCY", "usd", "SHOP_CURRENCY:"},
 		{"REMINDERS_PAID", "72h,soon", "REMINDERS_PAID:"},
 		{"VPNFLOW_SANDBOX", "true", "VPNFLOW_SANDBOX: the sandbox runs only against a local Telegram stand-in"},
+		{"TEMPORAL_TASK_QUEUE", "shop-ops", "TEMPORAL_TASK_QUEUE: \"shop-ops\" ends like the operations queue"},
 	}
 	for _, c := range cases {
 		t.Run(c.name+"="+c.value, func(t *testing.T) {

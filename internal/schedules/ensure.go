@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"vpnflow/internal/config"
+	"vpnflow/internal/shop"
 )
 
 // What Ensure did to a schedule.
@@ -43,7 +44,7 @@ func Ensure(ctx context.Context, c client.Client, cfg config.Config) ([]Outcome,
 	}
 	var out []Outcome
 	for _, d := range defs {
-		o, err := ensure(ctx, c.ScheduleClient(), cfg.TaskQueue, d)
+		o, err := ensure(ctx, c.ScheduleClient(), shop.OpsQueue(cfg.TaskQueue), d)
 		if err != nil {
 			return out, fmt.Errorf("ensure schedule %s: %w", d.ID, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"vpnflow/internal/config"
 	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/schedules"
+	"vpnflow/internal/shop"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -122,7 +123,7 @@ func TestEnsureCreatesUpdatesAndKeepsState(t *testing.T) {
 		t.Errorf("reconcile policy %+v, want SKIP with a 10m catch-up window", rec.Schedule.Policy)
 	}
 	action := rec.Schedule.Action.(*client.ScheduleWorkflowAction)
-	if action.Workflow != schedules.ReconcileWorkflowType || action.TaskQueue != cfg.TaskQueue {
+	if action.Workflow != schedules.ReconcileWorkflowType || action.TaskQueue != shop.OpsQueue(cfg.TaskQueue) {
 		t.Errorf("reconcile action starts %v on %s", action.Workflow, action.TaskQueue)
 	}
 	if in := args[schedules.ReconcileInput](t, rec); in.PageSize != schedules.DefaultPageSize || in.Progress != nil {

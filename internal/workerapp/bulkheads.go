@@ -19,6 +19,10 @@ const dbReserve = 3
 // signalling workflows, reading the configuration, reconcile pages.
 const baseActivitySlots = 32
 
+// opsSlots bounds the workflow tasks and the activities of no bulkhead on
+// the operations queue: a handful of scheduled workflows at a time.
+const opsSlots = 8
+
 // Slots is how many activities each bulkhead runs at once in one worker
 // process whose pool has poolSize connections. The database bulkhead gets
 // the pool less the reserve, so its activities never queue for a
@@ -33,9 +37,10 @@ func Slots(cfg config.Config, poolSize int32) map[shop.Bulkhead]int {
 	}
 }
 
-// BulkheadQueues is every bulkhead's task queue beside cfg.TaskQueue.
+// BulkheadQueues is every bulkhead's task queue beside cfg.TaskQueue, and
+// the operations queue, whose activity loops liveness watches too.
 func BulkheadQueues(cfg config.Config) []string {
-	qs := make([]string, 0, len(shop.Bulkheads))
+	qs := []string{shop.OpsQueue(cfg.TaskQueue)}
 	for _, b := range shop.Bulkheads {
 		qs = append(qs, shop.BulkheadQueue(cfg.TaskQueue, b))
 	}
@@ -51,7 +56,17 @@ func NewWorkers(tc client.Client, cfg config.Config, acts *activities.Activities
 	base := worker.New(tc, cfg.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: baseActivitySlots})
 	workflows.Register(base)
 	base.RegisterActivity(acts)
-	ws := []worker.Worker{base}
+	// The Schedules' workflows have a queue and a worker of their own, so
+	// a backlog of user workflows cannot delay them (shop.OpsQueue).
+	ops := worker.New(tc, shop.OpsQueue(cfg.TaskQueue), worker.Options{
+		MaxConcurrentWorkflowTaskExecutionSize: opsSlots,
+		MaxConcurrentActivityExecutionSize:     opsSlots,
+		MaxConcurrentWorkflowTaskPollers:       2,
+		MaxConcurrentActivityTaskPollers:       2,
+	})
+	workflows.Register(ops)
+	ops.RegisterActivity(acts)
+	ws := []worker.Worker{base, ops}
 	slots := Slots(cfg, poolSize)
 	for _, b := range shop.Bulkheads {
 		w := worker.New(tc, shop.BulkheadQueue(cfg.TaskQueue, b), worker.Options{

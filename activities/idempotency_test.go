@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/testsuite"
 
 	"vpnflow/internal/config"
@@ -18,17 +19,19 @@ import (
 // dbEnv is the activities on a fresh database with one node, without Xray
 // or Telegram: enough for every activity that only touches the database.
 type dbEnv struct {
-	t   *testing.T
-	ctx context.Context
-	a   *Activities
-	s   *store.Store
-	act *testsuite.TestActivityEnvironment
+	t    *testing.T
+	ctx  context.Context
+	a    *Activities
+	s    *store.Store
+	pool *pgxpool.Pool
+	act  *testsuite.TestActivityEnvironment
 }
 
 func newDBEnv(t *testing.T) *dbEnv {
 	t.Helper()
 	ctx := context.Background()
-	st := store.New(testenv.Database(t))
+	pool := testenv.Database(t)
+	st := store.New(pool)
 	cfg, err := config.LoadFrom(map[string]string{})
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +41,7 @@ func newDBEnv(t *testing.T) *dbEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &dbEnv{t: t, ctx: ctx, s: st, a: &Activities{Store: st, Config: cfg, NodeID: node}}
+	e := &dbEnv{t: t, ctx: ctx, s: st, pool: pool, a: &Activities{Store: st, Config: cfg, NodeID: node}}
 	var suite testsuite.WorkflowTestSuite
 	e.act = suite.NewTestActivityEnvironment()
 	e.act.RegisterActivity(e.a)

@@ -156,6 +156,7 @@ func Definitions(cfg config.Config) ([]Definition, error) {
 		},
 		trafficDefinition(),
 		paymentsSweepDefinition(),
+		revokeDefinition(),
 	})
 }
 

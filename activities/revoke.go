@@ -1,0 +1,177 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"golang.org/x/sync/errgroup"
+
+	"vpnflow/internal/schedules"
+	"vpnflow/internal/store"
+	"vpnflow/internal/xray"
+)
+
+// RevokeExpiredInput is one run of the revocation sweep: every page of keys
+// expired as of Now. A run reads them all: rows stay marked live until
+// their workflows expire them, so a run that stopped early would find the
+// same first pages next time and never reach the rest.
+type RevokeExpiredInput struct {
+	Now      time.Time
+	PageSize int
+}
+
+// RevokeExpiredResult counts what the sweep found and did.
+type RevokeExpiredResult struct {
+	Expired  int // rows past their expiry: still marked live, or expired within RevokeLookback
+	Removed  int // keys taken out of Xray
+	Restored int // keys put back: their rows were renewed while the sweep worked
+	Errors   int // keys Xray refused to remove for good (logged; the workflow and reconcile go on)
+}
+
+// revokeProgress is the sweep's heartbeat: the counts so far and the users
+// whose keys were removed but not yet checked for a renewal. A retried
+// attempt checks those first: the fresh Xray listing no longer shows their
+// keys, so nothing else would.
+type revokeProgress struct {
+	Result    RevokeExpiredResult
+	Unchecked []int64
+}
+
+// RevokeLookback is how far back the sweep looks at rows already expired:
+// a workflow expires the row first and removes the key after, and in a
+// storm that removal waits its turn on the Xray queue; the sweep takes
+// such keys out too. Older ones are left to reconciliation (every 10
+// minutes).
+const RevokeLookback = 15 * time.Minute
+
+// afterRevokeRemovals, when set by a test, runs between a page's removals
+// and the check for renewals: the moment a renewal can race the sweep.
+var afterRevokeRemovals func(removed []int64)
+
+// revokeParallel bounds the Xray removals in flight. Removals are the only
+// calls made in parallel; the database sees two statements per page.
+const revokeParallel = 16
+
+// RevokeExpired takes out of Xray the keys whose rows expired but are
+// still marked live, because their Subscription workflows have not got to
+// them yet (an expiry storm) or missed them. Xray is listed once. For each
+// page: one query lists the expired rows, their keys that are in Xray are
+// removed, and one query reads which of them went live meanwhile (a
+// renewal); those keys are put back. A renewal writes the database before
+// it adds the key, so it either is seen by that second read or adds its
+// key after the removal: no renewed user is left without a key. No
+// connection is held across an Xray call; a heartbeat follows each page.
+// The workflows still expire their users and find the keys gone.
+func (a *Activities) RevokeExpired(ctx context.Context, in RevokeExpiredInput) (RevokeExpiredResult, error) {
+	now := clockOr(in.Now)
+	var res RevokeExpiredResult
+	if activity.HasHeartbeatDetails(ctx) {
+		var p revokeProgress
+		if err := activity.GetHeartbeatDetails(ctx, &p); err == nil {
+			res = p.Result
+			if err := a.restoreRenewed(ctx, p.Unchecked, now, &res); err != nil {
+				return res, err
+			}
+		}
+	}
+	users, err := a.Xray.ListUsers(ctx)
+	if err != nil {
+		return RevokeExpiredResult{}, xrayError("list xray users", err)
+	}
+	inXray := make(map[string]bool, len(users))
+	for _, u := range users {
+		inXray[strings.ToLower(u.Email)] = true
+	}
+	users = nil
+	after := int64(0)
+	pageSize := in.PageSize
+	if pageSize <= 0 || pageSize > store.MaxPage {
+		pageSize = schedules.DefaultPageSize
+	}
+	for {
+		keys, err := a.Store.ExpiredKeys(ctx, now, now.Add(-RevokeLookback), after, pageSize)
+		if err != nil {
+			return res, storeError("list expired keys", err)
+		}
+		res.Expired += len(keys)
+		if err := a.revokePage(ctx, keys, inXray, now, &res); err != nil {
+			return res, err
+		}
+		activity.RecordHeartbeat(ctx, revokeProgress{Result: res})
+		if len(keys) < pageSize {
+			return res, nil
+		}
+		after = keys[len(keys)-1].UserID
+	}
+}
+
+// revokePage removes the page's keys that are in Xray, then puts back
+// those whose rows were renewed meanwhile.
+func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXray map[string]bool, now time.Time, res *RevokeExpiredResult) error {
+	log := activity.GetLogger(ctx)
+	var removedIDs []int64
+	var removed, refused atomic.Int64
+	ok := make([]bool, len(keys))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(revokeParallel)
+	for i, k := range keys {
+		if k.NodeID != a.NodeID || !inXray[strings.ToLower(k.XrayEmail)] {
+			continue
+		}
+		g.Go(func() error {
+			if err := a.Xray.RemoveUser(gctx, k.XrayEmail); err != nil {
+				if xray.IsRetryable(err) || gctx.Err() != nil {
+					return fmt.Errorf("remove expired key %s: %w", k.XrayEmail, err)
+				}
+				refused.Add(1)
+				log.Warn("revoke: xray refused to remove an expired key", "user_id", k.UserID, "email", k.XrayEmail, "error", err)
+				return nil
+			}
+			ok[i] = true
+			removed.Add(1)
+			return nil
+		})
+	}
+	err := g.Wait()
+	res.Removed += int(removed.Load())
+	res.Errors += int(refused.Load())
+	for i, k := range keys {
+		if ok[i] {
+			removedIDs = append(removedIDs, k.UserID)
+		}
+	}
+	activity.RecordHeartbeat(ctx, revokeProgress{Result: *res, Unchecked: removedIDs})
+	if afterRevokeRemovals != nil {
+		afterRevokeRemovals(removedIDs)
+	}
+	// Put back renewed keys even when a removal failed: the ones removed
+	// are checked whatever happened to the rest.
+	if rerr := a.restoreRenewed(ctx, removedIDs, now, res); rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// restoreRenewed adds back the keys of rows among ids that are live again.
+func (a *Activities) restoreRenewed(ctx context.Context, ids []int64, now time.Time, res *RevokeExpiredResult) error {
+	live, err := a.Store.LiveKeysAmong(ctx, now, ids)
+	if err != nil {
+		return storeError("read which revoked keys were renewed", err)
+	}
+	for _, k := range live {
+		if k.NodeID != a.NodeID {
+			continue
+		}
+		u := xray.User{Email: k.XrayEmail, UUID: k.VLESSUUID.String(), Flow: a.Config.VLESSFlow}
+		if err := a.addReplacingStale(ctx, u); err != nil {
+			return xrayError("put back renewed key "+k.XrayEmail, err)
+		}
+		res.Restored++
+		activity.GetLogger(ctx).Info("revoke: renewed while being revoked; key put back", "user_id", k.UserID, "email", k.XrayEmail)
+	}
+	return nil
+}

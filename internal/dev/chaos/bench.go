@@ -21,7 +21,7 @@ import (
 
 // BenchOptions configures RunBench.
 type BenchOptions struct {
-	Purchases   int           // purchases per pipeline case; default 300
+	Purchases   int           // purchases per pipeline case; default 300, -1 skips the pipeline cases
 	Concurrency int           // payments in flight at saturation; default 32
 	BareFor     time.Duration // how long the bare-workflow case runs; default 20 s
 	Storm       int           // subscriptions expiring at the same second; default 1,000, -1 skips the case
@@ -88,17 +88,35 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 		return nil, err
 	}
 	r := &BenchReport{}
+	if opts.Purchases > 0 {
+		if err := sys.pipelineCases(ctx, d, opts, r, out); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Storm > 0 {
+		storm, err := sys.expiryStorm(ctx, d, opts.Storm, out)
+		if err != nil {
+			return nil, fmt.Errorf("expiry storm: %w", err)
+		}
+		r.Storm = &storm
+	}
+	r.Print(out)
+	return r, nil
+}
 
+// pipelineCases runs the purchase pipeline at saturation (users browsing
+// the menus meanwhile), the bare workflow, and the pipeline at half load.
+func (sys *system) pipelineCases(ctx context.Context, d *driver, opts BenchOptions, r *BenchReport, out io.Writer) error {
 	fmt.Fprintf(out, "bench: preparing %d invoices for the saturation case\n", opts.Purchases)
 	invs, err := d.prepareInvoices(ctx, opts.Purchases, 0)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// Users click through the menus meanwhile: the bot's first answers
 	// while the pipeline saturates the server.
 	before, err := sys.botAnswers(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	browseCtx, stopBrowsing := context.WithCancel(ctx)
 	var browsers sync.WaitGroup
@@ -125,7 +143,7 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 
 	bare, err := sys.runBare(ctx, opts.Concurrency, opts.BareFor)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	r.Rows = append(r.Rows, bare)
 	if bare.PerSecond > 0 {
@@ -137,22 +155,14 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 	fmt.Fprintf(out, "bench: preparing %d invoices for the half-load case (%.1f/s)\n", opts.Purchases, half)
 	invs2, err := d.prepareInvoices(ctx, opts.Purchases, len(invs))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	halfRow := sys.measure(ctx, "pipeline at half of saturation", func() BenchRow {
 		return d.payAll(ctx, invs2, 0, half)
 	})
 	halfRow.Events = sys.eventsPerPurchase(ctx, invs2)
 	r.Rows = append(r.Rows, halfRow)
-	if opts.Storm > 0 {
-		storm, err := sys.expiryStorm(ctx, d, opts.Storm, out)
-		if err != nil {
-			return nil, fmt.Errorf("expiry storm: %w", err)
-		}
-		r.Storm = &storm
-	}
-	r.Print(out)
-	return r, nil
+	return nil
 }
 
 // benchInvoice is an open invoice of a driven user, ready to be paid.

@@ -176,25 +176,27 @@ func (s *system) runBare(ctx context.Context, concurrency int, dur time.Duration
 
 // Print writes the table.
 func (r *BenchReport) Print(w io.Writer) {
-	fmt.Fprintf(w, "\n| %-34s | %8s | %5s | %7s | %7s | %7s | %7s | %4s | %3s | %6s | %6s | %7s |\n",
-		"case", "offered", "done", "per s", "p50", "p95", "p99", "lost", "dup", "server", "worker", "events")
-	fmt.Fprintf(w, "|%s|\n", strings.Repeat("-", 34+8+5+7*4+4+3+6+6+7+3*12-1))
-	for _, row := range r.Rows {
-		offered := "closed"
-		if row.Offered > 0 {
-			offered = fmt.Sprintf("%.1f/s", row.Offered)
-		} else if row.Concurrent > 0 {
-			offered = fmt.Sprintf("c=%d", row.Concurrent)
+	if len(r.Rows) > 0 {
+		fmt.Fprintf(w, "\n| %-34s | %8s | %5s | %7s | %7s | %7s | %7s | %4s | %3s | %6s | %6s | %7s |\n",
+			"case", "offered", "done", "per s", "p50", "p95", "p99", "lost", "dup", "server", "worker", "events")
+		fmt.Fprintf(w, "|%s|\n", strings.Repeat("-", 34+8+5+7*4+4+3+6+6+7+3*12-1))
+		for _, row := range r.Rows {
+			offered := "closed"
+			if row.Offered > 0 {
+				offered = fmt.Sprintf("%.1f/s", row.Offered)
+			} else if row.Concurrent > 0 {
+				offered = fmt.Sprintf("c=%d", row.Concurrent)
+			}
+			worker := fmt.Sprintf("%.2f", row.WorkerCPU)
+			if row.WorkerCPU < 0 {
+				worker = "-"
+			}
+			fmt.Fprintf(w, "| %-34s | %8s | %5d | %7.1f | %7s | %7s | %7s | %4d | %3d | %6.2f | %6s | %7.1f |\n",
+				row.Case, offered, row.Done, row.PerSecond, ms(row.P50), ms(row.P95), ms(row.P99), row.Lost, row.Dup, row.ServerCPU, worker, row.Events)
 		}
-		worker := fmt.Sprintf("%.2f", row.WorkerCPU)
-		if row.WorkerCPU < 0 {
-			worker = "-"
-		}
-		fmt.Fprintf(w, "| %-34s | %8s | %5d | %7.1f | %7s | %7s | %7s | %4d | %3d | %6.2f | %6s | %7.1f |\n",
-			row.Case, offered, row.Done, row.PerSecond, ms(row.P50), ms(row.P95), ms(row.P99), row.Lost, row.Dup, row.ServerCPU, worker, row.Events)
+		fmt.Fprintf(w, "\npipeline ÷ bare workflow (same server, same run): %.0f%%\n", 100*r.Ratio)
+		fmt.Fprintln(w, "server and worker: CPU cores used on average during the case; events: history events per purchase (purchase + subscription workflow) or per bare workflow")
 	}
-	fmt.Fprintf(w, "\npipeline ÷ bare workflow (same server, same run): %.0f%%\n", 100*r.Ratio)
-	fmt.Fprintln(w, "server and worker: CPU cores used on average during the case; events: history events per purchase (purchase + subscription workflow) or per bare workflow")
 	for _, kind := range []string{"message", "button"} {
 		if b := r.Answers[kind]; b.count() > 0 {
 			fmt.Fprintf(w, "bot first answer (%s) while the pipeline saturates: n=%d p50 %s p99 %s\n", kind, b.count(),

@@ -95,7 +95,7 @@ func runChaosSeed(ctx context.Context, args []string) error {
 // runBench runs the benchmarks and prints their table.
 func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	purchases := fs.Int("purchases", envInt("BENCH_PURCHASES", 300), "purchases per pipeline case (env BENCH_PURCHASES)")
+	purchases := fs.Int("purchases", envInt("BENCH_PURCHASES", 300), "purchases per pipeline case; -1 skips those cases (env BENCH_PURCHASES)")
 	concurrency := fs.Int("concurrency", envInt("BENCH_CONCURRENCY", 32), "payments in flight at saturation (env BENCH_CONCURRENCY)")
 	bare := fs.Duration("bare", envDuration("BENCH_BARE", 20*time.Second), "how long the bare-workflow case runs (env BENCH_BARE)")
 	storm := fs.Int("storm", envInt("BENCH_STORM", 1000), "subscriptions expiring at the same second; -1 skips (env BENCH_STORM)")

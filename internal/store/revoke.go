@@ -15,14 +15,10 @@ import (
 // workflow's). Each page is one short query.
 func (s *Store) ExpiredKeys(ctx context.Context, now, since time.Time, afterUserID int64, limit int) ([]LiveKey, error) {
 	op := fmt.Sprintf("list expired keys after user %d", afterUserID)
-	if limit <= 0 || limit > MaxPage {
-		return nil, fmt.Errorf("%s: %w: limit must be 1-%d, got %d", op, ErrInvalid, MaxPage, limit)
+	if err := checkKeyPage(op, now, limit); err != nil {
+		return nil, err
 	}
-	if now.IsZero() {
-		return nil, fmt.Errorf("%s: %w: no time given", op, ErrInvalid)
-	}
-	keys, err := collectAll[LiveKey](s.pool.Query(ctx, `SELECT user_id, node_id, xray_email, vless_uuid, pending_uuid, status, expires_at
-		FROM subscriptions
+	keys, err := collectAll[LiveKey](s.pool.Query(ctx, liveKeyColumns+`
 		WHERE expires_at <= $3 AND user_id > $1
 		  AND (status IN ('trial', 'active') OR (status = 'expired' AND expires_at > $4))
 		ORDER BY user_id LIMIT $2`, afterUserID, limit, now, since))
@@ -43,9 +39,23 @@ func (s *Store) LiveKeysAmong(ctx context.Context, now time.Time, userIDs []int6
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
-	keys, err := collectAll[LiveKey](s.pool.Query(ctx, `SELECT user_id, node_id, xray_email, vless_uuid, pending_uuid, status, expires_at
-		FROM subscriptions
+	keys, err := collectAll[LiveKey](s.pool.Query(ctx, liveKeyColumns+`
 		WHERE status IN ('trial', 'active') AND expires_at > $2 AND user_id = ANY($1)
 		ORDER BY user_id`, userIDs, now))
 	return keys, wrap(op, err)
+}
+
+// liveKeyColumns selects a LiveKey from subscriptions.
+const liveKeyColumns = `SELECT user_id, node_id, xray_email, vless_uuid, pending_uuid, status, expires_at
+		FROM subscriptions`
+
+// checkKeyPage validates a keyset page's time and size.
+func checkKeyPage(op string, now time.Time, limit int) error {
+	if limit <= 0 || limit > MaxPage {
+		return fmt.Errorf("%s: %w: limit must be 1-%d, got %d", op, ErrInvalid, MaxPage, limit)
+	}
+	if now.IsZero() {
+		return fmt.Errorf("%s: %w: no time given", op, ErrInvalid)
+	}
+	return nil
 }

@@ -260,14 +260,10 @@ const MaxPage = 10000
 // own short query, so a long reconciliation never holds a connection.
 func (s *Store) ActiveSubscriptions(ctx context.Context, now time.Time, afterUserID int64, limit int) ([]LiveKey, error) {
 	op := fmt.Sprintf("list live keys after user %d", afterUserID)
-	if limit <= 0 || limit > MaxPage {
-		return nil, fmt.Errorf("%s: %w: limit must be 1-%d, got %d", op, ErrInvalid, MaxPage, limit)
+	if err := checkKeyPage(op, now, limit); err != nil {
+		return nil, err
 	}
-	if now.IsZero() {
-		return nil, fmt.Errorf("%s: %w: no time given", op, ErrInvalid)
-	}
-	keys, err := collectAll[LiveKey](s.pool.Query(ctx, `SELECT user_id, node_id, xray_email, vless_uuid, pending_uuid, status, expires_at
-		FROM subscriptions
+	keys, err := collectAll[LiveKey](s.pool.Query(ctx, liveKeyColumns+`
 		WHERE status IN ('trial', 'active') AND expires_at > $3 AND user_id > $1
 		ORDER BY user_id LIMIT $2`, afterUserID, limit, now))
 	return keys, wrap(op, err)

@@ -17,29 +17,46 @@ import (
 // a timer was missed.
 const RevokedMetric = "vpnflow_keys_revoked_by_sweep"
 
+// RevokeSkippedMetric counts sweep runs that could not finish (Xray or
+// PostgreSQL unreachable after three attempts): on /metrics as
+// vpnflow_revoke_skipped_total. The health check reports the outage; the
+// next run, an interval later, tries again.
+const RevokeSkippedMetric = "vpnflow_revoke_skipped"
+
+// RevokeResult is a sweep run's outcome: the activity's counts, and why
+// the run was skipped, if it was.
+type RevokeResult struct {
+	activities.RevokeExpiredResult
+	Skipped string `json:",omitempty"`
+}
+
 // RevokeExpired is the revocation sweep (schedules.RevokeID): every key
 // whose subscription expired is taken out of Xray within one schedule
 // interval, however far behind the users' own workflows are. It never
 // changes the database: each user's workflow still expires them and finds
-// the key gone. A run that cannot reach Xray or PostgreSQL ends with the
-// error, and the next run, an interval later, tries again.
-func RevokeExpired(ctx workflow.Context, in schedules.RevokeInput) (activities.RevokeExpiredResult, error) {
+// the key gone. A run that cannot reach Xray or PostgreSQL is skipped, not
+// failed: it says so in its result, the log and a metric, and the next
+// run tries again.
+func RevokeExpired(ctx workflow.Context, in schedules.RevokeInput) (RevokeResult, error) {
 	in = in.WithDefaults()
 	var a *activities.Activities
-	// One attempt per run and a short retry: the schedule runs again in
-	// RevokeEvery, with a fresh "now".
+	// Few attempts: the schedule runs again in RevokeEvery, with a fresh
+	// "now".
 	sweepCtx := on(ctx, shop.BulkheadXray, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Minute,
 		HeartbeatTimeout:    30 * time.Second,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
 	})
-	var res activities.RevokeExpiredResult
+	var res RevokeResult
 	err := workflow.ExecuteActivity(sweepCtx, a.RevokeExpired, activities.RevokeExpiredInput{
 		Now: workflow.Now(ctx), PageSize: in.PageSize,
-	}).Get(ctx, &res)
+	}).Get(ctx, &res.RevokeExpiredResult)
 	workflow.GetMetricsHandler(ctx).Counter(RevokedMetric).Inc(int64(res.Removed))
 	if err != nil {
-		return res, err
+		workflow.GetMetricsHandler(ctx).Counter(RevokeSkippedMetric).Inc(1)
+		workflow.GetLogger(ctx).Warn("revoke: sweep skipped; the next run tries again", "error", err)
+		res.Skipped = err.Error()
+		return res, nil
 	}
 	if res.Removed > 0 {
 		workflow.GetLogger(ctx).Info("revoke: expired keys taken out of xray ahead of their workflows",

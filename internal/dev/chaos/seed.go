@@ -34,9 +34,14 @@ type SeedOptions struct {
 	DBDelay       time.Duration // added per chunk and direction between the shop and PostgreSQL; default 10 ms
 	TelegramDelay time.Duration // before every Bot API answer; default 1.5 s
 	FireEvery     time.Duration // every Schedule triggered at the same instant this often; default 1 min
-	Dir           string
-	Out           io.Writer
-	ProgressEvery time.Duration
+	// AnswerTimesPrinted prints the bot's answer percentiles without
+	// holding them to seedAnswerP99: the short run in `make test` shares
+	// a noisy machine with other tests, and timing bounds belong to the
+	// full scenario, not to a unit of the test suite.
+	AnswerTimesPrinted bool
+	Dir                string
+	Out                io.Writer
+	ProgressEvery      time.Duration
 }
 
 func (o *SeedOptions) defaults() {

@@ -52,3 +52,31 @@ vpnflow_bot_first_answer_seconds_count{update="button"} {T}
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func inf() float64 { return math.Inf(1) }
+
+// The full scenario holds the bot's answers to seedAnswerP99; the short
+// run of `make test` prints them and still requires answers.
+func TestSeedAnswerBoundHeldOnlyInTheFullScenario(t *testing.T) {
+	slow := answerSnapshot{
+		"message": buckets{upper: []float64{0.1, 0.5, inf()}, cum: []uint64{0, 10, 10}},
+		"button":  buckets{upper: []float64{0.1, inf()}, cum: []uint64{10, 10}},
+	}
+	answerCheck := func(r *SeedReport) Check {
+		for _, c := range r.seedChecks() {
+			if strings.HasPrefix(c.Name, "bot") {
+				return c
+			}
+		}
+		t.Fatal("no answer check")
+		return Check{}
+	}
+	if c := answerCheck(&SeedReport{Answers: slow}); len(c.Violations) != 1 {
+		t.Errorf("full scenario, message p99 above 200ms: violations %v, want one", c.Violations)
+	}
+	if c := answerCheck(&SeedReport{Answers: slow, Options: SeedOptions{AnswerTimesPrinted: true}}); len(c.Violations) != 0 {
+		t.Errorf("printed only: violations %v, want none", c.Violations)
+	}
+	none := answerSnapshot{"button": slow["button"]}
+	if c := answerCheck(&SeedReport{Answers: none, Options: SeedOptions{AnswerTimesPrinted: true}}); len(c.Violations) != 1 {
+		t.Errorf("no message answers at all must still fail: %v", c.Violations)
+	}
+}

@@ -56,9 +56,11 @@ var afterRevokeRemovals func(removed []int64)
 // calls made in parallel; the database sees two statements per page.
 const revokeParallel = 16
 
-// RevokeExpired takes out of Xray the keys whose rows expired but are
-// still marked live, because their Subscription workflows have not got to
-// them yet (an expiry storm) or missed them. Xray is listed once. For each
+// RevokeExpired takes out of Xray the keys whose rows are past their
+// expiry: still marked live, because their Subscription workflows have not
+// got to them yet (an expiry storm) or missed them, or expired by their
+// workflow within RevokeLookback while its own removal waits on the Xray
+// queue. Xray is listed once. For each
 // page: one query lists the expired rows, their keys that are in Xray are
 // removed, and one query reads which of them went live meanwhile (a
 // renewal); those keys are put back. A renewal writes the database before

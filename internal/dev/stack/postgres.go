@@ -196,7 +196,7 @@ func startServer(ctx context.Context, bin, dir, data, run string, port int, owne
 		}
 		return nil, fmt.Errorf("postgres did not start: %w\n%s(full log: %s)", err, out, filepath.Join(dir, "postgres.log"))
 	}
-	if err := p.ensureDatabase(startCtx); err != nil {
+	if err := p.EnsureDatabase(startCtx, PostgresDatabase); err != nil {
 		p.kill()
 		return nil, err
 	}
@@ -227,26 +227,28 @@ func (p *Postgres) waitReady(ctx context.Context) error {
 	}
 }
 
-func (p *Postgres) ensureDatabase(ctx context.Context) error {
+// EnsureDatabase creates database name unless it exists: the project's own
+// database at every start, and Temporal's when it runs on this cluster.
+func (p *Postgres) EnsureDatabase(ctx context.Context, name string) error {
 	conn, err := pgx.Connect(ctx, p.AdminURL)
 	if err != nil {
 		return fmt.Errorf("connect to postgres: %w", err)
 	}
 	defer conn.Close(context.Background())
 	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", PostgresDatabase).Scan(&exists); err != nil {
-		return fmt.Errorf("look up database %s: %w", PostgresDatabase, err)
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", name, err)
 	}
 	if exists {
 		return nil
 	}
-	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{PostgresDatabase}.Sanitize())
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("create database %s: %w", PostgresDatabase, err)
+		return fmt.Errorf("create database %s: %w", name, err)
 	}
 	return nil
 }

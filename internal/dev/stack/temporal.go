@@ -30,7 +30,9 @@ type TemporalOptions struct {
 	Log       io.Writer // the server's own output; nil discards it
 }
 
-// TemporalServer is a running `temporal server start-dev`.
+// TemporalServer is a running Temporal server: the CLI's `temporal server
+// start-dev` (StartTemporal) or the production server on PostgreSQL
+// (StartTemporalPostgres). Callers see no difference.
 type TemporalServer struct {
 	Address   string // host:port of the frontend
 	UIURL     string // empty when the UI is off
@@ -40,6 +42,12 @@ type TemporalServer struct {
 	path      string   // the CLI binary, for Restart
 	args      []string // its arguments, for Restart
 	log       io.Writer
+	what      string // the server's name in error messages
+	// provision, if set, runs after each launch once the process is up
+	// and before readiness is checked: the PostgreSQL-backed server
+	// registers its namespace and search attributes there, as the dev
+	// server does itself from its flags. It must be idempotent.
+	provision func(ctx context.Context) error
 }
 
 // StartTemporal runs the pinned Temporal CLI's dev server with vpnflow's
@@ -88,7 +96,7 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*TemporalServer, 
 		uiURL = "http://127.0.0.1:" + strconv.Itoa(uiPort)
 	}
 
-	s := &TemporalServer{Address: addr, UIURL: uiURL, Namespace: opts.Namespace, path: path, args: args, log: opts.Log}
+	s := &TemporalServer{Address: addr, UIURL: uiURL, Namespace: opts.Namespace, path: path, args: args, log: opts.Log, what: "temporal dev server"}
 	if err := s.start(ctx); err != nil {
 		return nil, err
 	}
@@ -106,6 +114,12 @@ func (s *TemporalServer) start(ctx context.Context) error {
 	}
 	s.cmd, s.done = cmd, make(chan error, 1)
 	go func() { s.done <- cmd.Wait() }()
+	if s.provision != nil {
+		if err := s.provision(ctx); err != nil {
+			s.Stop()
+			return err
+		}
+	}
 	if err := s.waitReady(ctx, 60*time.Second); err != nil {
 		s.Stop()
 		return err
@@ -123,7 +137,8 @@ func (s *TemporalServer) Pid() int {
 
 // Kill ends the server with SIGKILL at once, as a crash would. With a
 // DBFile, everything it acknowledged is in the SQLite file (WAL mode keeps
-// committed transactions across a process crash); in memory, it is lost.
+// committed transactions across a process crash); on PostgreSQL it is in
+// the databases; in memory, it is lost.
 func (s *TemporalServer) Kill() {
 	if s == nil || s.cmd == nil {
 		return
@@ -134,7 +149,7 @@ func (s *TemporalServer) Kill() {
 }
 
 // Restart starts a stopped or killed server again with the same arguments:
-// the same port and, with a DBFile, the same history.
+// the same port and, with a DBFile or on PostgreSQL, the same history.
 func (s *TemporalServer) Restart(ctx context.Context) error {
 	if s.cmd != nil {
 		if err := s.Stop(); err != nil {
@@ -151,7 +166,7 @@ func (s *TemporalServer) waitReady(ctx context.Context, limit time.Duration) err
 	for {
 		select {
 		case err := <-s.done:
-			return fmt.Errorf("temporal dev server exited during start-up: %v (its log says why)", err)
+			return fmt.Errorf("%s exited during start-up: %v (its log says why)", s.what, err)
 		default:
 		}
 		c, err := client.Dial(client.Options{HostPort: s.Address, Namespace: s.Namespace, Logger: sdklog.NewStructuredLogger(discardLogger())})
@@ -165,7 +180,7 @@ func (s *TemporalServer) waitReady(ctx context.Context, limit time.Duration) err
 		lastErr = err
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("temporal dev server on %s not ready after %s: %v", s.Address, limit, lastErr)
+			return fmt.Errorf("%s on %s not ready after %s: %v", s.what, s.Address, limit, lastErr)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -185,7 +200,7 @@ func (s *TemporalServer) Stop() error {
 	case <-time.After(10 * time.Second):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		<-s.done
-		return errors.New("temporal dev server did not stop within 10s; killed")
+		return errors.New(s.what + " did not stop within 10s; killed")
 	}
 }
 

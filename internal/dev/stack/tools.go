@@ -33,7 +33,22 @@ type Tool struct {
 var (
 	Temporal = Tool{Name: "temporal", Module: "github.com/temporalio/cli/cmd/temporal", Version: "v1.5.1", Built: "temporal", ColdBuild: 15 * time.Minute}
 	Xray     = Tool{Name: "xray", Module: "github.com/xtls/xray-core/main", Version: "v1.260327.0", Built: "main", ColdBuild: 6 * time.Minute}
+
+	// The production profile: the Temporal server itself, on PostgreSQL,
+	// and the tool that creates and upgrades its schema. They are the
+	// server version the dev server above embeds (the CLI's go.mod pins
+	// v1.29.1), so both profiles run the same server code; the server
+	// module has no replace directives, so go install builds it as is.
+	TemporalServerTool = Tool{Name: "temporal-server", Module: "go.temporal.io/server/cmd/server", Version: TemporalServerVersion, Built: "server", ColdBuild: 12 * time.Minute}
+	TemporalSQLTool    = Tool{Name: "temporal-sql-tool", Module: "go.temporal.io/server/cmd/tools/sql", Version: TemporalServerVersion, Built: "sql", ColdBuild: 8 * time.Minute}
 )
+
+// TemporalServerVersion is the server module both server tools are built
+// from; its schema files are read from the same module.
+const TemporalServerVersion = "v1.29.1"
+
+// AllTools are what `make tools` builds.
+var AllTools = []Tool{Temporal, Xray, TemporalServerTool, TemporalSQLTool}
 
 // ToolsDir is where pinned tools live: $VPNFLOW_TOOLS_DIR, or vpnflow/tools in
 // the user's cache directory.

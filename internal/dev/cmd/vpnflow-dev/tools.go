@@ -13,14 +13,18 @@ import (
 	"vpnflow/internal/dev/stack"
 )
 
-// tools builds the pinned binaries the local stack and tests run. Both build
-// at once: on a fresh machine that is most of CI's time, and the go command
-// shares its caches safely between the two.
-func tools(ctx context.Context) error {
+// tools builds the pinned binaries the local stack and tests run; with
+// none named, all of them (`make tools`, which CI runs). They build at once:
+// on a fresh machine that is most of CI's time, and the go command shares
+// its caches safely between them.
+func tools(ctx context.Context, which ...stack.Tool) error {
+	if len(which) == 0 {
+		which = stack.AllTools
+	}
 	var g errgroup.Group
 	var mu sync.Mutex
 	paths := map[string]string{}
-	for _, t := range []stack.Tool{stack.Temporal, stack.Xray} {
+	for _, t := range which {
 		g.Go(func() error {
 			path, err := t.Ensure(ctx, &prefixed{w: os.Stdout, mu: &mu, prefix: t.Name + ": "})
 			mu.Lock()
@@ -32,7 +36,7 @@ func tools(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	for _, t := range []stack.Tool{stack.Temporal, stack.Xray} {
+	for _, t := range which {
 		fmt.Printf("%s %s: %s\n", t.Name, t.Version, paths[t.Name])
 	}
 	return nil

@@ -5,17 +5,19 @@ export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: dev test tools vet workflowcheck unit fmt build replay-record chaos chaos-smoke chaos-seed bench
+.PHONY: dev test tools vet workflowcheck unit fmt build replay-record chaos chaos-smoke chaos-seed bench test-temporal-postgres
 
-## dev: start the whole system locally (sandbox unless TELEGRAM_BOT_TOKEN is set)
+## dev: start the whole system locally (sandbox unless TELEGRAM_BOT_TOKEN is set;
+## TEMPORAL=postgres: on the production Temporal server in the local PostgreSQL)
 dev:
-	go run ./internal/dev/cmd/vpnflow-dev run
+	go run ./internal/dev/cmd/vpnflow-dev run $(if $(TEMPORAL),-temporal $(TEMPORAL))
 
 ## test: vet, determinism check and every test against the real components
 test: tools vet workflowcheck
 	go test $(GO_TEST_FLAGS) ./...
 
-## tools: build the pinned Temporal CLI and Xray-core into the cache (first run only)
+## tools: build the pinned Temporal CLI, Temporal server and schema tool, and
+## Xray-core into the cache (first run only)
 tools:
 	go run ./internal/dev/cmd/vpnflow-dev tools
 
@@ -36,6 +38,14 @@ bench: tools
 ## chaos-smoke: the short chaos run that `make test` includes (~100 purchases)
 chaos-smoke: tools
 	go test -count=1 -v -run TestChaosSmoke ./internal/dev/chaos/
+
+## test-temporal-postgres: the money-path end-to-end tests on the production
+## Temporal server with its state in PostgreSQL, after the server's own
+## restart test (E2E_MONEY selects the tests)
+E2E_MONEY ?= Buy|Purchase|Stars|Crypto|Balance|CreditOnce|LateWebhook|Promo
+test-temporal-postgres: tools
+	go test -count=1 -v -run TestTemporalPostgres ./internal/dev/stack/
+	VPNFLOW_TEST_TEMPORAL=postgres go test -count=1 -timeout 30m -v -run '$(E2E_MONEY)' ./internal/e2e/
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

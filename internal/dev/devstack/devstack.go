@@ -1,8 +1,8 @@
 // Package devstack brings up the whole system on one machine: PostgreSQL,
-// the Temporal dev server, Xray-core, the Telegram and Crypto Pay stand-ins
-// (unless real tokens are given), and the worker and bot. `make dev` and
-// the end-to-end tests both use it, so what a developer runs is what CI
-// tests.
+// Temporal (the dev server, or the production server on PostgreSQL),
+// Xray-core, the Telegram and Crypto Pay stand-ins (unless real tokens are
+// given), and the worker and bot. `make dev` and the end-to-end tests both
+// use it, so what a developer runs is what CI tests.
 package devstack
 
 import (
@@ -47,7 +47,10 @@ type Options struct {
 	// Persistent keeps Temporal's history in a SQLite file and runs
 	// PostgreSQL durably; tests run both in their fast, throwaway modes.
 	Persistent bool
-	Progress   io.Writer // one line per step
+	// Temporal is TemporalDev or TemporalPostgres; empty takes
+	// $VPNFLOW_TEST_TEMPORAL, and the dev server when that is unset too.
+	Temporal string
+	Progress io.Writer // one line per step
 }
 
 // Stack is a running local system, minus the worker and bot, which the
@@ -134,13 +137,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.stops = append(s.stops, func() { temporalLog.Close() })
-	tOpts := stack.TemporalOptions{Port: p.Temporal, UIPort: p.TemporalUI, Log: temporalLog}
-	if opts.Persistent {
-		tOpts.DBFile = filepath.Join(opts.Dir, "temporal.db")
-	}
-	step("Temporal dev server %s: starting", stack.Temporal.Version)
-	s.Temporal, err = stack.StartTemporal(ctx, tOpts)
-	if err != nil {
+	if err := s.startTemporal(ctx, opts, p, temporalLog, step); err != nil {
 		return nil, fmt.Errorf("temporal: %w (log: %s)", err, temporalLog.Name())
 	}
 	s.stops = append(s.stops, func() { s.Temporal.Stop() })

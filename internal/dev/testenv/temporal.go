@@ -2,8 +2,11 @@ package testenv
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 
+	"vpnflow/internal/dev/devstack"
 	"vpnflow/internal/dev/stack"
 )
 
@@ -21,9 +25,12 @@ var (
 	temporalErr  error
 )
 
-// Temporal returns this test binary's Temporal dev server (in-memory, UI off),
-// starting it on first use. VPNFLOW_TEST_TEMPORAL_ADDRESS reuses a running
-// server instead; it must have vpnflow's search attributes registered.
+// Temporal returns this test binary's Temporal server, starting it on first
+// use: the dev server (in-memory, UI off), or with
+// VPNFLOW_TEST_TEMPORAL=postgres the production server on a PostgreSQL
+// cluster of its own (the stacks of devstack follow the same variable).
+// VPNFLOW_TEST_TEMPORAL_ADDRESS reuses a running server instead; it must
+// have vpnflow's search attributes registered.
 func Temporal(tb testing.TB) *stack.TemporalServer {
 	tb.Helper()
 	temporalOnce.Do(func() {
@@ -31,22 +38,42 @@ func Temporal(tb testing.TB) *stack.TemporalServer {
 			temporalSrv = &stack.TemporalServer{Address: addr, Namespace: envOr("VPNFLOW_TEST_TEMPORAL_NAMESPACE", "default")}
 			return
 		}
-		log, err := os.Create(Dir(tb, "temporal") + "/temporal.log")
+		dir := Dir(tb, "temporal")
+		log, err := os.Create(dir + "/temporal.log")
 		if err != nil {
 			temporalErr = err
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		temporalSrv, temporalErr = stack.StartTemporal(ctx, stack.TemporalOptions{UIPort: -1, Log: log})
+		switch kind := os.Getenv(devstack.TemporalEnv); kind {
+		case "", devstack.TemporalDev:
+			temporalSrv, temporalErr = stack.StartTemporal(ctx, stack.TemporalOptions{UIPort: -1, Log: log})
+		case devstack.TemporalPostgres:
+			temporalSrv, temporalErr = startTemporalPostgres(ctx, dir, log)
+		default:
+			temporalErr = fmt.Errorf("%s=%q: want %q or %q", devstack.TemporalEnv, kind, devstack.TemporalDev, devstack.TemporalPostgres)
+		}
 		if temporalErr == nil {
 			atExit(func() { temporalSrv.Stop(); log.Close() })
 		}
 	})
 	if temporalErr != nil {
-		fail(tb, "temporal dev server", temporalErr)
+		fail(tb, "temporal server", temporalErr)
 	}
 	return temporalSrv
+}
+
+// startTemporalPostgres runs the production profile on a cluster apart from
+// the one test databases are made and dropped on, so neither disturbs the
+// other; the cluster stops after the server (atExit runs in reverse).
+func startTemporalPostgres(ctx context.Context, dir string, log io.Writer) (*stack.TemporalServer, error) {
+	pg, err := stack.StartPostgres(ctx, stack.PostgresOptions{Dir: filepath.Join(dir, "postgres"), Fast: true})
+	if err != nil {
+		return nil, fmt.Errorf("its PostgreSQL: %w", err)
+	}
+	atExit(pg.Stop)
+	return stack.StartTemporalPostgres(ctx, stack.TemporalPostgresOptions{Postgres: pg, Dir: filepath.Join(dir, "server"), Log: log})
 }
 
 // TemporalClient dials the test server; the client is closed when the test ends.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,11 +22,18 @@ import (
 // devDir is the git-ignored state directory of `make dev`.
 const devDir = ".dev"
 
-// dev runs the whole system in the foreground until Ctrl-C.
-func dev(ctx context.Context) error {
+// dev runs the whole system in the foreground until Ctrl-C. -temporal
+// postgres runs it on the production Temporal server with its state in the
+// local PostgreSQL cluster (`make dev TEMPORAL=postgres`).
+func dev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	temporal := fs.String("temporal", devstack.TemporalDev, "which Temporal server: dev (the CLI's dev server, with UI) or postgres (the production server on the local PostgreSQL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	started := time.Now()
 	fmt.Println("vpnflow: starting the local stack (Ctrl-C stops everything)")
-	if err := tools(ctx); err != nil {
+	if err := tools(ctx, devTools(*temporal)...); err != nil {
 		return err
 	}
 	dir, err := filepath.Abs(devDir)
@@ -33,7 +41,7 @@ func dev(ctx context.Context) error {
 		return err
 	}
 	st, err := devstack.Start(ctx, devstack.Options{
-		Dir: dir, Env: environ(), Ports: devstack.DevPorts, Persistent: true, Progress: os.Stdout,
+		Dir: dir, Env: environ(), Ports: devstack.DevPorts, Persistent: true, Temporal: *temporal, Progress: os.Stdout,
 	})
 	if err != nil {
 		return fmt.Errorf("%w\n(logs are in %s; a port in use means another `make dev` may be running)", err, dir)
@@ -70,7 +78,11 @@ func dev(ctx context.Context) error {
 func printURLs(st *devstack.Stack, logPath string, took time.Duration) {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "\nvpnflow is up (%s):\n", took.Round(time.Second))
-	fmt.Fprintf(w, "  Temporal UI\t%s\n", st.Temporal.UIURL)
+	if st.Temporal.UIURL != "" {
+		fmt.Fprintf(w, "  Temporal UI\t%s\n", st.Temporal.UIURL)
+	} else {
+		fmt.Fprintf(w, "  Temporal UI\tnone\t(the production server has none; `temporal workflow list` or docker compose's UI)\n")
+	}
 	if st.Telegram != nil {
 		fmt.Fprintf(w, "  Sandbox chat\t%s/\t(a Telegram chat with the bot; no token needed)\n", st.Telegram.URL())
 	} else {

@@ -1,8 +1,10 @@
 // Command vpnflow-dev is the local-development entry point, kept apart from
 // the production programs so that they link none of internal/dev:
 //
-//	vpnflow-dev run     run the whole system locally (sandbox unless tokens are set)
-//	vpnflow-dev tools   build the pinned Temporal CLI and Xray-core (first run only)
+//	vpnflow-dev run     run the whole system locally (sandbox unless tokens are set;
+//	                    -temporal postgres: on the production Temporal server)
+//	vpnflow-dev tools   build the pinned Temporal CLI, Temporal server and its
+//	                    schema tool, and Xray-core (first run only)
 //	vpnflow-dev chaos   the chaos suite: purchases under faults, then an audit
 //	vpnflow-dev chaos-seed  the predecessor's incident replayed (10 min; -long: 60)
 //	vpnflow-dev bench   the benchmarks: a table of figures, no assertions
@@ -26,7 +28,10 @@ commands:
   run     run the whole system locally: PostgreSQL, Temporal (with UI),
           Xray, the worker and the bot; Telegram and Crypto Pay are local
           sandboxes unless TELEGRAM_BOT_TOKEN / CRYPTOPAY_TOKEN are set
-  tools   build the pinned Temporal CLI and Xray-core into the cache
+          (-temporal postgres: the production Temporal server with its
+          state in the local PostgreSQL instead of the dev server)
+  tools   build the pinned Temporal CLI, Temporal server, its SQL schema
+          tool and Xray-core into the cache
   chaos   drive purchases while killing and freezing the components, then
           audit (flags: -purchases 1000 -seed N -duration D -concurrency 16
           -faults all -hold 30s,120s; state and logs in .chaos/)
@@ -54,7 +59,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	switch args[0] {
 	case "run":
-		return dev(ctx)
+		return dev(ctx, args[1:])
 	case "tools":
 		return tools(ctx)
 	case "chaos":

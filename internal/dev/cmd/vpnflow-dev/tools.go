@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"vpnflow/internal/dev/devstack"
 	"vpnflow/internal/dev/stack"
 )
 
@@ -63,4 +64,13 @@ func (p *prefixed) Write(b []byte) (int, error) {
 		p.mu.Unlock()
 		p.buf = p.buf[i+1:]
 	}
+}
+
+// devTools are what a stack on the given Temporal server runs: the
+// production profile needs the server and its schema tool, not the CLI.
+func devTools(temporal string) []stack.Tool {
+	if temporal == devstack.TemporalPostgres {
+		return []stack.Tool{stack.TemporalServerTool, stack.TemporalSQLTool, stack.Xray}
+	}
+	return []stack.Tool{stack.Temporal, stack.Xray}
 }

@@ -166,7 +166,7 @@ func (s *TemporalServer) waitReady(ctx context.Context, limit time.Duration) err
 	for {
 		select {
 		case err := <-s.done:
-			return fmt.Errorf("%s exited during start-up: %v (its log says why)", s.what, err)
+			return fmt.Errorf("%s %w: %v (its log says why)", s.what, errExitedAtStart, err)
 		default:
 		}
 		c, err := client.Dial(client.Options{HostPort: s.Address, Namespace: s.Namespace, Logger: sdklog.NewStructuredLogger(discardLogger())})

@@ -67,28 +67,43 @@ func StartTemporalPostgres(ctx context.Context, opts TemporalPostgresOptions) (*
 	if err := prepareTemporalDatabases(ctx, opts.Postgres, dbs, opts.Log); err != nil {
 		return nil, err
 	}
-	ports, err := pickTemporalPorts(opts.Port)
-	if err != nil {
-		return nil, err
+	// Eight ports picked free can be taken by a parallel test's server
+	// before this one binds them, and the server then exits at start-up:
+	// pick again a few times. Fixed ports get one try.
+	attempts := 1
+	if opts.Port == 0 {
+		attempts = 3
 	}
-	args, err := writeTemporalConfig(opts.Dir, opts.Postgres, dbs, ports)
-	if err != nil {
-		return nil, err
+	for i := 0; ; i++ {
+		ports, err := pickTemporalPorts(opts.Port)
+		if err != nil {
+			return nil, err
+		}
+		args, err := writeTemporalConfig(opts.Dir, opts.Postgres, dbs, ports)
+		if err != nil {
+			return nil, err
+		}
+		s := &TemporalServer{
+			Address:   net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Frontend)),
+			Namespace: opts.Namespace,
+			path:      path,
+			args:      args,
+			log:       opts.Log,
+			what:      "temporal server " + TemporalServerVersion + " (PostgreSQL)",
+		}
+		s.provision = s.provisionNamespace
+		err = s.start(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if i+1 >= attempts || !errors.Is(err, errExitedAtStart) || ctx.Err() != nil {
+			return nil, err
+		}
 	}
-	s := &TemporalServer{
-		Address:   net.JoinHostPort("127.0.0.1", strconv.Itoa(ports.Frontend)),
-		Namespace: opts.Namespace,
-		path:      path,
-		args:      args,
-		log:       opts.Log,
-		what:      "temporal server " + TemporalServerVersion + " (PostgreSQL)",
-	}
-	s.provision = s.provisionNamespace
-	if err := s.start(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
 }
+
+// errExitedAtStart marks a server process that ended before it served.
+var errExitedAtStart = errors.New("exited during start-up")
 
 // provisionNamespace waits for the frontend, then makes sure the namespace
 // and vpnflow's search attributes exist. The dev server does the same from
@@ -131,7 +146,7 @@ func (s *TemporalServer) dialWhenUp(ctx context.Context) (client.Client, error) 
 		select {
 		case err := <-s.done:
 			s.done <- err // keep it for waitReady and Stop
-			return nil, fmt.Errorf("%s exited during start-up: %v (its log says why)", s.what, err)
+			return nil, fmt.Errorf("%s %w: %v (its log says why)", s.what, errExitedAtStart, err)
 		default:
 		}
 		c, err := client.Dial(client.Options{HostPort: s.Address, Namespace: s.Namespace, Logger: sdklog.NewStructuredLogger(discardLogger())})
@@ -259,7 +274,7 @@ func (s *TemporalServer) retry(ctx context.Context, err error, what string) erro
 	select {
 	case exit := <-s.done:
 		s.done <- exit // keep it for Stop
-		return fmt.Errorf("%s: %w (the server exited: %v; its log says why)", what, err, exit)
+		return fmt.Errorf("%s: %v (the server %w: %v; its log says why)", what, err, errExitedAtStart, exit)
 	case <-ctx.Done():
 		return fmt.Errorf("%s: %w (gave up: %v)", what, err, ctx.Err())
 	case <-time.After(250 * time.Millisecond):

@@ -16,10 +16,9 @@ dev:
 test: tools vet workflowcheck
 	go test $(GO_TEST_FLAGS) ./...
 
-## tools: build the pinned Temporal CLI, Temporal server and schema tool, and
-## Xray-core into the cache (first run only)
+## tools: build the pinned Temporal CLI and Xray-core into the cache (first run only)
 tools:
-	go run ./internal/dev/cmd/vpnflow-dev tools
+	go run ./internal/dev/cmd/vpnflow-dev tools $(if $(TEMPORAL),-temporal $(TEMPORAL))
 
 ## chaos: 1,000 purchases under faults, then the audit (CHAOS_PURCHASES,
 ## CHAOS_SEED, CHAOS_DURATION, CHAOS_CONCURRENCY, CHAOS_FAULTS, CHAOS_HOLD adjust it)
@@ -31,9 +30,10 @@ chaos: tools
 chaos-seed: tools
 	go run ./internal/dev/cmd/vpnflow-dev chaos-seed $(if $(CHAOS_SEED_LONG),-long)
 
-## bench: the benchmarks' table (BENCH_PURCHASES, BENCH_CONCURRENCY, BENCH_BARE)
+## bench: the benchmarks' table (BENCH_PURCHASES, BENCH_CONCURRENCY, BENCH_BARE,
+## BENCH_STORM; TEMPORAL=postgres: on the production Temporal server)
 bench: tools
-	go run ./internal/dev/cmd/vpnflow-dev bench
+	$(if $(TEMPORAL),VPNFLOW_TEST_TEMPORAL=$(TEMPORAL)) go run ./internal/dev/cmd/vpnflow-dev bench
 
 ## chaos-smoke: the short chaos run that `make test` includes (~100 purchases)
 chaos-smoke: tools
@@ -43,8 +43,9 @@ chaos-smoke: tools
 ## Temporal server with its state in PostgreSQL, after the server's own
 ## restart test (E2E_MONEY selects the tests)
 E2E_MONEY ?= Buy|Purchase|Stars|Crypto|Balance|CreditOnce|LateWebhook|Promo
-test-temporal-postgres: tools
-	go test -count=1 -v -run TestTemporalPostgres ./internal/dev/stack/
+test-temporal-postgres:
+	go run ./internal/dev/cmd/vpnflow-dev tools -temporal postgres
+	VPNFLOW_TEST_TEMPORAL=postgres go test -count=1 -v -run TestTemporalPostgres ./internal/dev/stack/
 	VPNFLOW_TEST_TEMPORAL=postgres go test -count=1 -timeout 30m -v -run '$(E2E_MONEY)' ./internal/e2e/
 
 vet:

@@ -47,8 +47,14 @@ var (
 // from; its schema files are read from the same module.
 const TemporalServerVersion = "v1.29.1"
 
-// AllTools are what `make tools` builds.
-var AllTools = []Tool{Temporal, Xray, TemporalServerTool, TemporalSQLTool}
+// TestTools are what `make tools` builds: what `make dev` and `make test`
+// run. The production profile's two are built by the commands that use it
+// (`make dev TEMPORAL=postgres`, `make test-temporal-postgres`), so that a
+// fresh CI machine does not spend minutes on a server its tests never start.
+var TestTools = []Tool{Temporal, Xray}
+
+// PostgresProfileTools are what the production Temporal profile runs.
+var PostgresProfileTools = []Tool{TemporalServerTool, TemporalSQLTool, Xray}
 
 // ToolsDir is where pinned tools live: $VPNFLOW_TOOLS_DIR, or vpnflow/tools in
 // the user's cache directory.

@@ -3,8 +3,9 @@
 //
 //	vpnflow-dev run     run the whole system locally (sandbox unless tokens are set;
 //	                    -temporal postgres: on the production Temporal server)
-//	vpnflow-dev tools   build the pinned Temporal CLI, Temporal server and its
-//	                    schema tool, and Xray-core (first run only)
+//	vpnflow-dev tools   build the pinned Temporal CLI and Xray-core (first run
+//	                    only; -temporal postgres: the Temporal server and its
+//	                    schema tool)
 //	vpnflow-dev chaos   the chaos suite: purchases under faults, then an audit
 //	vpnflow-dev chaos-seed  the predecessor's incident replayed (10 min; -long: 60)
 //	vpnflow-dev bench   the benchmarks: a table of figures, no assertions
@@ -30,8 +31,8 @@ commands:
           sandboxes unless TELEGRAM_BOT_TOKEN / CRYPTOPAY_TOKEN are set
           (-temporal postgres: the production Temporal server with its
           state in the local PostgreSQL instead of the dev server)
-  tools   build the pinned Temporal CLI, Temporal server, its SQL schema
-          tool and Xray-core into the cache
+  tools   build the pinned Temporal CLI and Xray-core into the cache
+          (-temporal postgres: the Temporal server and its SQL schema tool)
   chaos   drive purchases while killing and freezing the components, then
           audit (flags: -purchases 1000 -seed N -duration D -concurrency 16
           -faults all -hold 30s,120s; state and logs in .chaos/)
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string) error {
 	case "run":
 		return dev(ctx, args[1:])
 	case "tools":
-		return tools(ctx)
+		return runTools(ctx, args[1:])
 	case "chaos":
 		return runChaos(ctx, args[1:])
 	case "chaos-seed":

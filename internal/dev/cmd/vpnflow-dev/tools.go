@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,12 +16,13 @@ import (
 )
 
 // tools builds the pinned binaries the local stack and tests run; with
-// none named, all of them (`make tools`, which CI runs). They build at once:
+// none named, those `make dev` and `make test` need (`make tools`, which CI
+// runs). They build at once:
 // on a fresh machine that is most of CI's time, and the go command shares
 // its caches safely between them.
 func tools(ctx context.Context, which ...stack.Tool) error {
 	if len(which) == 0 {
-		which = stack.AllTools
+		which = stack.TestTools
 	}
 	var g errgroup.Group
 	var mu sync.Mutex
@@ -66,11 +68,21 @@ func (p *prefixed) Write(b []byte) (int, error) {
 	}
 }
 
+// runTools is `vpnflow-dev tools [-temporal dev|postgres]`.
+func runTools(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("tools", flag.ContinueOnError)
+	temporal := fs.String("temporal", devstack.TemporalDev, "which profile's tools: dev (the Temporal CLI and Xray) or postgres (the Temporal server, its schema tool and Xray)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return tools(ctx, devTools(*temporal)...)
+}
+
 // devTools are what a stack on the given Temporal server runs: the
 // production profile needs the server and its schema tool, not the CLI.
 func devTools(temporal string) []stack.Tool {
 	if temporal == devstack.TemporalPostgres {
-		return []stack.Tool{stack.TemporalServerTool, stack.TemporalSQLTool, stack.Xray}
+		return stack.PostgresProfileTools
 	}
-	return []stack.Tool{stack.Temporal, stack.Xray}
+	return stack.TestTools
 }

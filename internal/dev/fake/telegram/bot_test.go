@@ -365,6 +365,9 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: u.ID, Text: "after the wait"}); err != nil {
 		t.Errorf("send after the flood wait: %v", err)
 	}
+	if got := srv.RateLimited(); got != 2 {
+		t.Errorf("RateLimited() = %d, want the 2 sends answered 429", got)
+	}
 	srv.SetRateLimit(RateLimit{})
 	for range 5 {
 		if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: u.ID, Text: "unlimited"}); err != nil {

@@ -203,6 +203,9 @@ func (r *BenchReport) Print(w io.Writer) {
 				b.quantile(0.5).Round(time.Millisecond), b.quantile(0.99).Round(time.Millisecond))
 		}
 	}
+	if r.Workers != nil {
+		fmt.Fprintf(w, "\n%s\n", r.Workers)
+	}
 	if st := r.Storm; st != nil {
 		notified := "not all within the wait"
 		if st.Notified > 0 {
@@ -210,6 +213,8 @@ func (r *BenchReport) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "\nexpiry storm: %d subscriptions expiring at the same second; half their keys out of Xray after %s, the last after %s (%.1f removals/s); every user told after %s; server %.2f cores, worker %.2f\n",
 			st.Users, st.HalfOut.Round(100*time.Millisecond), st.LastOut.Round(100*time.Millisecond), st.PerSecond, notified, st.ServerCPU, st.WorkerCPU)
+		fmt.Fprintf(w, "expiry storm: notices %.1f/s from the first to the last, at most %d in one second; %d sends answered 429 (flood control at 30/s); worker's database pool: %s\n",
+			st.NoticesPerSecond, st.NoticesPeak, st.RateLimited, st.Pool)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	fakecp "vpnflow/internal/dev/fake/cryptopay"
+	"vpnflow/internal/dev/stack"
 )
 
 // The benchmarks drive the shop as the chaos suite does, from outside,
@@ -25,6 +26,7 @@ type BenchOptions struct {
 	Concurrency int           // payments in flight at saturation; default 32
 	BareFor     time.Duration // how long the bare-workflow case runs; default 20 s
 	Storm       int           // subscriptions expiring at the same second; default 1,000, -1 skips the case
+	Workers     int           // purchases on each side of the two-workers case; default 150, -1 skips it
 	Dir         string
 	Out         io.Writer
 }
@@ -41,6 +43,9 @@ func (o *BenchOptions) defaults() {
 	}
 	if o.Storm == 0 {
 		o.Storm = 1000
+	}
+	if o.Workers == 0 {
+		o.Workers = 150
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -64,9 +69,10 @@ type BenchRow struct {
 
 // BenchReport is a finished benchmark run.
 type BenchReport struct {
-	Rows  []BenchRow
-	Ratio float64 // pipeline at saturation ÷ bare workflows, per second
-	Storm *StormRow
+	Rows    []BenchRow
+	Ratio   float64 // pipeline at saturation ÷ bare workflows, per second
+	Storm   *StormRow
+	Workers *WorkersRow
 	// Answers are the bot's first answers to users clicking through the
 	// menus while the pipeline saturated the server.
 	Answers answerSnapshot
@@ -78,7 +84,15 @@ type BenchReport struct {
 func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 	opts.defaults()
 	out := &syncWriter{w: opts.Out}
-	sys, err := startSystem(ctx, opts.Dir, out, map[string]string{"LOG_LEVEL": "warn"}, false)
+	// The storm and the two-workers case read the worker's /metrics and
+	// /healthz, so its port is fixed in advance.
+	port, err := stack.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	sys, err := startSystem(ctx, opts.Dir, out, map[string]string{
+		"LOG_LEVEL": "warn", "WORKER_METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", port),
+	}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +105,11 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 	if opts.Purchases > 0 {
 		if err := sys.pipelineCases(ctx, d, opts, r, out); err != nil {
 			return nil, err
+		}
+	}
+	if opts.Workers > 0 {
+		if r.Workers, err = sys.workersCase(ctx, d, opts.Workers, opts.Concurrency, out); err != nil {
+			return nil, fmt.Errorf("two workers: %w", err)
 		}
 	}
 	if opts.Storm > 0 {

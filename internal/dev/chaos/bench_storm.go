@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -43,6 +44,8 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 	users := make([]*user, n)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
+	var given atomic.Int64
+	began := time.Now()
 	for i := range users {
 		g.Go(func() error {
 			u := &user{n: 4_000_000 + i, kind: KindTrial}
@@ -53,6 +56,9 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 				return fmt.Errorf("trial of user %d: %w", u.id, err)
 			}
 			users[i] = u
+			if m := given.Add(1); m%500 == 0 {
+				fmt.Fprintf(out, "bench: expiry storm: %d of %d trials given (%.1f/s)\n", m, n, float64(m)/time.Since(began).Seconds())
+			}
 			return nil
 		})
 	}

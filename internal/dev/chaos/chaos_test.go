@@ -92,7 +92,7 @@ func TestBenchSmoke(t *testing.T) {
 	r, err := chaos.RunBench(ctx, chaos.BenchOptions{
 		// The expiry storm waits at least the sandbox's one-minute
 		// minimum expiry: too long for make test; make bench runs it.
-		Purchases: 6, Concurrency: 3, BareFor: 2 * time.Second, Storm: -1,
+		Purchases: 6, Concurrency: 3, BareFor: 2 * time.Second, Storm: -1, Workers: -1,
 		Dir: testenv.Dir(t, "bench"), Out: testWriter{t, new(bytes.Buffer)},
 	})
 	if err != nil {

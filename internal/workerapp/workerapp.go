@@ -65,7 +65,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	tgBreaker := circuit.New("telegram", log, circuit.HTTPFailure)
 	cpBreaker := circuit.New("cryptopay", log, circuit.HTTPFailure)
 	circuit.Register(tel.Registry(), xc.Breaker(), tgBreaker, cpBreaker)
-	tg, err := telegram.New(cfg.TelegramBotToken, cfg.TelegramAPIURL, tgBreaker.Transport(nil))
+	tg, err := telegram.New(cfg.TelegramBotToken, cfg.TelegramAPIURL, tgBreaker.Transport(nil), nil)
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,9 @@ const sendTimeout = 10 * time.Second
 
 // SendBroadcastPage sends the broadcast to one page of recipients, at most
 // one message per Interval, and records each outcome right after it is
-// known. A recipient already recorded (by an attempt that crashed) is not
+// known. Each message also waits its turn in the worker's Telegram pace,
+// which notices share (telegram.Pace), so the two never add up past
+// Telegram's limit. A recipient already recorded (by an attempt that crashed) is not
 // messaged again; one who blocked the bot is skipped and marked.
 //
 // A page is one activity, not one activity per message, so the pace is kept

@@ -36,7 +36,7 @@ func newBroadcastEnv(t *testing.T, n int) *broadcastEnv {
 	ctx := context.Background()
 	st := store.New(testenv.Database(t))
 	tg := testenv.Telegram(t)
-	client, err := telegram.New(tg.Token(), tg.URL(), nil)
+	client, err := telegram.New(tg.Token(), tg.URL(), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

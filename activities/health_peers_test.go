@@ -46,7 +46,7 @@ func TestCheckTelegram(t *testing.T) {
 		token string
 		ok    bool
 	}{{tg.Token(), true}, {"1:wrong", false}} {
-		c, err := telegram.New(tc.token, tg.URL(), nil)
+		c, err := telegram.New(tc.token, tg.URL(), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,10 @@ import (
 )
 
 // Broadcast pacing and paging. Telegram allows about 30 messages a second
-// to different chats; 20 leaves room for the bot's own replies meanwhile.
+// to different chats. Each broadcast message also waits its turn in the
+// worker's send pace (TELEGRAM_SEND_RATE, 28/s), shared with notices first
+// come, first served; 20 caps a broadcast below that when nothing else is
+// waiting, so notices that arrive find room at once.
 const (
 	DefaultBroadcastRate = 20
 	defaultBroadcastPage = 50

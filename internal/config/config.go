@@ -25,6 +25,10 @@ const (
 	ModeWebhook = "webhook"
 )
 
+// MaxTelegramSendRate is Telegram's limit on the messages a bot sends in a
+// second to different chats; above it Telegram answers 429.
+const MaxTelegramSendRate = 30
+
 // Config is the whole configuration. Field tags are the contract documented
 // in the README's configuration table; a test keeps the two in step.
 type Config struct {
@@ -106,6 +110,12 @@ type Config struct {
 	// TelegramLeaseTTL is how long a polling bot's claim on the token lasts
 	// unrenewed (bot_lease): a second bot stands by until it lapses.
 	TelegramLeaseTTL time.Duration `env:"TELEGRAM_LEASE_TTL" envDefault:"30s"`
+	// TelegramSendRate is how many messages a second the worker sends to
+	// Telegram, all its activities together (telegram.Pace). Telegram
+	// refuses a bot more than about 30 a second with 429 and a flood
+	// wait; the default leaves the bot's own replies, which are not
+	// paced, about two a second.
+	TelegramSendRate int `env:"TELEGRAM_SEND_RATE" envDefault:"28"`
 
 	// Parsed forms of the string fields above, filled by Load.
 	PlanList      []Plan          `env:"-"`
@@ -188,6 +198,9 @@ func load(opts env.Options) (Config, error) {
 	checkSlots("WORKER_XRAY_SLOTS", c.XraySlots)
 	checkSlots("WORKER_TELEGRAM_SLOTS", c.TelegramSlots)
 	checkSlots("WORKER_CRYPTOPAY_SLOTS", c.CryptoPaySlots)
+	if c.TelegramSendRate < 1 || c.TelegramSendRate > MaxTelegramSendRate {
+		add("TELEGRAM_SEND_RATE", fmt.Errorf("must be between 1 and %d messages a second (Telegram's limit for a bot), got %d", MaxTelegramSendRate, c.TelegramSendRate))
+	}
 	checkInterval := func(name string, d, lo, hi time.Duration) {
 		if d < lo || d > hi {
 			add(name, fmt.Errorf("must be between %s and %s, got %s", lo, hi, d))
@@ -287,6 +300,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("xray", c.XrayAPIAddr+"#"+c.XrayInboundTag),
 		slog.String("telegram_api", c.TelegramAPIURL),
 		slog.String("telegram_mode", c.TelegramMode),
+		slog.Int("telegram_send_rate", c.TelegramSendRate),
 		slog.Bool("telegram_token_set", c.TelegramBotToken != ""),
 		slog.String("cryptopay_api", c.CryptoPayAPIURL),
 		slog.Bool("cryptopay_token_set", c.CryptoPayToken != ""),

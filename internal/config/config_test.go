@@ -42,6 +42,9 @@ func TestLoadDefaults(t *testing.T) {
 	if len(c.PlanList) != 3 || c.PlanList[0] != (Plan{ID: "1m", Days: 30, Price: 300, Stars: 150}) {
 		t.Errorf("plans: %+v", c.PlanList)
 	}
+	if c.TelegramSendRate != 28 {
+		t.Errorf("TELEGRAM_SEND_RATE default: %d", c.TelegramSendRate)
+	}
 	if c.ReferralMinor != 100 || c.ReferralPercent != 10 || len(c.PaidStages) != 3 || c.PaidStages[0] != 72*time.Hour {
 		t.Errorf("derived: %d %v", c.ReferralMinor, c.PaidStages)
 	}
@@ -69,6 +72,9 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"SHOP_CURRENCY", "usd", "SHOP_CURRENCY:"},
 		{"REMINDERS_PAID", "72h,soon", "REMINDERS_PAID:"},
 		{"VPNFLOW_SANDBOX", "true", "VPNFLOW_SANDBOX: the sandbox runs only against a local Telegram stand-in"},
+		{"TELEGRAM_SEND_RATE", "0", "TELEGRAM_SEND_RATE: must be between 1 and 30"},
+		{"TELEGRAM_SEND_RATE", "31", "TELEGRAM_SEND_RATE: must be between 1 and 30"},
+		{"TELEGRAM_SEND_RATE", "28.5", "TELEGRAM_SEND_RATE: cannot parse as an integer"},
 		{"TEMPORAL_TASK_QUEUE", "shop-ops", "TEMPORAL_TASK_QUEUE: \"shop-ops\" ends like the operations queue"},
 	}
 	for _, c := range cases {

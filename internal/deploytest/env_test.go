@@ -130,6 +130,19 @@ func TestBotWebhookSettingsPassThrough(t *testing.T) {
 	}
 }
 
+// The worker's Telegram send budget is set in .env (a slower rate for a
+// second worker on the same token, say); it must reach the worker.
+func TestWorkerSendRatePassesThrough(t *testing.T) {
+	p := mustLoad(t, map[string]string{"TELEGRAM_SEND_RATE": "14"})
+	cfg, err := config.LoadFrom(envOf(service(t, p, "worker")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TelegramSendRate != 14 {
+		t.Fatalf("TELEGRAM_SEND_RATE did not reach the worker: %d", cfg.TelegramSendRate)
+	}
+}
+
 // Optional settings left out of .env must stay unset in the containers, so
 // the programs' own defaults apply instead of an empty string.
 func TestUnsetOptionalSettingsStayUnset(t *testing.T) {

@@ -19,19 +19,23 @@ import (
 // Client sends to the Bot API.
 type Client struct {
 	api *bot.Bot
+	// pace, when set, is the budget the messages it sends (and edits)
+	// wait for; answers to callbacks and pre-checkouts never wait.
+	pace *Pace
 }
 
 // New builds a client that only sends (the worker's): no getMe at start,
 // and a 15-second bound on each request so a hung Telegram fails the
 // activity attempt instead of holding it. transport carries its requests
 // (nil: Go's default), so the worker can put a circuit breaker in front.
-func New(token, apiURL string, transport http.RoundTripper) (*Client, error) {
+// Its messages wait for pace (nil: they never wait).
+func New(token, apiURL string, transport http.RoundTripper, pace *Pace) (*Client, error) {
 	b, err := bot.New(token, bot.WithServerURL(apiURL), bot.WithSkipGetMe(),
 		bot.WithHTTPClient(30*time.Second, &http.Client{Timeout: 15 * time.Second, Transport: transport}))
 	if err != nil {
 		return nil, fmt.Errorf("telegram client for %s: %w", apiURL, err)
 	}
-	return &Client{api: b}, nil
+	return &Client{api: b, pace: pace}, nil
 }
 
 // Wrap sends through a client built elsewhere: the bot process's, whose
@@ -89,6 +93,11 @@ func (m Message) preview() *models.LinkPreviewOptions {
 
 // Send sends a text message and returns its id.
 func (c *Client) Send(ctx context.Context, m Message) (int, error) {
+	done, err := c.pace.take(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	sent, err := c.api.SendMessage(ctx, &bot.SendMessageParams{
 		ChatID: m.ChatID, Text: m.Text, ParseMode: m.parseMode(), ReplyMarkup: m.Keyboard.markup(),
 		LinkPreviewOptions: m.preview(),
@@ -101,7 +110,12 @@ func (c *Client) Send(ctx context.Context, m Message) (int, error) {
 
 // Edit replaces the text and keyboard of message msgID in m's chat.
 func (c *Client) Edit(ctx context.Context, msgID int, m Message) error {
-	_, err := c.api.EditMessageText(ctx, &bot.EditMessageTextParams{
+	done, err := c.pace.take(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	_, err = c.api.EditMessageText(ctx, &bot.EditMessageTextParams{
 		ChatID: m.ChatID, MessageID: msgID, Text: m.Text, ParseMode: m.parseMode(), ReplyMarkup: m.Keyboard.markup(),
 		LinkPreviewOptions: m.preview(),
 	})
@@ -119,7 +133,12 @@ type Photo struct {
 
 // SendPhoto uploads and sends a photo.
 func (c *Client) SendPhoto(ctx context.Context, p Photo) error {
-	_, err := c.api.SendPhoto(ctx, &bot.SendPhotoParams{
+	done, err := c.pace.take(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	_, err = c.api.SendPhoto(ctx, &bot.SendPhotoParams{
 		ChatID:  p.ChatID,
 		Photo:   &models.InputFileUpload{Filename: p.Filename, Data: bytes.NewReader(p.PNG)},
 		Caption: p.Caption, ParseMode: models.ParseModeHTML, ReplyMarkup: p.Keyboard.markup(),

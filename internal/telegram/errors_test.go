@@ -27,7 +27,7 @@ func standIn(t *testing.T) (*faketg.Server, int64) {
 
 func client(t *testing.T, token, url string) *Client {
 	t.Helper()
-	c, err := New(token, url, nil)
+	c, err := New(token, url, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

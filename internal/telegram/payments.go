@@ -21,6 +21,11 @@ type StarsInvoice struct {
 
 // SendStarsInvoice sends a Stars invoice and returns its message id.
 func (c *Client) SendStarsInvoice(ctx context.Context, in StarsInvoice) (int, error) {
+	done, err := c.pace.take(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	sent, err := c.api.SendInvoice(ctx, &bot.SendInvoiceParams{
 		ChatID:         in.ChatID,
 		Title:          in.Title,

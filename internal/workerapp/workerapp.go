@@ -65,7 +65,11 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	tgBreaker := circuit.New("telegram", log, circuit.HTTPFailure)
 	cpBreaker := circuit.New("cryptopay", log, circuit.HTTPFailure)
 	circuit.Register(tel.Registry(), xc.Breaker(), tgBreaker, cpBreaker)
-	tg, err := telegram.New(cfg.TelegramBotToken, cfg.TelegramAPIURL, tgBreaker.Transport(nil))
+	// Every message the worker sends waits for one shared budget, so an
+	// expiry storm's notices and a broadcast together stay under
+	// Telegram's flood limit instead of being refused with 429.
+	pace := telegram.NewPace(cfg.TelegramSendRate, tel.Registry())
+	tg, err := telegram.New(cfg.TelegramBotToken, cfg.TelegramAPIURL, tgBreaker.Transport(nil), pace)
 	if err != nil {
 		return err
 	}

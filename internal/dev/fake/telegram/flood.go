@@ -13,6 +13,7 @@ type rateState struct {
 	limit      RateLimit
 	sent       []time.Time
 	floodUntil time.Time
+	refused    int // sends answered 429 since the limit was set
 }
 
 // admitSend counts a send against the rate limit, or refuses it with 429.
@@ -25,6 +26,7 @@ func (s *Server) admitSend() error {
 	}
 	now := s.now()
 	if now.Before(r.floodUntil) {
+		r.refused++
 		return tooManyRequests(r.floodUntil.Sub(now))
 	}
 	cut := 0
@@ -38,6 +40,7 @@ func (s *Server) admitSend() error {
 			wait = time.Second
 		}
 		r.floodUntil = now.Add(wait)
+		r.refused++
 		return tooManyRequests(wait)
 	}
 	r.sent = append(r.sent, now)
@@ -51,4 +54,12 @@ func tooManyRequests(wait time.Duration) *apiError {
 		description: fmt.Sprintf("Too Many Requests: retry after %d", secs),
 		retryAfter:  secs,
 	}
+}
+
+// RateLimited counts the sends refused with 429 since SetRateLimit was
+// last called: what a sender that keeps to the limit never sees.
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rate.refused
 }

@@ -29,7 +29,8 @@ chaos: tools
 chaos-seed: tools
 	go run ./internal/dev/cmd/vpnflow-dev chaos-seed $(if $(CHAOS_SEED_LONG),-long)
 
-## bench: the benchmarks' table (BENCH_PURCHASES, BENCH_CONCURRENCY, BENCH_BARE)
+## bench: the benchmarks' table (BENCH_PURCHASES, BENCH_CONCURRENCY, BENCH_BARE,
+## BENCH_STORM, BENCH_BROADCAST, BENCH_RECONCILE; -1 skips a case)
 bench: tools
 	go run ./internal/dev/cmd/vpnflow-dev bench
 

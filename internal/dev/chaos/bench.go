@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	fakecp "vpnflow/internal/dev/fake/cryptopay"
+	"vpnflow/internal/dev/stack"
 )
 
 // The benchmarks drive the shop as the chaos suite does, from outside,
@@ -25,6 +26,8 @@ type BenchOptions struct {
 	Concurrency int           // payments in flight at saturation; default 32
 	BareFor     time.Duration // how long the bare-workflow case runs; default 20 s
 	Storm       int           // subscriptions expiring at the same second; default 1,000, -1 skips the case
+	Broadcast   int           // users seeded for the broadcast burst; default 2,000, -1 skips the case
+	Reconcile   int           // live subscriptions seeded for the reconcile case; default 100,000, -1 skips it
 	Dir         string
 	Out         io.Writer
 }
@@ -41,6 +44,12 @@ func (o *BenchOptions) defaults() {
 	}
 	if o.Storm == 0 {
 		o.Storm = 1000
+	}
+	if o.Broadcast == 0 {
+		o.Broadcast = 2000
+	}
+	if o.Reconcile == 0 {
+		o.Reconcile = 100_000
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -67,18 +76,29 @@ type BenchReport struct {
 	Rows  []BenchRow
 	Ratio float64 // pipeline at saturation ÷ bare workflows, per second
 	Storm *StormRow
+	// Broadcast and Reconcile are nil when their case was skipped.
+	Broadcast *BroadcastRow
+	Reconcile *ReconcileRow
 	// Answers are the bot's first answers to users clicking through the
 	// menus while the pipeline saturated the server.
 	Answers answerSnapshot
 }
 
-// RunBench starts the shop and runs the cases: the purchase pipeline at
-// saturation and at half of it, and a bare workflow of three no-op
-// activities on the same server, then prints the table.
+// RunBench starts the shop and runs the cases: the broadcast burst, the
+// purchase pipeline at saturation and at half of it and a bare workflow
+// of three no-op activities on the same server, the expiry storm, and the
+// reconciliation of seeded users; then prints the table.
 func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 	opts.defaults()
 	out := &syncWriter{w: opts.Out}
-	sys, err := startSystem(ctx, opts.Dir, out, map[string]string{"LOG_LEVEL": "warn"}, false)
+	// The reconcile case reads the worker's pool metrics, so its port is
+	// fixed in advance.
+	port, err := stack.FreePort()
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{"LOG_LEVEL": "warn", "WORKER_METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", port)}
+	sys, err := startSystem(ctx, opts.Dir, out, env, false)
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +108,15 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 		return nil, err
 	}
 	r := &BenchReport{}
+	// The broadcast goes to every user: first, it reaches the seeded ones
+	// and the admin only.
+	if opts.Broadcast > 0 {
+		b, err := sys.broadcastCase(ctx, d, opts.Broadcast, out)
+		if err != nil {
+			return nil, fmt.Errorf("broadcast burst: %w", err)
+		}
+		r.Broadcast = &b
+	}
 	if opts.Purchases > 0 {
 		if err := sys.pipelineCases(ctx, d, opts, r, out); err != nil {
 			return nil, err
@@ -99,6 +128,14 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 			return nil, fmt.Errorf("expiry storm: %w", err)
 		}
 		r.Storm = &storm
+	}
+	// Last: its users stay, a hundred thousand by default.
+	if opts.Reconcile > 0 {
+		rec, err := sys.reconcileCase(ctx, opts.Reconcile, out)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile: %w", err)
+		}
+		r.Reconcile = &rec
 	}
 	r.Print(out)
 	return r, nil

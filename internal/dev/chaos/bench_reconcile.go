@@ -52,7 +52,13 @@ const reconcileWait = time.Hour
 func (s *system) reconcileCase(ctx context.Context, n int, out io.Writer) (ReconcileRow, error) {
 	row := ReconcileRow{Users: n, Missing: max(1, n/100), Strays: max(2, n/100)}
 	sched := s.temporal.ScheduleClient().GetHandle(ctx, schedules.ReconcileID)
-	if err := sched.Pause(ctx, client.SchedulePauseOptions{Note: "bench: reconcile case"}); err != nil {
+	// The worker creates the Schedule as it starts, perhaps not yet.
+	err := sched.Pause(ctx, client.SchedulePauseOptions{Note: "bench: reconcile case"})
+	for deadline := time.Now().Add(time.Minute); schedules.IsNotFound(err) && time.Now().Before(deadline); {
+		sleep(ctx, 200*time.Millisecond)
+		err = sched.Pause(ctx, client.SchedulePauseOptions{Note: "bench: reconcile case"})
+	}
+	if err != nil {
 		return row, fmt.Errorf("pause the reconcile schedule: %w", err)
 	}
 	defer func() {

@@ -27,6 +27,8 @@ type BenchOptions struct {
 	BareFor     time.Duration // how long the bare-workflow case runs; default 20 s
 	Storm       int           // subscriptions expiring at the same second; default 1,000, -1 skips the case
 	Workers     int           // purchases on each side of the two-workers case; default 150, -1 skips it
+	Broadcast   int           // users seeded for the broadcast burst; default 2,000, -1 skips the case
+	Reconcile   int           // live subscriptions seeded for the reconcile case; default 100,000, -1 skips it
 	Dir         string
 	Out         io.Writer
 }
@@ -46,6 +48,12 @@ func (o *BenchOptions) defaults() {
 	}
 	if o.Workers == 0 {
 		o.Workers = 150
+	}
+	if o.Broadcast == 0 {
+		o.Broadcast = 2000
+	}
+	if o.Reconcile == 0 {
+		o.Reconcile = 100_000
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -73,19 +81,23 @@ type BenchReport struct {
 	Ratio   float64 // pipeline at saturation ÷ bare workflows, per second
 	Storm   *StormRow
 	Workers *WorkersRow
+	// Broadcast and Reconcile are nil when their case was skipped.
+	Broadcast *BroadcastRow
+	Reconcile *ReconcileRow
 	// Answers are the bot's first answers to users clicking through the
 	// menus while the pipeline saturated the server.
 	Answers answerSnapshot
 }
 
-// RunBench starts the shop and runs the cases: the purchase pipeline at
-// saturation and at half of it, and a bare workflow of three no-op
-// activities on the same server, then prints the table.
+// RunBench starts the shop and runs the cases: the broadcast burst, the
+// purchase pipeline at saturation and at half of it and a bare workflow
+// of three no-op activities on the same server, the expiry storm, and the
+// reconciliation of seeded users; then prints the table.
 func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 	opts.defaults()
 	out := &syncWriter{w: opts.Out}
-	// The storm and the two-workers case read the worker's /metrics and
-	// /healthz, so its port is fixed in advance.
+	// The storm, the two-workers and the reconcile cases read the worker's
+	// /metrics and /healthz, so its port is fixed in advance.
 	port, err := stack.FreePort()
 	if err != nil {
 		return nil, err
@@ -102,6 +114,15 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 		return nil, err
 	}
 	r := &BenchReport{}
+	// The broadcast goes to every user: first, it reaches the seeded ones
+	// and the admin only.
+	if opts.Broadcast > 0 {
+		b, err := sys.broadcastCase(ctx, d, opts.Broadcast, out)
+		if err != nil {
+			return nil, fmt.Errorf("broadcast burst: %w", err)
+		}
+		r.Broadcast = &b
+	}
 	if opts.Purchases > 0 {
 		if err := sys.pipelineCases(ctx, d, opts, r, out); err != nil {
 			return nil, err
@@ -118,6 +139,14 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 			return nil, fmt.Errorf("expiry storm: %w", err)
 		}
 		r.Storm = &storm
+	}
+	// Last: its users stay, a hundred thousand by default.
+	if opts.Reconcile > 0 {
+		rec, err := sys.reconcileCase(ctx, opts.Reconcile, out)
+		if err != nil {
+			return nil, fmt.Errorf("reconcile: %w", err)
+		}
+		r.Reconcile = &rec
 	}
 	r.Print(out)
 	return r, nil

@@ -93,9 +93,8 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 	// on, as in production; the setup above ran without it.
 	s.stack.Telegram.SetRateLimit(faketg.RateLimit{PerSecond: 30, RetryAfter: 5 * time.Second})
 	defer s.stack.Telegram.SetRateLimit(faketg.RateLimit{})
-	poolCtx, stopPool := context.WithCancel(ctx)
-	pool := s.watchPool(poolCtx)
-	defer stopPool()
+	pool := startPoolWatch(ctx, "http://"+s.stack.Config.WorkerMetricsAddr+"/metrics", "worker")
+	defer pool.stop()
 	first := time.Duration(0)
 	deadline := at.Add(stormWait)
 	for time.Now().Before(deadline) {
@@ -138,8 +137,7 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 		}
 		sleep(ctx, time.Second)
 	}
-	stopPool()
-	row.Pool = <-pool
+	row.Pool = pool.stop()
 	row.RateLimited = s.stack.Telegram.RateLimited()
 	row.NoticesPerSecond, row.NoticesPeak = noticePace(d, users, at)
 	return row, nil

@@ -1,12 +1,9 @@
 package chaos
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -59,116 +56,6 @@ func (s *system) moveExpiries(ctx context.Context, users []*user, at time.Time, 
 		return fmt.Errorf("tell the workflows their new expiry: %w", err)
 	}
 	return nil
-}
-
-// poolPeak is the worker's database pool at its busiest during the storm,
-// read from its vpnflow_db_pool_* metrics every 100 ms (a shorter peak can
-// slip between two readings; EmptyAcquires cannot: it counts every
-// acquire that found no idle connection).
-type poolPeak struct {
-	Acquired, Max int
-	EmptyAcquires int // during the storm
-	Samples       int
-}
-
-func (p poolPeak) String() string {
-	if p.Samples == 0 || p.Max == 0 {
-		return "not read"
-	}
-	return fmt.Sprintf("%d of %d connections at most (%.0f%%), %d acquires waited for one, %d readings",
-		p.Acquired, p.Max, 100*float64(p.Acquired)/float64(p.Max), p.EmptyAcquires, p.Samples)
-}
-
-// watchPool reads the worker's pool metrics until ctx ends, then sends the
-// peak.
-func (s *system) watchPool(ctx context.Context) <-chan poolPeak {
-	done := make(chan poolPeak, 1)
-	url := "http://" + s.stack.Config.WorkerMetricsAddr + "/metrics"
-	go func() {
-		var peak poolPeak
-		firstEmpty := -1
-		lastEmpty := 0
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			if m, err := readPoolMetrics(ctx, url); err == nil {
-				peak.Samples++
-				peak.Acquired = max(peak.Acquired, m.acquired)
-				peak.Max = max(peak.Max, m.max)
-				if firstEmpty < 0 {
-					firstEmpty = m.emptyAcquires
-				}
-				lastEmpty = m.emptyAcquires
-			}
-			select {
-			case <-ctx.Done():
-				if firstEmpty >= 0 {
-					peak.EmptyAcquires = lastEmpty - firstEmpty
-				}
-				done <- peak
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return done
-}
-
-type poolMetrics struct{ acquired, max, emptyAcquires int }
-
-// readPoolMetrics sums the vpnflow_db_pool_* series of every pool the
-// worker has.
-func readPoolMetrics(ctx context.Context, url string) (poolMetrics, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return poolMetrics{}, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return poolMetrics{}, err
-	}
-	defer resp.Body.Close()
-	var m poolMetrics
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for sc.Scan() {
-		name, value, ok := metricLine(sc.Text())
-		if !ok {
-			continue
-		}
-		switch name {
-		case "vpnflow_db_pool_acquired_conns":
-			m.acquired += int(value)
-		case "vpnflow_db_pool_max_conns":
-			m.max += int(value)
-		case "vpnflow_db_pool_empty_acquires_total":
-			m.emptyAcquires += int(value)
-		}
-	}
-	return m, sc.Err()
-}
-
-// metricLine splits a Prometheus text line into its name (labels dropped)
-// and value.
-func metricLine(line string) (string, float64, bool) {
-	if line == "" || line[0] == '#' {
-		return "", 0, false
-	}
-	sp := strings.LastIndexByte(line, ' ')
-	if sp < 0 {
-		return "", 0, false
-	}
-	v, err := strconv.ParseFloat(line[sp+1:], 64)
-	if err != nil {
-		return "", 0, false
-	}
-	name := line[:sp]
-	if i := strings.IndexByte(name, '{'); i >= 0 {
-		name = name[:i]
-	}
-	return name, v, true
 }
 
 // noticePace is the rate of the users' "has ended" notices from the first

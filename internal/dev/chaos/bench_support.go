@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
@@ -23,6 +25,21 @@ import (
 
 func benchUser(n int) faketg.User {
 	return faketg.User{FirstName: fmt.Sprintf("Bench-%d", n), LanguageCode: "en"}
+}
+
+// copyUsers writes users with these Telegram ids in one COPY, each with a
+// referral code of its own ("b" and the id: longer than the bot's, so
+// never one of them).
+func copyUsers(ctx context.Context, pool *pgxpool.Pool, ids []int64) error {
+	rows := make([][]any, len(ids))
+	for i, id := range ids {
+		rows[i] = []any{id, fmt.Sprintf("Bench-%d", id), "b" + strconv.FormatInt(id, 10), "en"}
+	}
+	_, err := pool.CopyFrom(ctx, pgx.Identifier{"users"}, []string{"telegram_id", "first_name", "ref_code", "language"}, pgx.CopyFromRows(rows))
+	if err != nil {
+		return fmt.Errorf("copy %d users: %w", len(ids), err)
+	}
+	return nil
 }
 
 // measure runs one case and adds the CPU the Temporal server and the
@@ -215,6 +232,12 @@ func (r *BenchReport) Print(w io.Writer) {
 			st.Users, st.HalfOut.Round(100*time.Millisecond), st.LastOut.Round(100*time.Millisecond), st.PerSecond, notified, st.ServerCPU, st.WorkerCPU)
 		fmt.Fprintf(w, "expiry storm: notices %.1f/s from the first to the last, at most %d in one second; %d sends answered 429 (flood control at 30/s); worker's database pool: %s\n",
 			st.NoticesPerSecond, st.NoticesPeak, st.RateLimited, st.Pool)
+	}
+	if r.Broadcast != nil {
+		r.Broadcast.print(w)
+	}
+	if r.Reconcile != nil {
+		r.Reconcile.print(w)
 	}
 }
 

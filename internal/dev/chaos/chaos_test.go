@@ -93,6 +93,9 @@ func TestBenchSmoke(t *testing.T) {
 		// The expiry storm waits at least the sandbox's one-minute
 		// minimum expiry: too long for make test; make bench runs it.
 		Purchases: 6, Concurrency: 3, BareFor: 2 * time.Second, Storm: -1, Workers: -1,
+		// A few seconds each; they fail the run themselves when a
+		// recipient is missed or the drift is not repaired exactly.
+		Broadcast: 50, Reconcile: 200,
 		Dir: testenv.Dir(t, "bench"), Out: testWriter{t, new(bytes.Buffer)},
 	})
 	if err != nil {
@@ -103,7 +106,12 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("%s: %d done, %d lost, %d duplicated", row.Case, row.Done, row.Lost, row.Dup)
 		}
 	}
-
+	if r.Broadcast == nil || r.Broadcast.Delivered < 50 {
+		t.Errorf("broadcast burst: %+v, want at least the 50 seeded users reached", r.Broadcast)
+	}
+	if r.Reconcile == nil || r.Reconcile.Result.Readded != 2 || r.Reconcile.Result.Removed != 2 {
+		t.Errorf("reconcile: %+v, want 2 keys re-added and 2 removed", r.Reconcile)
+	}
 }
 
 // testWriter sends the suite's lines to the test log as they come, one

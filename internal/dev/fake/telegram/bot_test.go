@@ -339,6 +339,36 @@ func TestBlockedUserAndUnstartedChat(t *testing.T) {
 	}
 }
 
+// TestMarkStartedLetsTheBotWriteWithoutAnUpdate: a user seeded as one who
+// wrote to the bot before can be written to, and the bot hears nothing.
+func TestMarkStartedLetsTheBotWriteWithoutAnUpdate(t *testing.T) {
+	srv := startServer(t, Options{})
+	b := newBot(t, srv)
+	ctx := waitCtx(t)
+	u, err := srv.AddUser(User{FirstName: "Seeded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: u.ID, Text: "before"}); !errors.Is(err, bot.ErrorForbidden) {
+		t.Fatalf("message before MarkStarted: err = %v, want 403", err)
+	}
+	if err := srv.MarkStarted(u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: u.ID, Text: "after"}); err != nil {
+		t.Errorf("message after MarkStarted: %v", err)
+	}
+	srv.mu.Lock()
+	pending := len(srv.updates)
+	srv.mu.Unlock()
+	if pending != 0 {
+		t.Errorf("%d updates pending, want none: MarkStarted must not write to the bot", pending)
+	}
+	if err := srv.MarkStarted(42); !errors.Is(err, ErrUnknownUser) {
+		t.Errorf("MarkStarted of an unknown user: err = %v, want ErrUnknownUser", err)
+	}
+}
+
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	clk := newClock()
 	srv := startServer(t, Options{Now: clk.Now})
@@ -365,10 +395,13 @@ func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: u.ID, Text: "after the wait"}); err != nil {
 		t.Errorf("send after the flood wait: %v", err)
 	}
-	if got := srv.RateLimited(); got != 2 {
-		t.Errorf("RateLimited() = %d, want the 2 sends answered 429", got)
+	if n := srv.RateLimited(); n != 2 {
+		t.Errorf("RateLimited = %d, want the 2 sends refused", n)
 	}
 	srv.SetRateLimit(RateLimit{})
+	if n := srv.RateLimited(); n != 0 {
+		t.Errorf("RateLimited = %d after the limit was set again, want 0", n)
+	}
 	for range 5 {
 		if _, err := b.SendMessage(ctx, &bot.SendMessageParams{ChatID: u.ID, Text: "unlimited"}); err != nil {
 			t.Fatalf("send with the limit off: %v", err)

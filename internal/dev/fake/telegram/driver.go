@@ -36,6 +36,20 @@ func (s *Server) AddUser(u User) (User, error) {
 	return u, nil
 }
 
+// MarkStarted makes the user one who wrote to the bot before the stand-in
+// knew them — users already in a kept or seeded database — so the bot may
+// write to them. Unlike SendText, it sends the bot no update.
+func (s *Server) MarkStarted(userID int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, err := s.activeUserLocked(userID)
+	if err != nil {
+		return fmt.Errorf("mark started: %w", err)
+	}
+	a.started = true
+	return nil
+}
+
 // Users returns every user, in the order they were added.
 func (s *Server) Users() []User {
 	s.mu.Lock()

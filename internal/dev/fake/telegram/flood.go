@@ -56,8 +56,8 @@ func tooManyRequests(wait time.Duration) *apiError {
 	}
 }
 
-// RateLimited is how many sends flood control has answered with 429 since
-// SetRateLimit was last called.
+// RateLimited counts the sends refused with 429 since SetRateLimit was
+// last called: what a sender that keeps to the limit never sees.
 func (s *Server) RateLimited() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -137,6 +137,15 @@ func (s *shopEnv) settle(userID int64, purchaseID string) {
 	if err := s.temporal.GetWorkflow(ctx, shop.PurchaseWorkflowID(purchaseID), "").Get(ctx, nil); err != nil {
 		s.t.Fatalf("purchase workflow %s: %v", purchaseID, err)
 	}
+	s.waitSubscriptionIdle(userID)
+}
+
+// waitSubscriptionIdle waits until the user's Subscription workflow runs
+// with no activity or workflow task pending.
+func (s *shopEnv) waitSubscriptionIdle(userID int64) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
 	s.eventually("the subscription workflow to be idle", func() error {
 		d, err := s.temporal.DescribeWorkflowExecution(ctx, shop.SubscriptionWorkflowID(userID), "")
 		if err != nil {

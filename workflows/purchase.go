@@ -36,6 +36,7 @@ func Purchase(ctx workflow.Context, in shop.PurchaseInput) (shop.PurchaseState, 
 	if err := in.Validate(); err != nil {
 		return shop.PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
+	ctx = withLean(ctx)
 	p := &purchase{in: in, state: shop.PurchaseState{
 		PurchaseID: in.PurchaseID, UserID: in.UserID, Kind: in.Kind, PlanID: in.PlanID,
 		Provider: in.Provider, Amount: in.Amount, Currency: in.Currency, Status: shop.PurchasePending,

@@ -42,8 +42,9 @@ func Subscription(ctx workflow.Context, in shop.SubscriptionInput) error {
 	if in.UserID <= 0 {
 		return temporal.NewNonRetryableApplicationError("user id must be positive", "InvalidInput", nil)
 	}
-	s := &subscription{policy: in.Policy}
-	s.edges = workflow.GetVersion(ctx, edgesChange, workflow.DefaultVersion, 1) >= 1
+	ctx = withLean(ctx)
+	s := &subscription{policy: in.Policy, lean: leanIn(ctx)}
+	s.edges = version(ctx, edgesChange, 1) >= 1
 	if in.State != nil {
 		s.state = *in.State
 	} else {
@@ -60,7 +61,10 @@ func Subscription(ctx workflow.Context, in shop.SubscriptionInput) error {
 type subscription struct {
 	// edges is set for runs that started on the code versioned by
 	// edgesChange; replays of older runs keep the old behaviour.
-	edges    bool
+	edges bool
+	// lean is the run's lean version (lean.go), for update handlers,
+	// which run outside the context that carries it.
+	lean     workflow.Version
 	policy   shop.Policy
 	state    shop.SubscriptionState
 	pending  []shop.Extension

@@ -26,6 +26,7 @@ func (s *subscription) validateTrial(ctx workflow.Context, _ shop.TrialRequest) 
 // startTrial books the trial in the database (once per user, enforced by the
 // schema) and queues its extension; the main loop activates the key.
 func (s *subscription) startTrial(ctx workflow.Context, req shop.TrialRequest) (shop.TrialResult, error) {
+	ctx = withLeanOf(ctx, s.lean)
 	var a *activities.Activities
 	var res shop.TrialResult
 	if err := workflow.ExecuteActivity(withDB(ctx), a.StartTrial, activities.UserRef{UserID: s.state.UserID}).Get(ctx, &res); err != nil {

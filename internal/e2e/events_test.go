@@ -35,6 +35,8 @@ func TestPurchaseHistories(t *testing.T) {
 
 	crypto := s.register("Crypto")
 	inv := s.buyWithCryptoPay(crypto, "30 days")
+	// Paid once the purchase waits, as most are (and as in make bench).
+	s.waitIdle(shop.PurchaseWorkflowID(s.latestPurchase(crypto).ID.String()))
 	if err := s.cp.Pay(inv.InvoiceID); err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +47,7 @@ func TestPurchaseHistories(t *testing.T) {
 
 	stars := s.register("Stars")
 	msg := s.starsInvoice(stars)
+	s.waitIdle(shop.PurchaseWorkflowID(s.latestPurchase(stars).ID.String()))
 	if _, err := s.tg.PayStarsInvoice(ctx, stars, msg.ID); err != nil {
 		t.Fatalf("pay stars invoice: %v\n%s", err, s.conversation(stars))
 	}

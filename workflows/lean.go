@@ -20,8 +20,10 @@ const (
 	// leanImplied: the versions older changes had when leanChange came
 	// are implied (impliedVersion) instead of each being recorded.
 	leanImplied workflow.Version = 1
+	// leanLocal: short database steps run as local activities (local.go).
+	leanLocal workflow.Version = 2
 
-	leanVersion = leanImplied
+	leanVersion = leanLocal
 )
 
 type leanKey struct{}

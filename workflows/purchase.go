@@ -105,7 +105,7 @@ func (p *purchase) setup(ctx workflow.Context) error {
 
 func (p *purchase) run(ctx workflow.Context) error {
 	var a *activities.Activities
-	if err := workflow.ExecuteActivity(withDB(ctx), a.RecordPurchase, p.in.NewPurchase).Get(ctx, nil); err != nil {
+	if err := dbStep(ctx, a.RecordPurchase, p.in.NewPurchase, nil); err != nil {
 		return p.fail(ctx, "record purchase", err)
 	}
 
@@ -146,9 +146,9 @@ func (p *purchase) invoiceCryptoPay(ctx workflow.Context) error {
 		return p.fail(ctx, "create invoice", err)
 	}
 	p.state.InvoiceID, p.state.InvoiceExpiresAt = inv.InvoiceID, inv.ExpiresAt
-	if err := workflow.ExecuteActivity(withDB(ctx), a.SaveInvoice, activities.SaveInvoiceInput{
+	if err := dbStep(ctx, a.SaveInvoice, activities.SaveInvoiceInput{
 		PurchaseID: p.in.PurchaseID, Invoice: inv,
-	}).Get(ctx, nil); err != nil {
+	}, nil); err != nil {
 		return p.fail(ctx, "save invoice", err)
 	}
 	p.state.Status = shop.PurchaseInvoiced
@@ -241,7 +241,7 @@ func (p *purchase) poll(ctx workflow.Context) string {
 
 func (p *purchase) expire(ctx workflow.Context) error {
 	var a *activities.Activities
-	if err := workflow.ExecuteActivity(withDB(ctx), a.ExpirePurchase, activities.PurchaseRef{PurchaseID: p.in.PurchaseID}).Get(ctx, nil); err != nil {
+	if err := dbStep(ctx, a.ExpirePurchase, activities.PurchaseRef{PurchaseID: p.in.PurchaseID}, nil); err != nil {
 		return p.fail(ctx, "expire purchase", err)
 	}
 	p.state.Status = shop.PurchaseExpired
@@ -257,9 +257,9 @@ func (p *purchase) credit(ctx workflow.Context) error {
 	var a *activities.Activities
 	p.state.PaidVia = p.payment.Source
 	var res activities.CreditResult
-	err := workflow.ExecuteActivity(withDB(ctx), a.CreditPurchase, activities.CreditInput{
+	err := dbStep(ctx, a.CreditPurchase, activities.CreditInput{
 		PurchaseID: p.in.PurchaseID, ChargeID: p.payment.ChargeID,
-	}).Get(ctx, &res)
+	}, &res)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInsufficientBalance {
 		p.state.Status, p.state.Failure = shop.PurchaseFailed, failureInsufficientBalance

@@ -26,9 +26,9 @@ func (p *purchase) recordFailure(ctx workflow.Context) {
 		return
 	}
 	var a *activities.Activities
-	if err := workflow.ExecuteActivity(withDB(ctx), a.FailPurchase, activities.FailPurchaseInput{
+	if err := dbStep(ctx, a.FailPurchase, activities.FailPurchaseInput{
 		PurchaseID: p.in.PurchaseID, Reason: p.state.Failure,
-	}).Get(ctx, nil); err != nil {
+	}, nil); err != nil {
 		// withDB retries until the database answers, so only a permanent
 		// error gets here; the workflow's own failure records the purchase.
 		workflow.GetLogger(ctx).Error("purchase failure not recorded", "error", err)

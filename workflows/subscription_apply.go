@@ -29,7 +29,7 @@ func (s *subscription) startTrial(ctx workflow.Context, req shop.TrialRequest) (
 	ctx = withLeanOf(ctx, s.lean)
 	var a *activities.Activities
 	var res shop.TrialResult
-	if err := workflow.ExecuteActivity(withDB(ctx), a.StartTrial, activities.UserRef{UserID: s.state.UserID}).Get(ctx, &res); err != nil {
+	if err := dbStep(ctx, a.StartTrial, activities.UserRef{UserID: s.state.UserID}, &res); err != nil {
 		s.answer(ctx, req.Reply, trialRefusal(err))
 		return res, err
 	}

@@ -27,7 +27,7 @@ func (s *subscription) validateAutoRenew(ctx workflow.Context, req shop.AutoRene
 func (s *subscription) setAutoRenew(ctx workflow.Context, req shop.AutoRenewRequest) error {
 	ctx = withLeanOf(ctx, s.lean)
 	var a *activities.Activities
-	if err := workflow.ExecuteActivity(withDB(ctx), a.SetAutoRenew, activities.AutoRenewSetting{UserID: s.state.UserID, On: req.On}).Get(ctx, nil); err != nil {
+	if err := dbStep(ctx, a.SetAutoRenew, activities.AutoRenewSetting{UserID: s.state.UserID, On: req.On}, nil); err != nil {
 		s.answer(ctx, req.Reply, notice.RequestFailed())
 		return err
 	}

@@ -22,8 +22,11 @@ const (
 	leanImplied workflow.Version = 1
 	// leanLocal: short database steps run as local activities (local.go).
 	leanLocal workflow.Version = 2
+	// leanDeliver: a purchase hands its extension to the Subscription
+	// workflow in a local activity.
+	leanDeliver workflow.Version = 3
 
-	leanVersion = leanLocal
+	leanVersion = leanDeliver
 )
 
 type leanKey struct{}

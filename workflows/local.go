@@ -18,7 +18,10 @@ import (
 //
 // Local activities bypass the bulkhead queues, so nothing else runs so:
 // not a call to Xray, Telegram or Crypto Pay, which can hang, and not a
-// database step that reads or writes many rows. The worker bounds how
+// database step that reads or writes many rows. One more kind of step
+// runs locally (leanDeliver): handing a purchase's extension to the
+// Subscription workflow, a signal-with-start to Temporal, which has no
+// bulkhead and ran on the workflows' own queue in this same worker. The worker bounds how
 // many run at once (workerapp.LocalSlots, taken from the database's share
 // of the pool), so they never hold more connections than they were given.
 //
@@ -49,10 +52,16 @@ func localOptions() workflow.LocalActivityOptions {
 // dbStep runs one short database transaction: locally in a lean run from
 // leanLocal on, as an activity on the database bulkhead before.
 func dbStep(ctx workflow.Context, activity, in, out any) error {
-	if leanIn(ctx) < leanLocal {
-		return workflow.ExecuteActivity(withDB(ctx), activity, in).Get(ctx, out)
+	return step(ctx, leanLocal, withDB(ctx), activity, in, out)
+}
+
+// step runs activity locally in a lean run from lean version from on, and
+// as an activity with the options in opts before (and as the fallback).
+func step(ctx workflow.Context, from workflow.Version, opts workflow.Context, activity, in, out any) error {
+	if leanIn(ctx) < from {
+		return workflow.ExecuteActivity(opts, activity, in).Get(ctx, out)
 	}
-	return runLocal(ctx, withDB(ctx), activity, in, out)
+	return runLocal(ctx, opts, activity, in, out)
 }
 
 // runLocal runs activity as a local activity and, if that fails with an

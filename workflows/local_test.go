@@ -25,14 +25,15 @@ func where(ctx context.Context) string {
 
 var dbQueue = shop.BulkheadQueue("default-test-taskqueue", shop.BulkheadDB)
 
-// A lean run stores and credits a purchase in local activities; a run
-// from before does both on the database bulkhead.
-func TestLeanDatabaseStepsRunLocally(t *testing.T) {
+// A lean run stores and credits a purchase and hands its extension on in
+// local activities; a run from before does the first two on the database
+// bulkhead and the last on the workflows' queue.
+func TestLeanStepsRunLocally(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		lean bool
-		want string
-	}{{"lean run", true, "local"}, {"run before lean", false, dbQueue}} {
+		name          string
+		lean          bool
+		want, deliver string
+	}{{"lean run", true, "local", "local"}, {"run before lean", false, dbQueue, "default-test-taskqueue"}} {
 		t.Run(tc.name, func(t *testing.T) {
 			pe := newPurchaseEnv(t, shop.ProviderBalance)
 			if !tc.lean {
@@ -43,13 +44,16 @@ func TestLeanDatabaseStepsRunLocally(t *testing.T) {
 				ran["credit"] = where(ctx)
 				return activities.CreditResult{Kind: shop.KindSubscription, ExpiresAt: pe.Now().Add(30 * 24 * time.Hour)}, nil
 			})
-			pe.deliveries()
+			pe.OnActivity(pe.a.DeliverExtension, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.DeliverExtensionInput) error {
+				ran["deliver"] = where(ctx)
+				return nil
+			})
 
 			pe.ExecuteWorkflow(Purchase, pe.in)
 
 			require.Equal(t, shop.PurchasePaid, pe.result(t).Status)
 			ran["record"] = pe.recordedOn
-			require.Equal(t, map[string]string{"record": tc.want, "credit": tc.want}, ran)
+			require.Equal(t, map[string]string{"record": tc.want, "credit": tc.want, "deliver": tc.deliver}, ran)
 		})
 	}
 }
@@ -78,12 +82,7 @@ func TestLocalStepHandedToBulkheadWhenDatabaseDown(t *testing.T) {
 	require.Len(t, *delivered, 1)
 	require.Equal(t, "local", ran[0])
 	require.Equal(t, dbQueue, ran[len(ran)-1])
-	locals := 0
-	for _, w := range ran {
-		if w == "local" {
-			locals++
-		}
-	}
+	locals := countOf(ran, "local")
 	require.Greater(t, locals, 1, "tried locally more than once: %v", ran)
 	require.Less(t, locals, len(ran)-1, "handed over while the database was still down: %v", ran)
 	require.Empty(t, pe.failed)
@@ -107,4 +106,36 @@ func TestLocalStepAnswerIsFinal(t *testing.T) {
 	require.Equal(t, failureInsufficientBalance, st.Failure)
 	require.Equal(t, []string{"local"}, ran)
 	require.Equal(t, []string{"insufficient_balance"}, pe.notices)
+}
+
+// An extension Temporal does not take locally within localLimit (the
+// frontend unreachable) is handed to the activity on the workflows' queue,
+// which retries until it is delivered.
+func TestLocalDeliveryHandedToActivity(t *testing.T) {
+	pe := newPurchaseEnv(t, shop.ProviderBalance)
+	pe.creditOK()
+	var ran []string
+	pe.OnActivity(pe.a.DeliverExtension, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.DeliverExtensionInput) error {
+		ran = append(ran, where(ctx))
+		if where(ctx) == "local" {
+			return errors.New("frontend unavailable")
+		}
+		return nil
+	})
+
+	pe.ExecuteWorkflow(Purchase, pe.in)
+
+	require.Equal(t, shop.PurchasePaid, pe.result(t).Status)
+	require.Equal(t, "default-test-taskqueue", ran[len(ran)-1])
+	require.Equal(t, len(ran)-1, countOf(ran, "local"))
+}
+
+func countOf(xs []string, x string) int {
+	n := 0
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
 }

@@ -286,13 +286,13 @@ func (p *purchase) credit(ctx workflow.Context) error {
 		if p.in.Renewal {
 			kind = shop.ExtensionRenewal
 		}
-		if err := workflow.ExecuteActivity(withTemporal(ctx), a.DeliverExtension, activities.DeliverExtensionInput{
+		if err := step(ctx, leanDeliver, withTemporal(ctx), a.DeliverExtension, activities.DeliverExtensionInput{
 			UserID: p.in.UserID,
 			Extension: shop.Extension{
 				ID: shop.PurchaseExtensionID(p.in.PurchaseID), Kind: kind,
 				PlanID: p.in.PlanID, ExpiresAt: res.ExpiresAt,
 			},
-		}).Get(ctx, nil); err != nil {
+		}, nil); err != nil {
 			return p.fail(ctx, "deliver extension", err)
 		}
 	}

@@ -25,8 +25,11 @@ const (
 	// leanDeliver: a purchase hands its extension to the Subscription
 	// workflow in a local activity.
 	leanDeliver workflow.Version = 3
+	// leanPolicy: a Subscription run reads the configured policy in a
+	// local activity, once per moment (refreshPolicy).
+	leanPolicy workflow.Version = 4
 
-	leanVersion = leanDeliver
+	leanVersion = leanPolicy
 )
 
 type leanKey struct{}

@@ -21,7 +21,9 @@ import (
 // database step that reads or writes many rows. One more kind of step
 // runs locally (leanDeliver): handing a purchase's extension to the
 // Subscription workflow, a signal-with-start to Temporal, which has no
-// bulkhead and ran on the workflows' own queue in this same worker. The worker bounds how
+// bulkhead and ran on the workflows' own queue in this same worker; and
+// one reads no system at all (leanPolicy): the policy in the worker's
+// configuration. The worker bounds how
 // many run at once (workerapp.LocalSlots, taken from the database's share
 // of the pool), so they never hold more connections than they were given.
 //

@@ -139,3 +139,35 @@ func countOf(xs []string, x string) int {
 	}
 	return n
 }
+
+// A lean Subscription run reads the configured policy locally, once for
+// its start and the period it begins at that moment, and again for a
+// period that begins later; a run from before reads it as an activity
+// each time.
+func TestLeanPolicyReadOncePerMoment(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lean bool
+		want []string
+	}{
+		{"lean run", true, []string{"local", "local"}},
+		{"run before lean", false, []string{"default-test-taskqueue", "default-test-taskqueue", "default-test-taskqueue"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			se := newSubEnv(t)
+			if !tc.lean {
+				beforeLean(se.TestWorkflowEnvironment)
+			}
+			se.extendAt(3*24*time.Hour, "purchase:b", 30*24*time.Hour)
+			se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 4*24*time.Hour)
+
+			// Started with its first extension, as a purchase starts it.
+			se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy, Pending: []shop.Extension{
+				{ID: "purchase:a", Kind: "purchase", PlanID: "1m", ExpiresAt: se.Now().Add(2 * 24 * time.Hour)},
+			}})
+
+			require.Equal(t, tc.want, se.policyReads)
+			require.Equal(t, 2, se.keys, "both periods activated")
+		})
+	}
+}

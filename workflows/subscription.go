@@ -64,14 +64,16 @@ type subscription struct {
 	edges bool
 	// lean is the run's lean version (lean.go), for update handlers,
 	// which run outside the context that carries it.
-	lean     workflow.Version
-	policy   shop.Policy
-	state    shop.SubscriptionState
-	pending  []shop.Extension
-	bans     []shop.Ban
-	overdue  *shop.Overdue
-	reissues []*reissueJob
-	outbox   *outbox // nil in runs recorded before versionOutbox
+	lean   workflow.Version
+	policy shop.Policy
+	// policyRead is when this run last read the policy (refreshPolicy).
+	policyRead time.Time
+	state      shop.SubscriptionState
+	pending    []shop.Extension
+	bans       []shop.Ban
+	overdue    *shop.Overdue
+	reissues   []*reissueJob
+	outbox     *outbox // nil in runs recorded before versionOutbox
 	// rearm wakes the main loop to re-arm its timer: turning auto-renewal
 	// on can put the renewal before the moment the loop sleeps until.
 	rearm bool

@@ -28,8 +28,11 @@ const (
 	// leanPolicy: a Subscription run reads the configured policy in a
 	// local activity, once per moment (refreshPolicy).
 	leanPolicy workflow.Version = 4
+	// leanActivation: a key is added to Xray without a timer for the
+	// "activation in progress" notice (subscription.addKey).
+	leanActivation workflow.Version = 5
 
-	leanVersion = leanPolicy
+	leanVersion = leanActivation
 )
 
 type leanKey struct{}

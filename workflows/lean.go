@@ -31,8 +31,11 @@ const (
 	// leanActivation: a key is added to Xray without a timer for the
 	// "activation in progress" notice (subscription.addKey).
 	leanActivation workflow.Version = 5
+	// leanAttrs: search attributes are upserted only when they change
+	// (upsertChanged).
+	leanAttrs workflow.Version = 6
 
-	leanVersion = leanActivation
+	leanVersion = leanAttrs
 )
 
 type leanKey struct{}

@@ -333,7 +333,7 @@ func (p *purchase) fail(ctx workflow.Context, step string, err error) error {
 }
 
 func (p *purchase) upsert(ctx workflow.Context) error {
-	return workflow.UpsertTypedSearchAttributes(ctx,
+	return upsertChanged(ctx,
 		shop.AttrTelegramUserID.ValueSet(p.in.UserID),
 		shop.AttrPurchaseStatus.ValueSet(p.state.Status),
 		shop.AttrPaymentProvider.ValueSet(p.in.Provider),

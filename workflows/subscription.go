@@ -380,5 +380,5 @@ func (s *subscription) upsert(ctx workflow.Context) error {
 		// resumes a stuck step is marked from its start.
 		updates = append(updates, shop.AttrSubscriptionStuck.ValueSet(s.state.Stuck != ""))
 	}
-	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
+	return upsertChanged(ctx, updates...)
 }

@@ -34,8 +34,12 @@ const (
 	// leanAttrs: search attributes are upserted only when they change
 	// (upsertChanged).
 	leanAttrs workflow.Version = 6
+	// leanTimer: the Subscription's main loop keeps one timer, cancelled
+	// when its moment moves, instead of leaving one behind at every wake
+	// (subscription.sleep).
+	leanTimer workflow.Version = 7
 
-	leanVersion = leanAttrs
+	leanVersion = leanTimer
 )
 
 type leanKey struct{}

@@ -77,6 +77,7 @@ type subscription struct {
 	// rearm wakes the main loop to re-arm its timer: turning auto-renewal
 	// on can put the renewal before the moment the loop sleeps until.
 	rearm bool
+	timer *wakeTimer // the main loop's timer, in lean runs (sleep)
 
 	extensions, banSignals, overdueSignals workflow.ReceiveChannel
 }
@@ -223,9 +224,7 @@ func (s *subscription) run(ctx workflow.Context, in shop.SubscriptionInput) erro
 			continue
 		}
 
-		if next, ok := s.clock().nextEvent(workflow.Now(ctx)); ok {
-			_, _ = workflow.AwaitWithTimeout(ctx, next.Sub(workflow.Now(ctx)), s.waiting)
-		} else if err := workflow.Await(ctx, s.waiting); err != nil {
+		if err := s.sleep(ctx); err != nil {
 			return err
 		}
 	}

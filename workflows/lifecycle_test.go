@@ -123,6 +123,7 @@ func TestSubscriptionReissueRefusedWhenNotActive(t *testing.T) {
 // It covers the AutoRenew activity path of runs from before autoRenewChange.
 func TestSubscriptionAutoRenewChargesOncePerPeriod(t *testing.T) {
 	se := newSubEnv(t)
+	beforeLean(se.TestWorkflowEnvironment)
 	se.OnGetVersion(autoRenewChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	charges := map[time.Time]int{}
 	attempts := 0
@@ -166,6 +167,7 @@ func TestSubscriptionAutoRenewChargesOncePerPeriod(t *testing.T) {
 // It covers the AutoRenew activity path of runs from before autoRenewChange.
 func TestSubscriptionAutoRenewShortBalanceTellsOnceThenExpires(t *testing.T) {
 	se := newSubEnv(t)
+	beforeLean(se.TestWorkflowEnvironment)
 	se.OnGetVersion(autoRenewChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	se.OnActivity(se.a.SetAutoRenew, mock.Anything, mock.Anything).Return(nil)
 	se.OnActivity(se.a.AutoRenew, mock.Anything, mock.Anything).Return(activities.AutoRenewResult{Price: 300, Currency: "USD", Balance: 100}, nil)
@@ -199,6 +201,7 @@ func TestSubscriptionAutoRenewFailureIsToldAndCounted(t *testing.T) {
 	suite.SetMetricsHandler(metrics)
 	se := newSubEnvIn(t, suite.NewTestWorkflowEnvironment())
 	// The AutoRenew activity path of runs from before autoRenewChange.
+	beforeLean(se.TestWorkflowEnvironment)
 	se.OnGetVersion(autoRenewChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	se.OnActivity(se.a.SetAutoRenew, mock.Anything, mock.Anything).Return(nil)
 	se.OnActivity(se.a.AutoRenew, mock.Anything, mock.Anything).Return(activities.AutoRenewResult{},

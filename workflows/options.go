@@ -26,7 +26,7 @@ const versionBulkheads = "activity-bulkheads"
 
 // on returns ctx with opts for activities of bulkhead b.
 func on(ctx workflow.Context, b shop.Bulkhead, opts workflow.ActivityOptions) workflow.Context {
-	if workflow.GetVersion(ctx, versionBulkheads, workflow.DefaultVersion, 1) >= 1 {
+	if version(ctx, versionBulkheads, 1) >= 1 {
 		opts.TaskQueue = shop.BulkheadQueue(shop.BaseQueue(workflow.GetInfo(ctx).TaskQueueName), b)
 	}
 	return workflow.WithActivityOptions(ctx, opts)

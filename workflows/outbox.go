@@ -34,7 +34,7 @@ type outbox struct {
 // newOutbox starts the outbox of a run, or returns nil for a run recorded
 // before versionOutbox; carried are the messages the previous run left.
 func newOutbox(ctx workflow.Context, userID int64, carried []shop.Outgoing) *outbox {
-	if workflow.GetVersion(ctx, versionOutbox, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+	if version(ctx, versionOutbox, 1) == workflow.DefaultVersion {
 		return nil
 	}
 	o := &outbox{userID: userID, queue: carried}

@@ -36,6 +36,7 @@ func Purchase(ctx workflow.Context, in shop.PurchaseInput) (shop.PurchaseState, 
 	if err := in.Validate(); err != nil {
 		return shop.PurchaseState{}, temporal.NewNonRetryableApplicationError(err.Error(), "InvalidInput", err)
 	}
+	ctx = withLean(ctx)
 	p := &purchase{in: in, state: shop.PurchaseState{
 		PurchaseID: in.PurchaseID, UserID: in.UserID, Kind: in.Kind, PlanID: in.PlanID,
 		Provider: in.Provider, Amount: in.Amount, Currency: in.Currency, Status: shop.PurchasePending,
@@ -104,7 +105,7 @@ func (p *purchase) setup(ctx workflow.Context) error {
 
 func (p *purchase) run(ctx workflow.Context) error {
 	var a *activities.Activities
-	if err := workflow.ExecuteActivity(withDB(ctx), a.RecordPurchase, p.in.NewPurchase).Get(ctx, nil); err != nil {
+	if err := dbStep(ctx, a.RecordPurchase, p.in.NewPurchase, nil); err != nil {
 		return p.fail(ctx, "record purchase", err)
 	}
 
@@ -145,9 +146,9 @@ func (p *purchase) invoiceCryptoPay(ctx workflow.Context) error {
 		return p.fail(ctx, "create invoice", err)
 	}
 	p.state.InvoiceID, p.state.InvoiceExpiresAt = inv.InvoiceID, inv.ExpiresAt
-	if err := workflow.ExecuteActivity(withDB(ctx), a.SaveInvoice, activities.SaveInvoiceInput{
+	if err := dbStep(ctx, a.SaveInvoice, activities.SaveInvoiceInput{
 		PurchaseID: p.in.PurchaseID, Invoice: inv,
-	}).Get(ctx, nil); err != nil {
+	}, nil); err != nil {
 		return p.fail(ctx, "save invoice", err)
 	}
 	p.state.Status = shop.PurchaseInvoiced
@@ -240,7 +241,7 @@ func (p *purchase) poll(ctx workflow.Context) string {
 
 func (p *purchase) expire(ctx workflow.Context) error {
 	var a *activities.Activities
-	if err := workflow.ExecuteActivity(withDB(ctx), a.ExpirePurchase, activities.PurchaseRef{PurchaseID: p.in.PurchaseID}).Get(ctx, nil); err != nil {
+	if err := dbStep(ctx, a.ExpirePurchase, activities.PurchaseRef{PurchaseID: p.in.PurchaseID}, nil); err != nil {
 		return p.fail(ctx, "expire purchase", err)
 	}
 	p.state.Status = shop.PurchaseExpired
@@ -256,9 +257,9 @@ func (p *purchase) credit(ctx workflow.Context) error {
 	var a *activities.Activities
 	p.state.PaidVia = p.payment.Source
 	var res activities.CreditResult
-	err := workflow.ExecuteActivity(withDB(ctx), a.CreditPurchase, activities.CreditInput{
+	err := dbStep(ctx, a.CreditPurchase, activities.CreditInput{
 		PurchaseID: p.in.PurchaseID, ChargeID: p.payment.ChargeID,
-	}).Get(ctx, &res)
+	}, &res)
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) && appErr.Type() == activities.ErrInsufficientBalance {
 		p.state.Status, p.state.Failure = shop.PurchaseFailed, failureInsufficientBalance
@@ -285,13 +286,13 @@ func (p *purchase) credit(ctx workflow.Context) error {
 		if p.in.Renewal {
 			kind = shop.ExtensionRenewal
 		}
-		if err := workflow.ExecuteActivity(withTemporal(ctx), a.DeliverExtension, activities.DeliverExtensionInput{
+		if err := step(ctx, leanDeliver, withTemporal(ctx), a.DeliverExtension, activities.DeliverExtensionInput{
 			UserID: p.in.UserID,
 			Extension: shop.Extension{
 				ID: shop.PurchaseExtensionID(p.in.PurchaseID), Kind: kind,
 				PlanID: p.in.PlanID, ExpiresAt: res.ExpiresAt,
 			},
-		}).Get(ctx, nil); err != nil {
+		}, nil); err != nil {
 			return p.fail(ctx, "deliver extension", err)
 		}
 	}
@@ -332,7 +333,7 @@ func (p *purchase) fail(ctx workflow.Context, step string, err error) error {
 }
 
 func (p *purchase) upsert(ctx workflow.Context) error {
-	return workflow.UpsertTypedSearchAttributes(ctx,
+	return upsertChanged(ctx,
 		shop.AttrTelegramUserID.ValueSet(p.in.UserID),
 		shop.AttrPurchaseStatus.ValueSet(p.state.Status),
 		shop.AttrPaymentProvider.ValueSet(p.in.Provider),

@@ -51,7 +51,7 @@ func (p *purchase) refundExtras(ctx workflow.Context) {
 			return
 		}
 		pay := p.extras[0]
-		if workflow.GetVersion(ctx, versionRefundExtras, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		if version(ctx, versionRefundExtras, 1) == workflow.DefaultVersion {
 			workflow.GetLogger(ctx).Warn("extra stars charge ignored (old workflow version)", "charge_id", pay.ChargeID)
 		} else {
 			p.refundExtra(ctx, pay)

@@ -25,6 +25,8 @@ type purchaseEnv struct {
 	in      shop.PurchaseInput
 	notices []string
 	failed  []activities.FailPurchaseInput // FailPurchase calls
+	// recordedOn is where RecordPurchase ran: "local" or its task queue.
+	recordedOn string
 }
 
 func newPurchaseEnv(t *testing.T, provider string) *purchaseEnv {
@@ -42,7 +44,10 @@ func newPurchaseEnv(t *testing.T, provider string) *purchaseEnv {
 		in.Amount, in.Currency = 150, "XTR"
 	}
 	pe := &purchaseEnv{TestWorkflowEnvironment: env, a: a, in: in}
-	env.OnActivity(a.RecordPurchase, mock.Anything, mock.Anything).Return(activities.RecordPurchaseResult{Status: shop.PurchasePending}, nil)
+	env.OnActivity(a.RecordPurchase, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ shop.NewPurchase) (activities.RecordPurchaseResult, error) {
+		pe.recordedOn = where(ctx)
+		return activities.RecordPurchaseResult{Status: shop.PurchasePending}, nil
+	})
 	env.OnActivity(a.SaveInvoice, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.SendInvoiceMessage, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.SendStarsInvoice, mock.Anything, mock.Anything).Return(nil)

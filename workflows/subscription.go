@@ -42,8 +42,9 @@ func Subscription(ctx workflow.Context, in shop.SubscriptionInput) error {
 	if in.UserID <= 0 {
 		return temporal.NewNonRetryableApplicationError("user id must be positive", "InvalidInput", nil)
 	}
-	s := &subscription{policy: in.Policy}
-	s.edges = workflow.GetVersion(ctx, edgesChange, workflow.DefaultVersion, 1) >= 1
+	ctx = withLean(ctx)
+	s := &subscription{policy: in.Policy, lean: leanIn(ctx)}
+	s.edges = version(ctx, edgesChange, 1) >= 1
 	if in.State != nil {
 		s.state = *in.State
 	} else {
@@ -60,17 +61,23 @@ func Subscription(ctx workflow.Context, in shop.SubscriptionInput) error {
 type subscription struct {
 	// edges is set for runs that started on the code versioned by
 	// edgesChange; replays of older runs keep the old behaviour.
-	edges    bool
-	policy   shop.Policy
-	state    shop.SubscriptionState
-	pending  []shop.Extension
-	bans     []shop.Ban
-	overdue  *shop.Overdue
-	reissues []*reissueJob
-	outbox   *outbox // nil in runs recorded before versionOutbox
+	edges bool
+	// lean is the run's lean version (lean.go), for update handlers,
+	// which run outside the context that carries it.
+	lean   workflow.Version
+	policy shop.Policy
+	// policyRead is when this run last read the policy (refreshPolicy).
+	policyRead time.Time
+	state      shop.SubscriptionState
+	pending    []shop.Extension
+	bans       []shop.Ban
+	overdue    *shop.Overdue
+	reissues   []*reissueJob
+	outbox     *outbox // nil in runs recorded before versionOutbox
 	// rearm wakes the main loop to re-arm its timer: turning auto-renewal
 	// on can put the renewal before the moment the loop sleeps until.
 	rearm bool
+	timer *wakeTimer // the main loop's timer, in lean runs (sleep)
 
 	extensions, banSignals, overdueSignals workflow.ReceiveChannel
 }
@@ -217,9 +224,7 @@ func (s *subscription) run(ctx workflow.Context, in shop.SubscriptionInput) erro
 			continue
 		}
 
-		if next, ok := s.clock().nextEvent(workflow.Now(ctx)); ok {
-			_, _ = workflow.AwaitWithTimeout(ctx, next.Sub(workflow.Now(ctx)), s.waiting)
-		} else if err := workflow.Await(ctx, s.waiting); err != nil {
+		if err := s.sleep(ctx); err != nil {
 			return err
 		}
 	}
@@ -374,5 +379,5 @@ func (s *subscription) upsert(ctx workflow.Context) error {
 		// resumes a stuck step is marked from its start.
 		updates = append(updates, shop.AttrSubscriptionStuck.ValueSet(s.state.Stuck != ""))
 	}
-	return workflow.UpsertTypedSearchAttributes(ctx, updates...)
+	return upsertChanged(ctx, updates...)
 }

@@ -26,9 +26,10 @@ func (s *subscription) validateTrial(ctx workflow.Context, _ shop.TrialRequest) 
 // startTrial books the trial in the database (once per user, enforced by the
 // schema) and queues its extension; the main loop activates the key.
 func (s *subscription) startTrial(ctx workflow.Context, req shop.TrialRequest) (shop.TrialResult, error) {
+	ctx = withLeanOf(ctx, s.lean)
 	var a *activities.Activities
 	var res shop.TrialResult
-	if err := workflow.ExecuteActivity(withDB(ctx), a.StartTrial, activities.UserRef{UserID: s.state.UserID}).Get(ctx, &res); err != nil {
+	if err := dbStep(ctx, a.StartTrial, activities.UserRef{UserID: s.state.UserID}, &res); err != nil {
 		s.answer(ctx, req.Reply, trialRefusal(err))
 		return res, err
 	}
@@ -147,6 +148,9 @@ func (s *subscription) applyLive(ctx workflow.Context, ext shop.Extension) error
 // that takes more than a few seconds the user is told once that activation
 // is in progress; the key follows without anyone acting.
 func (s *subscription) ensureInXray(ctx workflow.Context) error {
+	if leanIn(ctx) >= leanActivation {
+		return s.addKey(ctx)
+	}
 	var a *activities.Activities
 	told := false
 	for {
@@ -162,6 +166,46 @@ func (s *subscription) ensureInXray(ctx workflow.Context) error {
 		}
 		// Retries are unlimited, so only an error retrying cannot fix (a
 		// wrong inbound tag, say) gets here: wait for the operator.
+		if err := s.retryLater(ctx, "add key to xray", err); err != nil {
+			return err
+		}
+	}
+}
+
+// addKey is ensureInXray in lean runs (leanActivation), without a timer.
+// The older way raced the call against a timer of activationNotice, which
+// was left running when the key came first, as it nearly always does, and
+// fired ten seconds later into a workflow task of its own: five events
+// per activation for nothing. Here the first call itself is given
+// activationNotice, retries included; only a call that has not succeeded
+// by then tells the user and goes on retrying without limit. An error
+// retrying cannot fix (a wrong inbound tag) is not news for the user: the
+// step is retried after configRetry, as before.
+func (s *subscription) addKey(ctx workflow.Context) error {
+	var a *activities.Activities
+	ref := activities.UserRef{UserID: s.state.UserID}
+	within := on(ctx, shop.BulkheadXray, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: activationNotice,
+		RetryPolicy: backoff(30 * time.Second),
+	})
+	told := false
+	for {
+		opts := withXray(ctx)
+		if !told {
+			opts = within
+		}
+		err := workflow.ExecuteActivity(opts, a.EnsureVLESSUser, ref).Get(ctx, nil)
+		if err != nil && !told && !final(err) {
+			told = true
+			s.notify(ctx, notice.ActivationInProgress())
+			err = workflow.ExecuteActivity(withXray(ctx), a.EnsureVLESSUser, ref).Get(ctx, nil)
+		}
+		if err == nil {
+			s.state.InXray = true
+			return s.unstuck(ctx)
+		}
+		// Retries are unlimited, so only an error retrying cannot fix
+		// gets here: wait for the operator.
 		if err := s.retryLater(ctx, "add key to xray", err); err != nil {
 			return err
 		}

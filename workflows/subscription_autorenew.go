@@ -25,8 +25,9 @@ func (s *subscription) validateAutoRenew(ctx workflow.Context, req shop.AutoRene
 }
 
 func (s *subscription) setAutoRenew(ctx workflow.Context, req shop.AutoRenewRequest) error {
+	ctx = withLeanOf(ctx, s.lean)
 	var a *activities.Activities
-	if err := workflow.ExecuteActivity(withDB(ctx), a.SetAutoRenew, activities.AutoRenewSetting{UserID: s.state.UserID, On: req.On}).Get(ctx, nil); err != nil {
+	if err := dbStep(ctx, a.SetAutoRenew, activities.AutoRenewSetting{UserID: s.state.UserID, On: req.On}, nil); err != nil {
 		s.answer(ctx, req.Reply, notice.RequestFailed())
 		return err
 	}
@@ -34,7 +35,7 @@ func (s *subscription) setAutoRenew(ctx workflow.Context, req shop.AutoRenewRequ
 	s.answer(ctx, req.Reply, notice.AutoRenewSet(req.On))
 	// Runs from before autoRenewRearmChange slept on until their next
 	// reminder or the expiry; a renewal due earlier waited for it.
-	if req.On && workflow.GetVersion(ctx, autoRenewRearmChange, workflow.DefaultVersion, 1) >= 1 {
+	if req.On && version(ctx, autoRenewRearmChange, 1) >= 1 {
 		s.rearm = true
 	}
 	return nil
@@ -56,7 +57,7 @@ const autoRenewChange = "autorenew-child-purchase"
 
 // autoRenew charges the balance once for the period and extends it.
 func (s *subscription) autoRenew(ctx workflow.Context) error {
-	if workflow.GetVersion(ctx, autoRenewChange, workflow.DefaultVersion, 1) >= 1 {
+	if version(ctx, autoRenewChange, 1) >= 1 {
 		return s.renewByPurchase(ctx)
 	}
 	return s.autoRenewActivity(ctx)

@@ -14,15 +14,34 @@ import (
 // configuration, at the start of each run and of each new period, so a
 // changed configuration reaches users already subscribed. If it cannot be
 // read, the policy in hand stays.
+//
+// Lean runs (leanPolicy) read it in a local activity (it is the worker's
+// configuration, in memory) and not again within policyFresh: a run
+// started by a purchase begins a new period in its first workflow task,
+// and the policy read for the run a moment earlier is the current one.
 func (s *subscription) refreshPolicy(ctx workflow.Context) {
 	var a *activities.Activities
 	var p shop.Policy
-	if err := workflow.ExecuteActivity(withConfig(ctx), a.CurrentPolicy, activities.PolicyRequest{}).Get(ctx, &p); err != nil {
+	lean := leanIn(ctx) >= leanPolicy
+	now := workflow.Now(ctx)
+	if lean && !s.policyRead.IsZero() && now.Sub(s.policyRead) < policyFresh {
+		return
+	}
+	if err := step(ctx, leanPolicy, withConfig(ctx), a.CurrentPolicy, activities.PolicyRequest{}, &p); err != nil {
 		workflow.GetLogger(ctx).Warn("current policy not read; keeping the one in hand", "error", err)
 		return
 	}
 	s.policy = p
+	if lean {
+		s.policyRead = now
+	}
 }
+
+// policyFresh is how long a policy just read counts as the current one.
+// The configuration changes when the worker restarts, and a workflow
+// task's clock moves on with each local activity, so "the same moment"
+// is a short while, not an instant.
+const policyFresh = time.Minute
 
 // skipPassedReminders marks the stages whose moment is already past for a
 // new period (see periodClock.passedStages).

@@ -45,6 +45,14 @@ func (s *subscription) renewByPurchase(ctx workflow.Context) error {
 		// termination of the subscription must not cut a credit short.
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		// As shop.StartPurchase starts a purchase, so the child need not
+		// upsert them (upsertChanged). Commands are matched on replay by
+		// type and workflow type, so runs recorded without them replay.
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			shop.AttrTelegramUserID.ValueSet(s.state.UserID),
+			shop.AttrPurchaseStatus.ValueSet(shop.PurchasePending),
+			shop.AttrPaymentProvider.ValueSet(shop.ProviderBalance),
+		),
 	})
 	var res shop.PurchaseState
 	err := workflow.ExecuteChildWorkflow(cctx, shop.PurchaseWorkflowType, shop.PurchaseInput{

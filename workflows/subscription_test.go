@@ -38,6 +38,8 @@ type subEnv struct {
 	expire   func(activities.ExpireInput) activities.ExpireResult // the database's expiry, if set
 	expires  []activities.ExpireInput
 	policy   shop.Policy // what CurrentPolicy reads from the configuration
+	// policyReads is where each CurrentPolicy ran: "local" or its queue.
+	policyReads []string
 	// telegramDown makes Notify and SendKey fail, as a hung or down
 	// Telegram does (the activity is retried until its time runs out).
 	telegramDown bool
@@ -52,7 +54,8 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
 	se := &subEnv{TestWorkflowEnvironment: env, a: a, policy: testPolicy}
-	env.OnActivity(a.CurrentPolicy, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.PolicyRequest) (shop.Policy, error) {
+	env.OnActivity(a.CurrentPolicy, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.PolicyRequest) (shop.Policy, error) {
+		se.policyReads = append(se.policyReads, where(ctx))
 		return se.policy, nil
 	})
 	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n notice.Notice) error {

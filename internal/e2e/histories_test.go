@@ -14,6 +14,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/shop"
@@ -80,7 +81,11 @@ func (s *shopEnv) replayHistories(ids map[string]string) {
 		hist := s.history(id)
 		r := worker.NewWorkflowReplayer()
 		workflows.Register(r)
-		if err := r.ReplayWorkflowHistory(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), hist); err != nil {
+		// The replayer merges each upsert into the started event's search
+		// attributes in place; the fixture must be the history as the
+		// server keeps it, so a copy is replayed.
+		replayed := proto.Clone(hist).(*historypb.History)
+		if err := r.ReplayWorkflowHistory(sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)), replayed); err != nil {
 			t.Errorf("replay %s: %v", id, err)
 		}
 		if dir := os.Getenv(recordDir); dir != "" {

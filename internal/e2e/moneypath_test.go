@@ -137,13 +137,29 @@ func (s *shopEnv) settle(userID int64, purchaseID string) {
 	if err := s.temporal.GetWorkflow(ctx, shop.PurchaseWorkflowID(purchaseID), "").Get(ctx, nil); err != nil {
 		s.t.Fatalf("purchase workflow %s: %v", purchaseID, err)
 	}
-	s.eventually("the subscription workflow to be idle", func() error {
-		d, err := s.temporal.DescribeWorkflowExecution(ctx, shop.SubscriptionWorkflowID(userID), "")
+	s.waitSubscriptionIdle(userID)
+}
+
+// waitSubscriptionIdle waits until the user's Subscription workflow runs
+// with no activity or workflow task pending.
+func (s *shopEnv) waitSubscriptionIdle(userID int64) {
+	s.t.Helper()
+	s.waitIdle(shop.SubscriptionWorkflowID(userID))
+}
+
+// waitIdle waits until a workflow runs with no activity or workflow task
+// pending.
+func (s *shopEnv) waitIdle(workflowID string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	s.eventually(workflowID+" to be idle", func() error {
+		d, err := s.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
 		if err != nil {
 			return err
 		}
 		if st := d.GetWorkflowExecutionInfo().GetStatus(); st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			return fmt.Errorf("subscription workflow is %s", st)
+			return fmt.Errorf("workflow is %s", st)
 		}
 		if n := len(d.GetPendingActivities()); n > 0 {
 			return fmt.Errorf("%d activities pending (%s)", n, d.GetPendingActivities()[0].GetActivityType().GetName())

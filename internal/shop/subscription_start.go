@@ -26,14 +26,19 @@ func SubscriptionPolicy(paidReminders, trialReminders []time.Duration, autoRenew
 }
 
 // SubscriptionStartOptions starts or reuses a user's Subscription workflow:
-// one open run per user; a closed one is replaced.
+// one open run per user; a closed one is replaced. A new run starts with
+// the search attributes it would set first, so it need not upsert them.
 func SubscriptionStartOptions(taskQueue string, userID int64) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                       SubscriptionWorkflowID(userID),
 		TaskQueue:                taskQueue,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		TypedSearchAttributes:    temporal.NewSearchAttributes(AttrTelegramUserID.ValueSet(userID)),
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			AttrTelegramUserID.ValueSet(userID),
+			AttrSubscriptionStatus.ValueSet(StatusNone),
+			AttrSubscriptionStuck.ValueSet(false),
+		),
 	}
 }
 

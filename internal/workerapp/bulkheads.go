@@ -23,12 +23,21 @@ const baseActivitySlots = 32
 // the operations queue: a handful of scheduled workflows at a time.
 const opsSlots = 8
 
+// LocalSlots is how many local activities the workflows' worker runs at
+// once in a process whose pool has poolSize connections: half the
+// database's share of the pool. The workflows run their short database
+// steps locally (workflows/local.go), outside the database bulkhead, so
+// the bulkhead gives those connections up.
+func LocalSlots(poolSize int32) int {
+	return max((int(poolSize)-dbReserve)/2, 1)
+}
+
 // Slots is how many activities each bulkhead runs at once in one worker
 // process whose pool has poolSize connections. The database bulkhead gets
-// the pool less the reserve, so its activities never queue for a
-// connection; the others come from the configuration.
+// the pool less the reserve and the local activities' share, so neither
+// queues for a connection; the others come from the configuration.
 func Slots(cfg config.Config, poolSize int32) map[shop.Bulkhead]int {
-	db := max(int(poolSize)-dbReserve, 1)
+	db := max(int(poolSize)-dbReserve-LocalSlots(poolSize), 1)
 	return map[shop.Bulkhead]int{
 		shop.BulkheadDB:        db,
 		shop.BulkheadXray:      cfg.XraySlots,
@@ -48,12 +57,15 @@ func BulkheadQueues(cfg config.Config) []string {
 }
 
 // NewWorkers makes the worker of cfg.TaskQueue, which runs the workflows
-// and the activities of no bulkhead, and one activity worker per bulkhead
-// with its limit. Every worker registers every activity: the workflows
-// choose the queue (workflows/options.go), and a misrouted activity still
-// runs.
+// with their local activities and the activities of no bulkhead, and one
+// activity worker per bulkhead with its limit. Every worker registers
+// every activity: the workflows choose the queue (workflows/options.go),
+// and a misrouted activity still runs.
 func NewWorkers(tc client.Client, cfg config.Config, acts *activities.Activities, poolSize int32) []worker.Worker {
-	base := worker.New(tc, cfg.TaskQueue, worker.Options{MaxConcurrentActivityExecutionSize: baseActivitySlots})
+	base := worker.New(tc, cfg.TaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize:      baseActivitySlots,
+		MaxConcurrentLocalActivityExecutionSize: LocalSlots(poolSize),
+	})
 	workflows.Register(base)
 	base.RegisterActivity(acts)
 	// The Schedules' workflows have a queue and a worker of their own, so

@@ -7,8 +7,8 @@ import (
 	"vpnflow/internal/shop"
 )
 
-// The database bulkhead is sized to the pool, less the reserve for what
-// uses the database outside it, so its activities never wait out their
+// The database bulkhead and the local activities share the pool, less the
+// reserve for what uses the database outside them, so none waits out its
 // timeout for a connection; the others follow the configuration.
 func TestSlotsFitThePool(t *testing.T) {
 	cfg, err := config.LoadFrom(map[string]string{"WORKER_XRAY_SLOTS": "5", "WORKER_TELEGRAM_SLOTS": "7", "WORKER_CRYPTOPAY_SLOTS": "2"})
@@ -16,12 +16,18 @@ func TestSlotsFitThePool(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		pool int32
-		db   int
-	}{{10, 7}, {25, 22}, {4, 1}, {2, 1}} {
+		pool      int32
+		db, local int
+	}{{10, 4, 3}, {25, 11, 11}, {4, 1, 1}, {2, 1, 1}} {
 		s := Slots(cfg, tc.pool)
 		if s[shop.BulkheadDB] != tc.db {
 			t.Errorf("pool %d: database slots %d, want %d", tc.pool, s[shop.BulkheadDB], tc.db)
+		}
+		if l := LocalSlots(tc.pool); l != tc.local {
+			t.Errorf("pool %d: local activity slots %d, want %d", tc.pool, l, tc.local)
+		}
+		if tc.pool > dbReserve+1 && tc.db+tc.local > int(tc.pool)-dbReserve {
+			t.Errorf("pool %d: %d database and %d local slots overbook the pool", tc.pool, tc.db, tc.local)
 		}
 		if s[shop.BulkheadXray] != 5 || s[shop.BulkheadTelegram] != 7 || s[shop.BulkheadCryptoPay] != 2 {
 			t.Errorf("pool %d: %v does not follow the configuration", tc.pool, s)

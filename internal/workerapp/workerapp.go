@@ -143,6 +143,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 			defer w.Stop()
 		}
 		log.Info("worker polling", "task_queue", cfg.TaskQueue, "bulkheads", Slots(cfg, pool.Config().MaxConns),
+			"local_activities", LocalSlots(pool.Config().MaxConns),
 			"metrics", "http://"+cfg.WorkerMetricsAddr+"/metrics")
 		<-ctx.Done()
 		return nil

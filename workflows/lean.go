@@ -1,0 +1,95 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+)
+
+// The Temporal dev server is the shop's bottleneck, and every event a
+// purchase writes to a history is its work: a workflow task is three
+// events and a round trip, an activity three more, and every
+// workflow.GetVersion two (its marker and the TemporalChangeVersion
+// upsert, a visibility write). leanChange versions the cuts that make a
+// purchase cheaper (issue 11). Each cut is a version of this one change
+// ID, read once at the start of a Purchase or Subscription run, instead
+// of a change ID of its own: a run recorded at version n replays with
+// cuts 1..n and no others, and it pays for one marker, not one per cut.
+const leanChange = "lean-pipeline"
+
+// The cuts, in the order they came. A run takes the newest (leanVersion).
+const (
+	// leanImplied: the versions older changes had when leanChange came
+	// are implied (impliedVersion) instead of each being recorded.
+	leanImplied workflow.Version = 1
+	// leanLocal: short database steps run as local activities (local.go).
+	leanLocal workflow.Version = 2
+	// leanDeliver: a purchase hands its extension to the Subscription
+	// workflow in a local activity.
+	leanDeliver workflow.Version = 3
+	// leanPolicy: a Subscription run reads the configured policy in a
+	// local activity, once per moment (refreshPolicy).
+	leanPolicy workflow.Version = 4
+	// leanActivation: a key is added to Xray without a timer for the
+	// "activation in progress" notice (subscription.addKey).
+	leanActivation workflow.Version = 5
+	// leanAttrs: search attributes are upserted only when they change
+	// (upsertChanged).
+	leanAttrs workflow.Version = 6
+	// leanTimer: the Subscription's main loop keeps one timer, cancelled
+	// when its moment moves, instead of leaving one behind at every wake
+	// (subscription.sleep).
+	leanTimer workflow.Version = 7
+
+	leanVersion = leanTimer
+)
+
+type leanKey struct{}
+
+// withLean reads the run's lean version (recording it, on a first run)
+// and carries it in ctx for the helpers that act on it. It must come
+// before any other GetVersion of the run, so a run recorded before
+// leanChange reads DefaultVersion and keeps every old marker.
+func withLean(ctx workflow.Context) workflow.Context {
+	return workflow.WithValue(ctx, leanKey{}, workflow.GetVersion(ctx, leanChange, workflow.DefaultVersion, leanVersion))
+}
+
+// leanIn is the lean version carried in ctx: DefaultVersion outside a
+// Purchase or Subscription run, and in update handlers, which run in the
+// workflow's root context until they call scope.
+func leanIn(ctx workflow.Context) workflow.Version {
+	if v, ok := ctx.Value(leanKey{}).(workflow.Version); ok {
+		return v
+	}
+	return workflow.DefaultVersion
+}
+
+// version is workflow.GetVersion for the changes leanImplied implies: a
+// run at leanImplied or later takes their version without a marker. That
+// is deterministic: whether the marker is written depends only on the
+// lean version, which the history holds. Other change IDs, and runs before
+// leanImplied (or contexts without the lean version), ask Temporal.
+func version(ctx workflow.Context, changeID string, maxSupported workflow.Version) workflow.Version {
+	if leanIn(ctx) >= leanImplied {
+		if v, ok := impliedVersion(changeID); ok {
+			return v
+		}
+	}
+	return workflow.GetVersion(ctx, changeID, workflow.DefaultVersion, maxSupported)
+}
+
+// impliedVersion is the version each change had when leanChange came,
+// frozen: a later version of one of these needs a change ID (or a lean
+// version) of its own, because lean runs never read this one again.
+func impliedVersion(changeID string) (workflow.Version, bool) {
+	switch changeID {
+	case versionBulkheads, versionOutbox, versionRecordFailure, versionRefundExtras,
+		edgesChange, autoRenewRearmChange, autoRenewChange:
+		return 1, true
+	}
+	return workflow.DefaultVersion, false
+}
+
+// withLeanOf carries a run's lean version into a context that lacks it
+// (an update handler's).
+func withLeanOf(ctx workflow.Context, v workflow.Version) workflow.Context {
+	return workflow.WithValue(ctx, leanKey{}, v)
+}

@@ -29,6 +29,10 @@ var (
 	// ErrInboundNotFound: Xray has no inbound with the client's tag, or it
 	// does not manage users — a configuration error.
 	ErrInboundNotFound = errors.New("xray inbound not found")
+	// ErrOnlineStatsOff: Xray does not track users' live sessions, so it
+	// cannot tell whether a user is online. Policy level 0 needs
+	// statsUserOnline.
+	ErrOnlineStatsOff = errors.New("xray does not track online users (policy level 0 needs statsUserOnline)")
 )
 
 // Texts of the plain errors Xray returns (as gRPC Unknown) from
@@ -74,7 +78,8 @@ func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, permanent := range []error{ErrInvalidUUID, ErrInvalidEmail, ErrInvalidFlow, ErrUUIDMismatch, ErrInboundNotFound, context.Canceled} {
+	for _, permanent := range []error{ErrInvalidUUID, ErrInvalidEmail, ErrInvalidFlow, ErrUUIDMismatch, ErrInboundNotFound,
+		ErrOnlineStatsOff, context.Canceled} {
 		if errors.Is(err, permanent) {
 			return false
 		}

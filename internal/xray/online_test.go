@@ -10,7 +10,8 @@ import (
 	"vpnflow/internal/xray"
 )
 
-// A user with no session since Xray started is simply offline.
+// A user with no session since Xray started is simply offline, and
+// Disconnect after its removal ends nothing.
 func TestNeverOnlineUser(t *testing.T) {
 	ctx := context.Background()
 	c := dial(t, testenv.Xray(t))
@@ -21,6 +22,12 @@ func TestNeverOnlineUser(t *testing.T) {
 	}
 	if n, err := c.Online(ctx, u.Email); err != nil || n != 0 {
 		t.Fatalf("Online = %d, %v; want 0", n, err)
+	}
+	if err := c.RemoveUser(ctx, u.Email); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := c.Disconnect(ctx, u.Email); err != nil || d.Connections != 0 || len(d.IPs) != 0 {
+		t.Fatalf("Disconnect = %+v, %v; want nothing ended", d, err)
 	}
 }
 
@@ -38,7 +45,11 @@ func TestOnlineStatsOff(t *testing.T) {
 
 	_, errIPs := c.OnlineIPs(ctx, u.Email)
 	_, errCount := c.Online(ctx, u.Email)
-	for op, err := range map[string]error{"OnlineIPs": errIPs, "Online": errCount} {
+	if err := c.RemoveUser(ctx, u.Email); err != nil {
+		t.Fatal(err)
+	}
+	_, errDisconnect := c.Disconnect(ctx, u.Email)
+	for op, err := range map[string]error{"OnlineIPs": errIPs, "Online": errCount, "Disconnect": errDisconnect} {
 		if !errors.Is(err, xray.ErrOnlineStatsOff) {
 			t.Errorf("%s: %v, want ErrOnlineStatsOff", op, err)
 		} else if xray.IsRetryable(err) {

@@ -9,12 +9,12 @@ import (
 )
 
 // TestRemoveUserLeavesLiveSessionsOpen pins down the Xray behaviour that
-// makes revocation need more than RemoveUser, which only takes the user out
-// of the inbound's validator, consulted once per connection, at the
-// handshake (proxy/vless/inbound). New connections fail; one opened before goes on
+// Disconnect exists for: RemoveUser only takes the user out of the
+// inbound's validator, consulted once per connection, at the handshake
+// (proxy/vless/inbound). New connections fail; one opened before goes on
 // for as long as it carries traffic (connIdle, 300 s at level 0, only ends
 // idle ones). If a later Xray ends such sessions itself, this test fails
-// and revocation may need no more than RemoveUser.
+// and Disconnect may become unnecessary.
 func TestRemoveUserLeavesLiveSessionsOpen(t *testing.T) {
 	ctx := context.Background()
 	srv := localRealityXray(t)

@@ -55,7 +55,7 @@ type XrayOptions struct {
 	// could reach the Xray API itself through the tunnel.
 	AllowPrivate bool
 	// OnlineStatsOff leaves statsUserOnline out of the policy, as in an Xray
-	// configured before xray.Client.Online, which needs it.
+	// configured before xray.Client.Online and Disconnect, which need it.
 	OnlineStatsOff bool
 	Log            io.Writer // also receives Xray's output, if set
 }
@@ -172,8 +172,8 @@ func (s *XrayServer) Link(userUUID, name string) vless.Link {
 // config is the server's Xray configuration: the API on a loopback
 // dokodemo-door inbound routed to the commander, per-user traffic counters
 // and lists of the addresses each user has live sessions from (policy level
-// 0, the level API-added users get; xray.Client.Online reads the lists)
-// and one VLESS+REALITY inbound without clients.
+// 0, the level API-added users get; xray.Client.Online and Disconnect read
+// the lists) and one VLESS+REALITY inbound without clients.
 func (s *XrayServer) config(opts XrayOptions) map[string]any {
 	rules := []any{
 		map[string]any{"inboundTag": []string{"api"}, "outboundTag": "api"},

@@ -26,6 +26,9 @@ type xrayConfig struct {
 			} `json:"realitySettings"`
 		} `json:"streamSettings"`
 	} `json:"inbounds"`
+	Policy struct {
+		Levels map[string]map[string]bool `json:"levels"`
+	} `json:"policy"`
 	Routing struct {
 		DomainStrategy string `json:"domainStrategy"`
 		Rules          []struct {
@@ -154,5 +157,18 @@ func TestXrayInboundMatchesWorkerSettings(t *testing.T) {
 	}
 	if !published {
 		t.Errorf("the VLESS inbound's port %d is not published", ib.Port)
+	}
+}
+
+// Users added through the API get policy level 0: the worker reads their
+// traffic counters, and the list of addresses they are online from, which
+// is how a revocation is checked and how xray.Client.Disconnect finds the
+// sessions to end.
+func TestXrayCountsUsersAndTheirSessions(t *testing.T) {
+	c := decodeXray(t, "deploy/xray/config.json", readFile(t, "deploy/xray/config.json"))
+	for _, stat := range []string{"statsUserUplink", "statsUserDownlink", "statsUserOnline"} {
+		if !c.Policy.Levels["0"][stat] {
+			t.Errorf("deploy/xray/config.json: policy level 0 lacks %s", stat)
+		}
 	}
 }

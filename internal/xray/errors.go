@@ -29,6 +29,16 @@ var (
 	// ErrInboundNotFound: Xray has no inbound with the client's tag, or it
 	// does not manage users — a configuration error.
 	ErrInboundNotFound = errors.New("xray inbound not found")
+	// ErrOnlineStatsOff: Xray does not track users' live sessions, so it
+	// cannot tell whether a user is online, nor Disconnect find them.
+	// Policy level 0 needs statsUserOnline.
+	ErrOnlineStatsOff = errors.New("xray does not track online users (policy level 0 needs statsUserOnline)")
+	// ErrDisconnectDenied: this process cannot end connections in Xray's
+	// network namespace (no CAP_NET_ADMIN there, or no kernel support).
+	ErrDisconnectDenied = errors.New("cannot end xray's connections from here")
+	// ErrUserPresent: Disconnect was asked to end the sessions of a user
+	// still in the inbound, whose client would reconnect at once.
+	ErrUserPresent = errors.New("user is still in the inbound")
 )
 
 // Texts of the plain errors Xray returns (as gRPC Unknown) from
@@ -74,7 +84,8 @@ func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	for _, permanent := range []error{ErrInvalidUUID, ErrInvalidEmail, ErrInvalidFlow, ErrUUIDMismatch, ErrInboundNotFound, context.Canceled} {
+	for _, permanent := range []error{ErrInvalidUUID, ErrInvalidEmail, ErrInvalidFlow, ErrUUIDMismatch, ErrInboundNotFound,
+		ErrOnlineStatsOff, ErrDisconnectDenied, ErrUserPresent, context.Canceled} {
 		if errors.Is(err, permanent) {
 			return false
 		}

@@ -3,116 +3,27 @@ package xray_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"vpnflow/internal/dev/stack"
 	"vpnflow/internal/dev/testenv"
-	"vpnflow/internal/vless"
 	"vpnflow/internal/xray"
 )
 
 const pageSize = 64 << 10
 
-// trafficServer is an Xray whose customers can reach a local web page: the
-// REALITY target is a local TLS server (REALITY dials it for every
-// connection, so an unreachable www.example.com would break the test when
-// offline) and private destinations are allowed.
+// trafficServer is an Xray whose customers can reach a local web page.
 func trafficServer(t *testing.T) (srv *stack.XrayServer, pageURL string) {
 	t.Helper()
-	target := httptest.NewUnstartedServer(http.NotFoundHandler())
-	// REALITY relays rejected handshakes here; their errors are expected.
-	target.Config.ErrorLog = log.New(io.Discard, "", 0)
-	target.StartTLS()
-	t.Cleanup(target.Close)
 	page := bytes.Repeat([]byte("v"), pageSize)
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(page) }))
 	t.Cleanup(web.Close)
-	srv = testenv.NewXray(t, stack.XrayOptions{Target: target.Listener.Addr().String(), AllowPrivate: true})
-	return srv, web.URL
-}
-
-// vlessClient runs a second Xray as a customer's client configured from a
-// share link, and returns an HTTP client that goes through it.
-func vlessClient(t *testing.T, link string) *http.Client {
-	t.Helper()
-	l, err := vless.Parse(link)
-	if err != nil {
-		t.Fatalf("the server's share link does not parse: %v", err)
-	}
-	port, err := stack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := map[string]any{
-		"log":      map[string]any{"loglevel": "warning"},
-		"inbounds": []any{map[string]any{"listen": "127.0.0.1", "port": port, "protocol": "socks"}},
-		"outbounds": []any{map[string]any{
-			"protocol": "vless",
-			"settings": map[string]any{"vnext": []any{map[string]any{
-				"address": l.Host, "port": l.Port,
-				"users": []any{map[string]any{"id": l.UUID, "encryption": "none", "flow": l.Flow}},
-			}}},
-			"streamSettings": map[string]any{
-				"network": "tcp", "security": "reality",
-				"realitySettings": map[string]any{
-					"serverName": l.ServerName, "fingerprint": l.Fingerprint,
-					"publicKey": l.PublicKey, "shortId": l.ShortID, "spiderX": l.SpiderX,
-				},
-			},
-		}},
-	}
-	dir := testenv.Dir(t, "xray-client")
-	raw, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(dir, "client.json")
-	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	bin, err := stack.Xray.Find()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logFile, err := os.Create(filepath.Join(dir, "client.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "-c", cfgPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logFile.Close() })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("client xray not listening on %s (log %s): %v", addr, logFile.Name(), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{Proxy: http.ProxyURL(&url.URL{Scheme: "socks5", Host: addr})},
-	}
+	return localRealityXray(t), web.URL
 }
 
 func fetch(hc *http.Client, pageURL string) error {

@@ -54,7 +54,10 @@ type XrayOptions struct {
 	// through the proxy. Off, they are blackholed: otherwise any customer
 	// could reach the Xray API itself through the tunnel.
 	AllowPrivate bool
-	Log          io.Writer // also receives Xray's output, if set
+	// OnlineStatsOff leaves statsUserOnline out of the policy, as in an Xray
+	// configured before xray.Client.Online and Disconnect, which need it.
+	OnlineStatsOff bool
+	Log            io.Writer // also receives Xray's output, if set
 }
 
 // XrayServer is a running Xray process.
@@ -168,8 +171,9 @@ func (s *XrayServer) Link(userUUID, name string) vless.Link {
 
 // config is the server's Xray configuration: the API on a loopback
 // dokodemo-door inbound routed to the commander, per-user traffic counters
-// (policy level 0, the level API-added users get) and one VLESS+REALITY
-// inbound without clients.
+// and lists of the addresses each user has live sessions from (policy level
+// 0, the level API-added users get; xray.Client.Online and Disconnect read
+// the lists) and one VLESS+REALITY inbound without clients.
 func (s *XrayServer) config(opts XrayOptions) map[string]any {
 	rules := []any{
 		map[string]any{"inboundTag": []string{"api"}, "outboundTag": "api"},
@@ -181,6 +185,7 @@ func (s *XrayServer) config(opts XrayOptions) map[string]any {
 			"outboundTag": "blocked",
 		})
 	}
+	level0 := map[string]any{"statsUserUplink": true, "statsUserDownlink": true, "statsUserOnline": !opts.OnlineStatsOff}
 	return map[string]any{
 		"log": map[string]any{"loglevel": "warning"},
 		"api": map[string]any{
@@ -189,7 +194,7 @@ func (s *XrayServer) config(opts XrayOptions) map[string]any {
 		},
 		"stats": map[string]any{},
 		"policy": map[string]any{
-			"levels": map[string]any{"0": map[string]any{"statsUserUplink": true, "statsUserDownlink": true}},
+			"levels": map[string]any{"0": level0},
 			"system": map[string]any{"statsInboundUplink": true, "statsInboundDownlink": true,
 				"statsOutboundUplink": true, "statsOutboundDownlink": true},
 		},

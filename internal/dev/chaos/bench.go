@@ -27,6 +27,7 @@ type BenchOptions struct {
 	BareFor     time.Duration // how long the bare-workflow case runs; default 20 s
 	Storm       int           // subscriptions expiring at the same second; default 1,000, -1 skips the case
 	Workers     int           // purchases on each side of the two-workers case; default 150, -1 skips it
+	Pairs       int           // interleaved pairs of the pipeline and the minimal one; default 3, -1 skips them
 	Broadcast   int           // users seeded for the broadcast burst; default 2,000, -1 skips the case
 	Reconcile   int           // live subscriptions seeded for the reconcile case; default 100,000, -1 skips it
 	Dir         string
@@ -48,6 +49,9 @@ func (o *BenchOptions) defaults() {
 	}
 	if o.Workers == 0 {
 		o.Workers = 150
+	}
+	if o.Pairs == 0 {
+		o.Pairs = 3
 	}
 	if o.Broadcast == 0 {
 		o.Broadcast = 2000
@@ -81,6 +85,8 @@ type BenchReport struct {
 	Ratio   float64 // pipeline at saturation ÷ bare workflows, per second
 	Storm   *StormRow
 	Workers *WorkersRow
+	// Pairs are the interleaved pairs of the pipeline and the minimal one.
+	Pairs []PairRow
 	// Broadcast and Reconcile are nil when their case was skipped.
 	Broadcast *BroadcastRow
 	Reconcile *ReconcileRow
@@ -210,6 +216,9 @@ func (sys *system) pipelineCases(ctx context.Context, d *driver, opts BenchOptio
 	})
 	halfRow.Events = sys.eventsPerPurchase(ctx, invs2)
 	r.Rows = append(r.Rows, halfRow)
+	if opts.Pairs > 0 {
+		return sys.pairCases(ctx, d, opts, len(invs)+len(invs2), r, out)
+	}
 	return nil
 }
 
@@ -317,9 +326,17 @@ func (d *driver) payAll(ctx context.Context, invs []benchInvoice, concurrency in
 			dup.Add(1)
 		}
 	}
+	row := latencyRow(lat, elapsed, int(lost.Load()), concurrency)
+	row.Offered, row.Dup = rate, int(dup.Load())
+	return row
+}
+
+// latencyRow is a case's row from the latency of each purchase (0: not
+// completed) and the case's wall time.
+func latencyRow(lat []time.Duration, elapsed time.Duration, lost, concurrency int) BenchRow {
 	done := slices.DeleteFunc(slices.Clone(lat), func(l time.Duration) bool { return l == 0 })
 	slices.Sort(done)
-	row := BenchRow{Offered: rate, Done: len(done), Lost: int(lost.Load()), Dup: int(dup.Load()), Concurrent: concurrency}
+	row := BenchRow{Done: len(done), Lost: lost, Concurrent: concurrency}
 	if len(done) > 0 {
 		row.PerSecond = float64(len(done)) / elapsed.Seconds()
 		row.P50, row.P95, row.P99 = pct(done, 0.50), pct(done, 0.95), pct(done, 0.99)

@@ -212,6 +212,7 @@ func (r *BenchReport) Print(w io.Writer) {
 				row.Case, offered, row.Done, row.PerSecond, ms(row.P50), ms(row.P95), ms(row.P99), row.Lost, row.Dup, row.ServerCPU, worker, row.Events)
 		}
 		fmt.Fprintf(w, "\npipeline ÷ bare workflow (same server, same run): %.0f%%\n", 100*r.Ratio)
+		r.printPairs(w)
 		fmt.Fprintln(w, "server and worker: CPU cores used on average during the case; events: history events per purchase (purchase + subscription workflow) or per bare workflow")
 	}
 	for _, kind := range []string{"message", "button"} {

@@ -92,7 +92,7 @@ func TestBenchSmoke(t *testing.T) {
 	r, err := chaos.RunBench(ctx, chaos.BenchOptions{
 		// The expiry storm waits at least the sandbox's one-minute
 		// minimum expiry: too long for make test; make bench runs it.
-		Purchases: 6, Concurrency: 3, BareFor: 2 * time.Second, Storm: -1, Workers: -1,
+		Purchases: 6, Concurrency: 3, BareFor: 2 * time.Second, Storm: -1, Workers: -1, Pairs: 1,
 		// A few seconds each; they fail the run themselves when a
 		// recipient is missed or the drift is not repaired exactly.
 		Broadcast: 50, Reconcile: 200,

@@ -100,13 +100,14 @@ func runBench(ctx context.Context, args []string) error {
 	bare := fs.Duration("bare", envDuration("BENCH_BARE", 20*time.Second), "how long the bare-workflow case runs (env BENCH_BARE)")
 	storm := fs.Int("storm", envInt("BENCH_STORM", 1000), "subscriptions expiring at the same second; -1 skips (env BENCH_STORM)")
 	workers := fs.Int("workers", envInt("BENCH_WORKERS", 150), "purchases on each side of the two-workers case; -1 skips (env BENCH_WORKERS)")
+	pairs := fs.Int("pairs", envInt("BENCH_PAIRS", 3), "interleaved pairs of the pipeline and the minimal one; -1 skips (env BENCH_PAIRS)")
 	broadcast := fs.Int("broadcast", envInt("BENCH_BROADCAST", 2000), "users seeded for the broadcast burst; -1 skips (env BENCH_BROADCAST)")
 	reconcile := fs.Int("reconcile", envInt("BENCH_RECONCILE", 100_000), "live subscriptions seeded for the reconcile case; -1 skips (env BENCH_RECONCILE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opts := chaos.BenchOptions{
-		Purchases: *purchases, Concurrency: *concurrency, BareFor: *bare, Storm: *storm, Workers: *workers,
+		Purchases: *purchases, Concurrency: *concurrency, BareFor: *bare, Storm: *storm, Workers: *workers, Pairs: *pairs,
 		Broadcast: *broadcast, Reconcile: *reconcile, Out: os.Stdout,
 	}
 	var err error

@@ -34,13 +34,23 @@ const (
 	pingIdleAfter = 100 * time.Millisecond
 )
 
+// Option changes a default of Open for one process.
+type Option func(*options)
+
+type options struct{ maxConns int32 }
+
+// WithDefaultMaxConns sizes the pool when the URL sets no pool_max_conns.
+func WithDefaultMaxConns(n int32) Option {
+	return func(o *options) { o.maxConns = n }
+}
+
 // Open connects a pool to databaseURL and checks that the server answers.
 // Settings in the URL (pool_max_conns, connect_timeout, statement_timeout,
 // ...) win over the defaults above. Queries are traced through the global
 // OpenTelemetry providers; query arguments are never recorded, since some
 // are secrets.
-func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
-	cfg, err := Config(databaseURL)
+func Open(ctx context.Context, databaseURL string, opts ...Option) (*pgxpool.Pool, error) {
+	cfg, err := Config(databaseURL, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +69,11 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 
 // Config is the pool configuration Open uses, for callers that adjust it
 // before connecting.
-func Config(databaseURL string) (*pgxpool.Config, error) {
+func Config(databaseURL string, opts ...Option) (*pgxpool.Config, error) {
+	o := options{maxConns: DefaultMaxConns}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if strings.TrimSpace(databaseURL) == "" {
 		return nil, fmt.Errorf("database URL is empty: set DATABASE_URL (e.g. postgres://user@host:5432/vpnflow)")
 	}
@@ -69,7 +83,7 @@ func Config(databaseURL string) (*pgxpool.Config, error) {
 		return nil, fmt.Errorf("parse database URL %s: not a valid postgres:// URL or key=value string", Redact(databaseURL))
 	}
 	if !strings.Contains(databaseURL, "pool_max_conns") {
-		cfg.MaxConns = DefaultMaxConns
+		cfg.MaxConns = o.maxConns
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout

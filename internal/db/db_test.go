@@ -69,6 +69,25 @@ func TestOpenAppliesGuards(t *testing.T) {
 	}
 }
 
+// A process sizes its own pool (the worker's is larger) unless the URL
+// does.
+func TestDefaultMaxConnsOption(t *testing.T) {
+	cfg, err := db.Config(testenv.DatabaseURL(t), db.WithDefaultMaxConns(20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConns != 20 {
+		t.Errorf("MaxConns = %d, want the process's default 20", cfg.MaxConns)
+	}
+	cfg, err = db.Config(withParams(t, testenv.DatabaseURL(t), "pool_max_conns", "3"), db.WithDefaultMaxConns(20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConns != 3 {
+		t.Errorf("MaxConns = %d, want 3 from the URL", cfg.MaxConns)
+	}
+}
+
 func TestURLSettingsWin(t *testing.T) {
 	pool := open(t, withParams(t, testenv.DatabaseURL(t), "pool_max_conns", "3", "statement_timeout", "100", "application_name", "bot"))
 	if got := pool.Config().MaxConns; got != 3 {

@@ -81,8 +81,8 @@ func (c *poolCollector) Collect(ch chan<- prometheus.Metric) {
 
 // OpenMetered opens a pool and registers its collector, named for the
 // process, on reg: the pool statistics every vpnflow process exposes.
-func OpenMetered(ctx context.Context, databaseURL string, reg prometheus.Registerer, name string) (*pgxpool.Pool, error) {
-	pool, err := Open(ctx, databaseURL)
+func OpenMetered(ctx context.Context, databaseURL string, reg prometheus.Registerer, name string, opts ...Option) (*pgxpool.Pool, error) {
+	pool, err := Open(ctx, databaseURL, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,18 @@ import (
 	"vpnflow/workflows"
 )
 
-// dbReserve is the part of the pool kept for what uses the database
-// outside the database bulkhead: the heartbeat, the health probe, the
-// reconcile and sweep pages, broadcast records, the configuration read.
+// PoolSize is the worker's database pool when DATABASE_URL sets no
+// pool_max_conns. Its work is sized to take at most half of it (dbShare):
+// a storm of expiries or purchases fills the slots, never the pool, so a
+// connection is always free for what must not queue (the heartbeat, the
+// health probe, a Schedule's page) and for the reconnects after a
+// failover, which open new connections while the old ones time out.
+const PoolSize = 20
+
+// dbReserve is the part of the pool's working half kept for what uses the
+// database outside the database bulkhead and the local activities: the
+// heartbeat, the health probe, the reconcile and sweep pages, broadcast
+// records, the configuration read.
 const dbReserve = 3
 
 // baseActivitySlots bounds the activities on the workflows' own queue:
@@ -23,21 +32,29 @@ const baseActivitySlots = 32
 // the operations queue: a handful of scheduled workflows at a time.
 const opsSlots = 8
 
+// dbShare is how many connections the workflows' database steps take at
+// most, local activities and the database bulkhead together: half the
+// pool less the reserve, so that with the reserve in use too the pool is
+// at most half full. At least 2, one for each.
+func dbShare(poolSize int32) int {
+	return max(int(poolSize)/2-dbReserve, 2)
+}
+
 // LocalSlots is how many local activities the workflows' worker runs at
 // once in a process whose pool has poolSize connections: half the
-// database's share of the pool. The workflows run their short database
-// steps locally (workflows/local.go), outside the database bulkhead, so
-// the bulkhead gives those connections up.
+// database's share. The workflows run their short database steps locally
+// (workflows/local.go), outside the database bulkhead, so the bulkhead
+// gives those connections up.
 func LocalSlots(poolSize int32) int {
-	return max((int(poolSize)-dbReserve)/2, 1)
+	return max(dbShare(poolSize)/2, 1)
 }
 
 // Slots is how many activities each bulkhead runs at once in one worker
 // process whose pool has poolSize connections. The database bulkhead gets
-// the pool less the reserve and the local activities' share, so neither
-// queues for a connection; the others come from the configuration.
+// the database's share less the local activities', so neither queues for
+// a connection; the others come from the configuration.
 func Slots(cfg config.Config, poolSize int32) map[shop.Bulkhead]int {
-	db := max(int(poolSize)-dbReserve-LocalSlots(poolSize), 1)
+	db := max(dbShare(poolSize)-LocalSlots(poolSize), 1)
 	return map[shop.Bulkhead]int{
 		shop.BulkheadDB:        db,
 		shop.BulkheadXray:      cfg.XraySlots,

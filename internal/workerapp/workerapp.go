@@ -41,7 +41,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	if err := schema.Migrate(ctx, cfg.DatabaseURL, migrationLog{log}); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	pool, err := db.OpenMetered(ctx, cfg.DatabaseURL, tel.Registry(), "worker")
+	pool, err := db.OpenMetered(ctx, cfg.DatabaseURL, tel.Registry(), "worker", db.WithDefaultMaxConns(PoolSize))
 	if err != nil {
 		return err
 	}

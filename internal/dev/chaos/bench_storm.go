@@ -31,6 +31,8 @@ type StormRow struct {
 	NoticesPeak      int
 	RateLimited      int
 	Pool             poolPeak
+	// Reminders is the reminder storm run on the same users first.
+	Reminders ReminderRow
 }
 
 // stormWait bounds the wait for the storm to clear.
@@ -74,6 +76,11 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 		emails[email] = true
 	}
 
+	reminders, err := s.reminderStorm(ctx, d, users, emails, out)
+	if err != nil {
+		return StormRow{Reminders: reminders}, fmt.Errorf("reminder storm: %w", err)
+	}
+
 	// One instant for all, far enough ahead for every move to land: a
 	// signal each, at about 40/s on the 2-core dev server while the trials'
 	// workflows settle.
@@ -86,7 +93,7 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 	}
 	sleep(ctx, time.Until(at))
 
-	row := StormRow{Users: n}
+	row := StormRow{Users: n, Reminders: reminders}
 	server, work := s.stack.Temporal.Pid(), s.worker.pid()
 	s0, w0 := cpuTime(server), cpuTime(work)
 	// From the instant on, Telegram's flood control (30 messages/s) is
@@ -125,7 +132,7 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 		told := 0
 		for _, u := range users {
 			for _, m := range d.tg.Messages(u.id) {
-				if strings.Contains(m.Text, "has ended") {
+				if strings.Contains(m.Text, expiredText) {
 					told++
 					break
 				}
@@ -139,7 +146,7 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 	}
 	row.Pool = pool.stop()
 	row.RateLimited = s.stack.Telegram.RateLimited()
-	row.NoticesPerSecond, row.NoticesPeak = noticePace(d, users, at)
+	row.NoticesPerSecond, row.NoticesPeak = noticePace(d, users, at, expiredText)
 	return row, nil
 }
 

@@ -58,15 +58,15 @@ func (s *system) moveExpiries(ctx context.Context, users []*user, at time.Time, 
 	return nil
 }
 
-// noticePace is the rate of the users' "has ended" notices from the first
-// to the last, and the most that arrived in any one second.
-func noticePace(d *driver, users []*user, at time.Time) (float64, int) {
+// noticePace is the rate of the users' notices containing text, from the
+// first to the last after at, and the most that arrived in any one second.
+func noticePace(d *driver, users []*user, at time.Time, text string) (float64, int) {
 	var first, last time.Time
 	perSecond := map[int64]int{}
 	count := 0
 	for _, u := range users {
 		for _, m := range d.tg.Messages(u.id) {
-			if !strings.Contains(m.Text, "has ended") || m.Date.Before(at) {
+			if !strings.Contains(m.Text, text) || m.Date.Before(at) {
 				continue
 			}
 			count++

@@ -38,8 +38,13 @@ const (
 	// when its moment moves, instead of leaving one behind at every wake
 	// (subscription.sleep).
 	leanTimer workflow.Version = 7
+	// leanExpiry: the expiry's database step (ExpireSubscription) runs as
+	// a local activity, like the purchase's (dbStep). In an expiry storm
+	// every user's workflow wakes at once, and the server's work per user
+	// is what decides how fast the notices follow the revocation.
+	leanExpiry workflow.Version = 8
 
-	leanVersion = leanTimer
+	leanVersion = leanExpiry
 )
 
 type leanKey struct{}

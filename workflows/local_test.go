@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
 	"vpnflow/internal/shop"
@@ -168,6 +169,31 @@ func TestLeanPolicyReadOncePerMoment(t *testing.T) {
 
 			require.Equal(t, tc.want, se.policyReads)
 			require.Equal(t, 2, se.keys, "both periods activated")
+		})
+	}
+}
+
+// A run from leanExpiry on expires its period in a local activity; a run
+// recorded at the version before does it on the database bulkhead, as
+// before. Either way the key leaves Xray and the user is told once.
+func TestLeanExpiryRunsLocally(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		version workflow.Version
+		want    string
+	}{{"lean run", leanVersion, "local"}, {"run at the version before", leanTimer, dbQueue}} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv()
+			env.OnGetVersion(leanChange, workflow.DefaultVersion, leanVersion).Return(tc.version)
+			se := newSubEnvIn(t, env)
+			se.extendAt(time.Second, "purchase:a", 24*time.Hour)
+			se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 48*time.Hour)
+
+			se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+			require.Equal(t, []string{tc.want}, se.expiredOn)
+			require.Equal(t, 1, se.removes)
+			require.Equal(t, 1, count(se.notices, "subscription_expired"))
 		})
 	}
 }

@@ -18,9 +18,9 @@ func (s *subscription) expire(ctx workflow.Context) error {
 	var a *activities.Activities
 	var res activities.ExpireResult
 	if err := s.untilDone(ctx, "expire subscription", func() error {
-		return workflow.ExecuteActivity(withDB(ctx), a.ExpireSubscription, activities.ExpireInput{
+		return step(ctx, leanExpiry, withDB(ctx), a.ExpireSubscription, activities.ExpireInput{
 			UserID: s.state.UserID, At: workflow.Now(ctx),
-		}).Get(ctx, &res)
+		}, &res)
 	}); err != nil {
 		return err
 	}
@@ -75,9 +75,9 @@ func (s *subscription) expireNow(ctx workflow.Context) error {
 	var res activities.ExpireResult
 	at := workflow.Now(ctx)
 	if err := s.untilDone(ctx, "expire subscription", func() error {
-		return workflow.ExecuteActivity(withDB(ctx), a.ExpireSubscription, activities.ExpireInput{
+		return step(ctx, leanExpiry, withDB(ctx), a.ExpireSubscription, activities.ExpireInput{
 			UserID: s.state.UserID, At: at,
-		}).Get(ctx, &res)
+		}, &res)
 	}); err != nil {
 		return err
 	}

@@ -37,7 +37,9 @@ type subEnv struct {
 	onKey    func()                                               // runs inside SendKey, before it completes
 	expire   func(activities.ExpireInput) activities.ExpireResult // the database's expiry, if set
 	expires  []activities.ExpireInput
-	policy   shop.Policy // what CurrentPolicy reads from the configuration
+	// expiredOn is where each ExpireSubscription ran: "local" or its queue.
+	expiredOn []string
+	policy    shop.Policy // what CurrentPolicy reads from the configuration
 	// policyReads is where each CurrentPolicy ran: "local" or its queue.
 	policyReads []string
 	// telegramDown makes Notify and SendKey fail, as a hung or down
@@ -90,8 +92,9 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 		se.removedAt = append(se.removedAt, se.Now())
 		return nil
 	})
-	env.OnActivity(a.ExpireSubscription, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ExpireInput) (activities.ExpireResult, error) {
+	env.OnActivity(a.ExpireSubscription, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.ExpireInput) (activities.ExpireResult, error) {
 		se.expires = append(se.expires, in)
+		se.expiredOn = append(se.expiredOn, where(ctx))
 		if se.expire != nil {
 			return se.expire(in), nil
 		}

@@ -115,6 +115,9 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 		// for a case and polled every 3 s would load the server the
 		// pipeline is measured on with work production does not do.
 		"CRYPTOPAY_POLL_INTERVAL": "30s",
+		// The production reminder stages, without the sandbox's last
+		// one-minute reminder, which would fall into a storm's setup.
+		"REMINDERS_PAID": "72h,24h,1h", "REMINDERS_TRIAL": "24h,1h",
 	}, false)
 	if err != nil {
 		return nil, err

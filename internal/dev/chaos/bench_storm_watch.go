@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"golang.org/x/sync/errgroup"
 
 	"vpnflow/internal/shop"
@@ -17,8 +18,12 @@ import (
 // stored expiry moved, then the user's Subscription workflow told through
 // the replacing extension), but with one statement for all and a signal
 // each: setting up 10,000 would otherwise start 10,000 workflows, about 40
-// minutes of the dev server before the storm begins.
-func (s *system) moveExpiries(ctx context.Context, users []*user, at time.Time, out io.Writer) error {
+// minutes of the dev server before the storm begins. It returns once every
+// workflow holds the new expiry (its ExpiresAt search attribute), so that
+// none takes it after instant, the second the storm is measured from
+// (which would skip a stage as past, or start late); if they do not all
+// hold it by then, the run is not a valid storm and it says so.
+func (s *system) moveExpiries(ctx context.Context, users []*user, at, instant time.Time, out io.Writer) error {
 	ids := make([]int64, len(users))
 	for i, u := range users {
 		ids[i] = u.id
@@ -47,7 +52,7 @@ func (s *system) moveExpiries(ctx context.Context, users []*user, at time.Time, 
 				return err
 			}
 			if m := told.Add(1); m%1000 == 0 {
-				fmt.Fprintf(out, "bench: expiry storm: %d of %d told, %s before the instant\n", m, len(users), time.Until(at).Round(time.Second))
+				fmt.Fprintf(out, "bench: expiry storm: %d of %d told, %s before the instant\n", m, len(users), time.Until(instant).Round(time.Second))
 			}
 			return nil
 		})
@@ -55,7 +60,38 @@ func (s *system) moveExpiries(ctx context.Context, users []*user, at time.Time, 
 	if err := g.Wait(); err != nil {
 		return fmt.Errorf("tell the workflows their new expiry: %w", err)
 	}
-	return nil
+	return s.awaitExpiry(ctx, len(users), at, instant, out)
+}
+
+// awaitExpiry waits until n Subscription workflows hold the expiry at, as
+// the server's visibility store reports it, and fails once instant comes
+// first.
+func (s *system) awaitExpiry(ctx context.Context, n int, at, instant time.Time, out io.Writer) error {
+	query := fmt.Sprintf("WorkflowType = 'Subscription' AND ExecutionStatus = 'Running' AND %s >= '%s' AND %s < '%s'",
+		shop.AttrExpiresAt.GetName(), at.UTC().Format(time.RFC3339Nano),
+		shop.AttrExpiresAt.GetName(), at.Add(time.Second).UTC().Format(time.RFC3339Nano))
+	last := time.Time{}
+	for {
+		res, err := s.temporal.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{
+			Namespace: s.stack.Config.TemporalNamespace, Query: query,
+		})
+		held := 0
+		if err == nil {
+			held = int(res.GetCount())
+		}
+		if held >= n {
+			fmt.Fprintf(out, "bench: expiry storm: all %d workflows hold the new expiry, %s before the instant\n", n, time.Until(instant).Round(time.Second))
+			return nil
+		}
+		if time.Now().After(instant) {
+			return fmt.Errorf("only %d of %d workflows held the new expiry by the instant (last count error: %v): the server is too loaded to set up %d users in time; run on a quieter machine or with a smaller BENCH_STORM", held, n, err, n)
+		}
+		if time.Since(last) >= 10*time.Second {
+			fmt.Fprintf(out, "bench: expiry storm: %d of %d workflows hold the new expiry, %s before the instant\n", held, n, time.Until(instant).Round(time.Second))
+			last = time.Now()
+		}
+		sleep(ctx, time.Second)
+	}
 }
 
 // noticePace is the rate of the users' notices containing text, from the

@@ -62,7 +62,7 @@ func (s *shopEnv) waitWatchSettled() {
 		if err := s.scheduleInput(schedules.XrayWatchID, &in); err != nil {
 			return err
 		}
-		if in.XrayStartedAt.IsZero() {
+		if in.Seen(s.nodeID()).IsZero() {
 			return errors.New("the watch has not looked at xray yet")
 		}
 		d, err := s.temporal.ScheduleClient().GetHandle(context.Background(), schedules.ReconcileID).Describe(context.Background())
@@ -80,13 +80,10 @@ func (s *shopEnv) waitWatchSettled() {
 	}
 }
 
-// nodeID is the worker's node: UpsertNode returns the same id for the same
-// name.
+// nodeID is the worker's node, the one its environment describes.
 func (s *shopEnv) nodeID() int16 {
 	s.t.Helper()
-	id, err := s.store.UpsertNode(context.Background(), store.Node{
-		Name: "default", APIAddr: s.cfg.XrayAPIAddr, InboundTag: s.cfg.XrayInboundTag, Host: s.cfg.VLESSHost, Port: s.cfg.VLESSPort,
-	})
+	id, err := s.store.UpsertNode(context.Background(), workerapp.EnvNode(s.cfg))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -98,7 +95,6 @@ func (s *shopEnv) nodeID() int16 {
 func (s *shopEnv) liveUsers(firstID int64, n int) []int64 {
 	s.t.Helper()
 	ctx := context.Background()
-	node := s.nodeID()
 	ids := make([]int64, n)
 	for i := range ids {
 		id := firstID + int64(i)
@@ -108,7 +104,7 @@ func (s *shopEnv) liveUsers(firstID int64, n int) []int64 {
 		}
 		_, err := s.store.GrantTime(ctx, store.GrantParams{
 			UserID: id, Duration: 30 * 24 * time.Hour, Kind: "admin", Reference: "reconcile-test",
-			NodeID: node, EmailDomain: s.cfg.XrayEmailDomain,
+			EmailDomain: s.cfg.XrayEmailDomain,
 		})
 		if err != nil {
 			s.t.Fatal(err)
@@ -280,7 +276,7 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 		if err := s.scheduleInput(schedules.XrayWatchID, &in); err != nil {
 			return err
 		}
-		if in.XrayStartedAt.IsZero() {
+		if in.Seen(s.nodeID()).IsZero() {
 			return errors.New("no xray start time saved yet")
 		}
 		return nil
@@ -352,8 +348,8 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 		if err := s.scheduleInput(schedules.XrayWatchID, &in); err != nil {
 			return err
 		}
-		if !in.XrayStartedAt.After(restarted.Add(-2 * time.Second)) {
-			return fmt.Errorf("saved start %s is before the restart at %s", in.XrayStartedAt, restarted)
+		if seen := in.Seen(s.nodeID()); !seen.After(restarted.Add(-2 * time.Second)) {
+			return fmt.Errorf("saved start %s is before the restart at %s", seen, restarted)
 		}
 		return nil
 	})
@@ -558,7 +554,9 @@ func BenchmarkReconcile(b *testing.B) {
 		b.Fatalf("create %d users: %v", n, err)
 	}
 
-	acts := &activities.Activities{Store: st, Xray: xc, Temporal: tc, Config: cfg, NodeID: node, Database: pool}
+	nodes := xray.NewRegistry(workerapp.NodeEndpoints(st), nil)
+	b.Cleanup(nodes.Close)
+	acts := &activities.Activities{Store: st, Nodes: nodes, Temporal: tc, Config: cfg, NodeID: node, Database: pool}
 	for _, w := range workerapp.NewWorkers(tc, cfg, acts, pool.Config().MaxConns) {
 		if err := w.Start(); err != nil {
 			b.Fatal(err)

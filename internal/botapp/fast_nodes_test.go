@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"vpnflow/internal/callback"
 	faketg "vpnflow/internal/dev/fake/telegram"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -103,4 +105,74 @@ func dbNow(t *testing.T, f *fastBot) (now time.Time) {
 		t.Fatal(err)
 	}
 	return now
+}
+
+// TestFastRegionChoiceBeforeTheFirstKey: with enabled nodes in two
+// regions, the trial and the first purchase ask where the server should
+// be; the choice is stored for placement and the request goes on. With one
+// region, or once a user has a subscription, nobody is asked.
+func TestFastRegionChoiceBeforeTheFirstKey(t *testing.T) {
+	cfg := fastConfig(t)
+	f := newFastBot(t, cfg)
+	f.temporal.setAnswer(func(tcall) tresult {
+		return tresult{Value: shop.TrialResult{ExpiresAt: time.Now().Add(cfg.TrialDuration)}}
+	})
+	addNode := func(name, region string) {
+		t.Helper()
+		if _, err := f.store.AddNode(f.ctx(), store.Node{Name: name, Region: region, APIAddr: "10.0.0.9:10085", InboundTag: "vless-in",
+			Host: name + ".example.com", Port: 443, PublicKey: nodeKey, SNI: "www.example.com", Capacity: 10, State: store.NodeEnabled}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One region: the trial goes straight on.
+	addNode("eu-1", "eu")
+	ann := f.newUser("Ann", "en")
+	menu := f.start(ann, "Ann", "en")
+	f.press(ann, menu, callback.Data{Action: callback.Trial})
+	f.waitText(ann, f.T("en", "working", nil))
+	f.waitCalls(1)
+
+	// Two regions: Bob is asked, chooses us, and the trial goes on.
+	addNode("us-1", "us")
+	bob := f.newUser("Bob", "en")
+	menu = f.start(bob, "Bob", "en")
+	f.press(bob, menu, callback.Data{Action: callback.Trial})
+	choice := f.waitEdit(bob, menu.ID, f.T("en", "region_choose", nil))
+	for _, d := range []callback.Data{
+		{Action: callback.Region, Then: callback.Trial, Region: "eu"},
+		{Action: callback.Region, Then: callback.Trial, Region: "us"},
+		{Action: callback.Region, Then: callback.Trial, Region: callback.RegionAny},
+	} {
+		if !hasButton(choice, d) {
+			t.Errorf("the choice lacks %+v", d)
+		}
+	}
+	if len(f.temporal.Calls("")) != 1 {
+		t.Fatal("the trial was handed over before the region was chosen")
+	}
+	f.press(bob, choice, callback.Data{Action: callback.Region, Then: callback.Trial, Region: "us"})
+	f.waitText(bob, f.T("en", "working", nil))
+	f.waitCalls(2)
+	if u, _ := f.store.GetUser(f.ctx(), bob); u.Region != "us" {
+		t.Errorf("Bob's region = %q, want us", u.Region)
+	}
+
+	// Buying: Cat is asked too, picks any, and gets the plans.
+	cat := f.newUser("Cat", "en")
+	menu = f.start(cat, "Cat", "en")
+	f.press(cat, menu, callback.Data{Action: callback.Buy})
+	choice = f.waitEdit(cat, menu.ID, f.T("en", "region_choose", nil))
+	f.press(cat, choice, callback.Data{Action: callback.Region, Then: callback.Buy, Region: callback.RegionAny})
+	f.waitEdit(cat, menu.ID, f.T("en", "plans_title", nil))
+	// Having chosen, Cat is not asked again.
+	menu = f.start(cat, "Cat", "en")
+	f.press(cat, menu, callback.Data{Action: callback.Buy})
+	f.waitEdit(cat, menu.ID, f.T("en", "plans_title", nil))
+
+	// A user with a subscription is never asked.
+	dan := f.newUser("Dan", "en")
+	menu = f.start(dan, "Dan", "en")
+	f.liveSubscription(dan)
+	f.press(dan, menu, callback.Data{Action: callback.Buy})
+	f.waitEdit(dan, menu.ID, f.T("en", "plans_title", nil))
 }

@@ -191,8 +191,8 @@ func load(opts env.Options) (Config, error) {
 	if strings.ContainsAny(c.XrayEmailDomain, "@ ") || c.XrayEmailDomain == "" {
 		add("XRAY_EMAIL_DOMAIN", fmt.Errorf("must be a bare domain such as vpnflow, got %q", c.XrayEmailDomain))
 	}
-	if c.XrayNodeRegion != "" && !regionPattern.MatchString(c.XrayNodeRegion) {
-		add("XRAY_NODE_REGION", fmt.Errorf("must be 1-32 of a-z 0-9 - (not starting with -), got %q", c.XrayNodeRegion))
+	if c.XrayNodeRegion != "" && (!regionPattern.MatchString(c.XrayNodeRegion) || c.XrayNodeRegion == "any") {
+		add("XRAY_NODE_REGION", fmt.Errorf(`must be 1-32 of a-z 0-9 - (not starting with -) and not "any", got %q`, c.XrayNodeRegion))
 	}
 	checkSlots := func(name string, n int) {
 		if n < 1 || n > 1000 {

@@ -64,6 +64,10 @@ var (
 	tagPattern      = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 )
 
+// RegionAny is a user's choice of no region in particular: placement
+// picks the least loaded node anywhere. No node may have it as its region.
+const RegionAny = "any"
+
 // ValidNodeName reports whether s is a node name or region label: 1-32 of
 // a-z, 0-9 and '-', not starting with '-'.
 func ValidNodeName(s string) bool { return nodeNamePattern.MatchString(s) }
@@ -78,8 +82,8 @@ func (n Node) Validate() error {
 	if !ValidNodeName(n.Name) {
 		return bad("name", "%q must be 1-32 of a-z 0-9 - (not starting with -)", n.Name)
 	}
-	if n.Region != "" && !ValidNodeName(n.Region) {
-		return bad("region", "%q must be 1-32 of a-z 0-9 - (not starting with -)", n.Region)
+	if n.Region != "" && (!ValidNodeName(n.Region) || n.Region == RegionAny) {
+		return bad("region", "%q must be 1-32 of a-z 0-9 - (not starting with -), and not %q", n.Region, RegionAny)
 	}
 	if err := validHostPort(n.APIAddr); err != nil {
 		return bad("api", "%q: %v", n.APIAddr, err)

@@ -201,6 +201,14 @@ func TestPlacementRegion(t *testing.T) {
 	if node := e.mustTrialOn(4); node != eu.ID {
 		t.Errorf("user without a region on node %d, want eu %d", node, eu.ID)
 	}
+	// "Any" is no choice either.
+	e.user(5, "")
+	if err := e.s.SetUserRegion(e.ctx, 5, store.RegionAny); err != nil {
+		t.Fatal(err)
+	}
+	if sub, err := e.s.StartTrial(e.ctx, 5, time.Hour, domain); err != nil || sub.NodeID != eu.ID {
+		t.Errorf("user who chose any on node %d (%v), want eu %d", sub.NodeID, err, eu.ID)
+	}
 	// Bad labels are refused.
 	wantErr(t, e.s.SetUserRegion(e.ctx, 4, "Not A Region"), store.ErrInvalid)
 	// A disabled region is no choice.
@@ -269,6 +277,7 @@ func TestNodeValidation(t *testing.T) {
 	}{
 		{"name", func(n *store.Node) { n.Name = "Bad Name" }},
 		{"region", func(n *store.Node) { n.Region = "-eu" }},
+		{"region", func(n *store.Node) { n.Region = store.RegionAny }},
 		{"api", func(n *store.Node) { n.APIAddr = "10.0.0.2" }},
 		{"api", func(n *store.Node) { n.APIAddr = "10.0.0.2:70000" }},
 		{"tag", func(n *store.Node) { n.InboundTag = "api" }},

@@ -106,6 +106,9 @@ func placeNode(ctx context.Context, tx pgx.Tx, userID int64, overfill bool) (int
 	if err := tx.QueryRow(ctx, `SELECT region FROM users WHERE telegram_id = $1`, userID).Scan(&region); err != nil {
 		return 0, fmt.Errorf("read region: %w", err)
 	}
+	if region == RegionAny {
+		region = ""
+	}
 	// Read after the lock: a statement sees what the placements before
 	// this one committed.
 	loads, err := collectAll[nodeLoad](tx.Query(ctx, `SELECT n.id, n.region, n.state, n.capacity, coalesce(c.users, 0) AS users

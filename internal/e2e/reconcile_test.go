@@ -164,6 +164,21 @@ func (s *shopEnv) reconcileOnce(in schedules.ReconcileInput) (res workflows.Reco
 	return res, id, firstRun
 }
 
+// firstRunOf is the first run of a workflow's chain of runs.
+func (s *shopEnv) firstRunOf(id string) string {
+	s.t.Helper()
+	it := s.temporal.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	e, err := it.Next()
+	if err != nil {
+		s.t.Fatalf("history of %s: %v", id, err)
+	}
+	first := e.GetWorkflowExecutionStartedEventAttributes().GetFirstExecutionRunId()
+	if first == "" {
+		s.t.Fatalf("%s: no first run id in %s", id, e.GetEventType())
+	}
+	return first
+}
+
 // assertKeysNotInHistory checks that no event of any run of the workflow
 // carries one of the users' keys, in text or binary form.
 func (s *shopEnv) assertKeysNotInHistory(id, firstRun string, users []int64) {
@@ -259,11 +274,14 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 
 	ids := s.liveUsers(880_000_001, 50)
 	// Small pages and runs, so the real server sees paging and
-	// continue-as-new: 50 users are 3 pages, 2 runs.
+	// continue-as-new: 50 users are 3 pages, 2 runs of the node's child.
 	res, runID, firstRun := s.reconcileOnce(schedules.ReconcileInput{PageSize: 20, PagesPerRun: 2})
-	if res.Checked != 50 || res.Pages != 3 || res.Runs != 2 || res.Errors != 0 {
-		t.Fatalf("first reconcile: %+v, want 50 checked over 3 pages in 2 runs", res)
+	if res.Checked != 50 || res.Pages != 3 || len(res.Nodes) != 1 || res.Nodes[0].Runs != 2 || res.Errors != 0 {
+		t.Fatalf("first reconcile: %+v, want 50 checked over 3 pages in 2 runs of one node", res)
 	}
+	// The keys stay out of the node's child's histories too.
+	child := schedules.ReconcileNodeWorkflowID(runID, res.Nodes[0].NodeID)
+	s.assertKeysNotInHistory(child, s.firstRunOf(child), ids)
 	s.assertKeysNotInHistory(runID, firstRun, ids)
 	if missing, err := s.missingFromXray(ids); err != nil || len(missing) > 0 {
 		t.Fatalf("after reconcile, xray lacks %v (%v)", missing, err)
@@ -456,13 +474,13 @@ func TestHealthCheckTellsAdminsOfChangesOnly(t *testing.T) {
 	ctx := context.Background()
 
 	s.stack.Xray.Stop()
-	down := s.waitText(admin, 0, "Xray is down")
+	down := s.waitText(admin, 0, "Xray default is down")
 	s.eventually("the health check remembers xray is down", func() error {
 		var in schedules.HealthCheckInput
 		if err := s.scheduleInput(schedules.HealthCheckID, &in); err != nil {
 			return err
 		}
-		if fmt.Sprint(in.Down) != "[xray]" {
+		if fmt.Sprint(in.Down) != "["+workflows.ComponentXrayNode("default")+"]" {
 			return fmt.Errorf("saved state %v", in.Down)
 		}
 		return nil
@@ -479,15 +497,15 @@ func TestHealthCheckTellsAdminsOfChangesOnly(t *testing.T) {
 		}
 		return nil
 	})
-	if n := s.alertsSeen(admin, "Xray is down"); n != 1 {
+	if n := s.alertsSeen(admin, "Xray default is down"); n != 1 {
 		t.Fatalf("the admin was told %d times that xray is down, want once\n%s", n, s.conversation(admin))
 	}
 
 	if err := s.stack.Xray.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s.waitText(admin, down.ID, "Xray is back up")
-	if n := s.alertsSeen(admin, "Xray is down"); n != 1 {
+	s.waitText(admin, down.ID, "Xray default is back up")
+	if n := s.alertsSeen(admin, "Xray default is down"); n != 1 {
 		t.Fatalf("the admin was told %d times that xray is down, want once", n)
 	}
 	for _, other := range []string{"PostgreSQL", "Crypto Pay", "Temporal", "Telegram", "Bot", "Worker"} {

@@ -31,7 +31,7 @@ func (a *App) adminNodes(ctx context.Context, admin store.User, cmd, args string
 	case err != nil && nodeadmin.IsInputError(err):
 		a.log.Info("admin node command refused", "admin_id", admin.TelegramID, "args", truncate(args, 200), "reason", err)
 		a.reply(ctx, admin.TelegramID, a.texts.T(lang, "admin_node_invalid", map[string]any{
-			"Error": nodeadmin.InputMessage(err), "Usage": "/node " + strings.ReplaceAll(nodeadmin.Usage, "\n", "\n/node "),
+			"Error": nodeadmin.InputMessage(err), "Usage": adminUsage["node"],
 		}), nil)
 	case err != nil:
 		a.fail(ctx, admin.TelegramID, "admin node "+req.Op, err)

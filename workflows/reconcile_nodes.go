@@ -19,16 +19,17 @@ const reconcilePerNodeChange = "reconcile-per-node"
 
 // NodeReconcileResult is what the reconciliation of one node did.
 type NodeReconcileResult struct {
-	NodeID  int16
-	Node    string
-	Checked int
-	Readded int
-	Removed int
-	Foreign int
-	Errors  int
-	Pages   int
-	Runs    int
-	Failed  string `json:",omitempty"` // why the node's reconciliation gave up; "" when it finished
+	NodeID     int16
+	Node       string
+	WorkflowID string `json:",omitempty"` // the node's child (set by the parent)
+	Checked    int
+	Readded    int
+	Removed    int
+	Foreign    int
+	Errors     int
+	Pages      int
+	Runs       int
+	Failed     string `json:",omitempty"` // why the node's reconciliation gave up; "" when it finished
 }
 
 // reconcileNodes starts one ReconcileNode child per node in service and
@@ -42,11 +43,11 @@ func reconcileNodes(ctx workflow.Context, in schedules.ReconcileInput, p schedul
 	if err := workflow.ExecuteActivity(withNodeList(ctx), a.ListXrayNodes, activities.XrayNodesInput{}).Get(ctx, &nodes); err != nil {
 		return ReconcileResult{}, fmt.Errorf("list xray nodes: %w", err)
 	}
-	parent := workflow.GetInfo(ctx).WorkflowExecution.ID
+	at := workflow.Now(ctx)
 	futures := make([]workflow.ChildWorkflowFuture, len(nodes.Nodes))
 	for i, n := range nodes.Nodes {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:               schedules.ReconcileNodeWorkflowID(parent, n.ID),
+			WorkflowID:               schedules.ReconcileNodeWorkflowID(n.ID, at),
 			WorkflowExecutionTimeout: time.Hour,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		})
@@ -65,6 +66,7 @@ func reconcileNodes(ctx workflow.Context, in schedules.ReconcileInput, p schedul
 			res.NodesFailed++
 			log.Error("reconcile: a node's reconciliation gave up; the next run tries again", "node", nr.Node, "error", err)
 		}
+		nr.WorkflowID = schedules.ReconcileNodeWorkflowID(nodes.Nodes[i].ID, at)
 		res.Nodes = append(res.Nodes, nr)
 		res.Checked += nr.Checked
 		res.Readded += nr.Readded

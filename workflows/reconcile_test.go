@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,9 @@ func TestReconcileWalksEveryPageThenSweepsOrphans(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	var res ReconcileResult
 	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Len(t, res.Nodes, 1)
+	require.True(t, strings.HasPrefix(res.Nodes[0].WorkflowID, schedules.ReconcileNodeIDPrefix(1)))
+	res.Nodes[0].WorkflowID = ""
 	require.Equal(t, ReconcileResult{Checked: 2500, Readded: 833, Removed: 3, Foreign: 2, Errors: 1, Pages: 3, Runs: 1,
 		Nodes: []NodeReconcileResult{{NodeID: 1, Node: "default", Checked: 2500, Readded: 833, Removed: 3, Foreign: 2, Errors: 1, Pages: 3, Runs: 1}}}, res)
 	require.Equal(t, []activities.ReconcilePageInput{
@@ -131,9 +135,12 @@ func TestReconcileEachNodeInItsOwnChild(t *testing.T) {
 	require.Equal(t, 4, res.Pages)
 	require.Equal(t, 6, res.Removed)
 	require.Zero(t, res.NodesFailed)
-	require.ElementsMatch(t, []string{
-		schedules.ReconcileNodeWorkflowID("default-test-workflow-id", 1), schedules.ReconcileNodeWorkflowID("default-test-workflow-id", 2),
-	}, children)
+	require.Len(t, children, 2)
+	for i, n := range res.Nodes {
+		require.True(t, strings.HasPrefix(n.WorkflowID, schedules.ReconcileNodeIDPrefix(n.NodeID)), n.WorkflowID)
+		require.Contains(t, children, n.WorkflowID)
+		require.NotEqual(t, res.Nodes[1-i].WorkflowID, n.WorkflowID)
+	}
 	perNode := map[int16]int{}
 	for _, c := range keys.calls {
 		perNode[c.NodeID]++

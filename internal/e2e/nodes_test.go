@@ -275,8 +275,7 @@ func TestHungNodeDoesNotHoldUpTheOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	healthyChild := schedules.ReconcileNodeWorkflowID(id, healthy)
-	frozenChild := schedules.ReconcileNodeWorkflowID(id, second.ID)
+	healthyChild, frozenChild := tn.childFor(id, healthy), tn.childFor(id, second.ID)
 	tn.eventually("the healthy node's reconciliation finished", func() error {
 		return tn.closed(healthyChild, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED)
 	})
@@ -352,4 +351,27 @@ func (s *shopEnv) closed(workflowID string, want enumspb.WorkflowExecutionStatus
 		return fmt.Errorf("%s is %s, want %s", workflowID, got, want)
 	}
 	return nil
+}
+
+// childFor is the ID of the reconcile run's child for node, as the run's
+// history records it.
+func (s *shopEnv) childFor(parentID string, node int16) string {
+	s.t.Helper()
+	var id string
+	s.eventually(fmt.Sprintf("%s started a child for node %d", parentID, node), func() error {
+		it := s.temporal.GetWorkflowHistory(context.Background(), parentID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			e, err := it.Next()
+			if err != nil {
+				return err
+			}
+			if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil &&
+				strings.HasPrefix(a.GetWorkflowId(), schedules.ReconcileNodeIDPrefix(node)) {
+				id = a.GetWorkflowId()
+				return nil
+			}
+		}
+		return fmt.Errorf("no child for node %d yet", node)
+	})
+	return id
 }

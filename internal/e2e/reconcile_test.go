@@ -72,6 +72,16 @@ func (s *shopEnv) waitWatchSettled() {
 		if info := d.Info; info.NumActions == 0 || len(info.RunningWorkflows) > 0 {
 			return fmt.Errorf("reconcile schedule: %d actions, %d running", d.Info.NumActions, len(d.Info.RunningWorkflows))
 		}
+		// RunningWorkflows can lag behind an action just taken: ask each
+		// action's workflow itself whether it has closed.
+		for _, a := range d.Info.RecentActions {
+			if a.StartWorkflowResult == nil {
+				continue
+			}
+			if err := s.closed(a.StartWorkflowResult.WorkflowID, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	h := s.temporal.ScheduleClient().GetHandle(context.Background(), schedules.ReconcileID)
@@ -280,7 +290,7 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 		t.Fatalf("first reconcile: %+v, want 50 checked over 3 pages in 2 runs of one node", res)
 	}
 	// The keys stay out of the node's child's histories too.
-	child := schedules.ReconcileNodeWorkflowID(runID, res.Nodes[0].NodeID)
+	child := res.Nodes[0].WorkflowID
 	s.assertKeysNotInHistory(child, s.firstRunOf(child), ids)
 	s.assertKeysNotInHistory(runID, firstRun, ids)
 	if missing, err := s.missingFromXray(ids); err != nil || len(missing) > 0 {

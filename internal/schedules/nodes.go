@@ -31,9 +31,18 @@ type ReconcileNodeProgress struct {
 	Runs        int
 }
 
-// ReconcileNodeWorkflowID names a Reconcile run's child for one node.
-func ReconcileNodeWorkflowID(parentID string, node int16) string {
-	return parentID + "/node-" + strconv.Itoa(int(node))
+// ReconcileNodeWorkflowID names a Reconcile run's child for one node,
+// started at (the parent's workflow clock). It does not derive from the
+// parent's ID: a replayer runs a history under an ID of its own, and a
+// child's ID is part of the command it must match.
+func ReconcileNodeWorkflowID(node int16, at time.Time) string {
+	return ReconcileNodeIDPrefix(node) + at.UTC().Format(time.RFC3339Nano)
+}
+
+// ReconcileNodeIDPrefix is what every reconciliation of node's ID starts
+// with.
+func ReconcileNodeIDPrefix(node int16) string {
+	return "vpnflow-reconcile-node-" + strconv.Itoa(int(node)) + "/"
 }
 
 // XrayNodeSeen is when the Xray process of one node, as XrayWatch last saw

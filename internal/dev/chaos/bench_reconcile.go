@@ -106,7 +106,7 @@ func (s *system) reconcileCase(ctx context.Context, n int, out io.Writer) (Recon
 	}
 	// The pages and the orphan sweep run in a child per node.
 	for _, n := range row.Result.Nodes {
-		if err := addChildHistory(ctx, s.temporal, schedules.ReconcileNodeWorkflowID(id, n.NodeID), &row.History); err != nil {
+		if err := addChildHistory(ctx, s.temporal, n.WorkflowID, &row.History); err != nil {
 			return row, err
 		}
 	}

@@ -28,14 +28,18 @@ import (
 // Activities holds the clients activities use. Workflows refer to its
 // methods through a nil *Activities, so names are checked by the compiler.
 type Activities struct {
-	Store     *store.Store
-	Xray      *xray.Client
+	Store *store.Store
+	// Nodes holds a client per Xray node; every call for a user goes to
+	// the node of their subscription row (nodes.go).
+	Nodes     *xray.Registry
 	CryptoPay *cryptopay.Client
 	Telegram  *telegram.Client
 	Temporal  client.Client
 	Texts     *i18n.Catalog
 	Config    config.Config
-	NodeID    int16
+	// NodeID is the node the worker's environment describes: the node of
+	// inputs recorded before there were several (a node id of 0).
+	NodeID int16
 	// Database answers the health check's ping (the store's pool).
 	Database Pinger
 }
@@ -58,6 +62,8 @@ func storeError(op string, err error) error {
 		return permanent(ErrInsufficientBalance, err)
 	case errors.Is(err, store.ErrTrialUsed):
 		return permanent(shop.ErrTrialUsed, err)
+	case errors.Is(err, store.ErrNoCapacity):
+		return permanent(shop.ErrNoCapacity, err)
 	case errors.Is(err, store.ErrHasSubscription):
 		return permanent(shop.ErrActiveSubscription, err)
 	case errors.Is(err, store.ErrPurchaseClosed), errors.Is(err, store.ErrPurchaseConflict),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/errgroup"
 
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
@@ -43,7 +44,7 @@ type GrantResult struct {
 func (a *Activities) GrantTime(ctx context.Context, in GrantInput) (GrantResult, error) {
 	res, err := a.Store.GrantTime(ctx, store.GrantParams{
 		UserID: in.UserID, Duration: time.Duration(in.Days) * 24 * time.Hour, Kind: in.Kind, Reference: in.Reference,
-		NodeID: a.NodeID, EmailDomain: a.Config.XrayEmailDomain,
+		EmailDomain: a.Config.XrayEmailDomain,
 	})
 	if err != nil {
 		return GrantResult{}, adminStoreError(fmt.Sprintf("grant %d days to user %d", in.Days, in.UserID), err)
@@ -259,13 +260,32 @@ type XrayCount struct {
 	Users int64
 }
 
-// CountXrayUsers counts the users on the inbound, for /stats.
+// CountXrayUsers counts the users on the inbounds of the nodes in service,
+// asked at once, for /stats.
 func (a *Activities) CountXrayUsers(ctx context.Context, _ XrayCountInput) (XrayCount, error) {
-	n, err := a.Xray.CountUsers(ctx)
+	nodes, err := a.ListXrayNodes(ctx, XrayNodesInput{})
 	if err != nil {
-		return XrayCount{}, xrayError("count xray users", err)
+		return XrayCount{}, err
 	}
-	return XrayCount{Users: n}, nil
+	counts := make([]int64, len(nodes.Nodes))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, n := range nodes.Nodes {
+		g.Go(func() error {
+			xc, err := a.nodeXray(gctx, n.ID)
+			if err == nil {
+				counts[i], err = xc.CountUsers(gctx)
+			}
+			return xrayError("count xray users on node "+n.Name, err)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return XrayCount{}, err
+	}
+	var total int64
+	for _, c := range counts {
+		total += c
+	}
+	return XrayCount{Users: total}, nil
 }
 
 // adminStoreError is storeError plus the outcomes only admin tools meet.

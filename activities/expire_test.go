@@ -18,14 +18,13 @@ func TestExpireSubscriptionActivityAtWorkflowTime(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Database(t)
 	st := store.New(pool)
-	node, err := st.UpsertNode(ctx, store.Node{Name: "main", APIAddr: "127.0.0.1:10085", InboundTag: "vless-in", Host: "vpn.example", Port: 443})
-	if err != nil {
+	if _, err := st.UpsertNode(ctx, store.Node{Name: "main", APIAddr: "127.0.0.1:10085", InboundTag: "vless-in", Host: "vpn.example", Port: 443}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := st.UpsertUser(ctx, store.UpsertUserParams{TelegramID: 1, FirstName: "u"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.GrantTime(ctx, store.GrantParams{UserID: 1, Duration: time.Hour, Kind: "admin", Reference: "t", NodeID: node, EmailDomain: "vpnflow"}); err != nil {
+	if _, err := st.GrantTime(ctx, store.GrantParams{UserID: 1, Duration: time.Hour, Kind: "admin", Reference: "t", EmailDomain: "vpnflow"}); err != nil {
 		t.Fatal(err)
 	}
 	// For the database the period has 30 s left.

@@ -42,9 +42,15 @@ func (a *Activities) CheckPostgres(ctx context.Context, _ HealthProbe) (HealthPr
 	return HealthProbeResult{Detail: "ping " + time.Since(start).Round(time.Millisecond).String()}, nil
 }
 
-// CheckXray reads Xray's uptime through its API.
+// CheckXray reads the worker's own node's Xray uptime through its API: the
+// probe of health checks recorded before each node had its own
+// (CheckXrayNode).
 func (a *Activities) CheckXray(ctx context.Context, _ HealthProbe) (HealthProbeResult, error) {
-	up, err := a.Xray.Uptime(ctx)
+	xc, err := a.nodeXray(ctx, 0)
+	if err != nil {
+		return HealthProbeResult{}, err
+	}
+	up, err := xc.Uptime(ctx)
 	if err != nil {
 		return HealthProbeResult{}, fmt.Errorf("xray api: %w", err)
 	}

@@ -72,7 +72,7 @@ func (e *dbEnv) purchase(userID int64, kind, provider string, amount int64) uuid
 
 func (e *dbEnv) credit(id uuid.UUID) {
 	e.t.Helper()
-	if _, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: id, NodeID: e.a.NodeID, EmailDomain: "vpnflow"}); err != nil {
+	if _, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: id, EmailDomain: "vpnflow"}); err != nil {
 		e.t.Fatal(err)
 	}
 }

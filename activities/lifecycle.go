@@ -37,7 +37,11 @@ func (a *Activities) AddPendingKey(ctx context.Context, in KeyRef) error {
 	if err != nil {
 		return storeError(fmt.Sprintf("read pending key of user %d", in.UserID), err)
 	}
-	return xrayError("add reissued key "+in.Email, a.addReplacingStale(ctx, xray.User{Email: in.Email, UUID: pending, Flow: a.Config.VLESSFlow}))
+	xc, err := a.userXray(ctx, in.UserID)
+	if err != nil {
+		return err
+	}
+	return xrayError("add reissued key "+in.Email, addReplacingStale(ctx, xc, xray.User{Email: in.Email, UUID: pending, Flow: a.Config.VLESSFlow}))
 }
 
 // CommitReissue makes the pending key the user's key.
@@ -54,9 +58,14 @@ func (a *Activities) AbortReissue(ctx context.Context, in UserRef) error {
 	return storeError(fmt.Sprintf("abort reissue for user %d", in.UserID), err)
 }
 
-// RemoveKey removes one key from Xray by its email (missing is fine).
+// RemoveKey removes one key by its email (missing is fine) from the Xray
+// of the user's node.
 func (a *Activities) RemoveKey(ctx context.Context, in KeyRef) error {
-	return xrayError("remove key "+in.Email, a.Xray.RemoveUser(ctx, in.Email))
+	xc, err := a.userXray(ctx, in.UserID)
+	if err != nil {
+		return err
+	}
+	return xrayError("remove key "+in.Email, xc.RemoveUser(ctx, in.Email))
 }
 
 // SetAutoRenew records the user's auto-renewal choice.
@@ -96,7 +105,7 @@ func (a *Activities) AutoRenew(ctx context.Context, in AutoRenewInput) (AutoRene
 		return res, storeError("record renewal "+id.String(), err)
 	}
 	credit, err := a.Store.CreditPurchase(ctx, store.CreditParams{
-		PurchaseID: id, NodeID: a.NodeID, EmailDomain: a.Config.XrayEmailDomain,
+		PurchaseID: id, EmailDomain: a.Config.XrayEmailDomain,
 		Referral: a.referralTerms(),
 	})
 	if errors.Is(err, store.ErrInsufficientBalance) || errors.Is(err, store.ErrPurchaseClosed) {

@@ -54,7 +54,7 @@ func (a *Activities) CreditPurchase(ctx context.Context, in CreditInput) (Credit
 	}
 	res, err := a.Store.CreditPurchase(ctx, store.CreditParams{
 		PurchaseID: id, ChargeID: in.ChargeID, Referral: a.referralTerms(),
-		NodeID: a.NodeID, EmailDomain: a.Config.XrayEmailDomain,
+		EmailDomain: a.Config.XrayEmailDomain,
 	})
 	if err != nil {
 		return CreditResult{}, storeError("credit purchase "+in.PurchaseID, err)

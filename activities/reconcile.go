@@ -17,8 +17,9 @@ import (
 	"vpnflow/internal/xray"
 )
 
-// Reconciliation makes Xray serve exactly the live keys of this node. The
-// database is the truth; Xray loses every API-added user when it restarts.
+// Reconciliation makes each node's Xray serve exactly the live keys of
+// that node, one node per activity. The database is the truth; Xray loses
+// every API-added user when it restarts.
 //
 // Keys never leave these activities: the workflow passes user ids and page
 // bounds and gets counts back. Every database read is its own short query,
@@ -29,12 +30,14 @@ import (
 // well as the current key under the current email. Reconciliation keeps the
 // current key in place and neither adds nor removes the pending one.
 
-// ReconcilePageInput names one page of live subscriptions: up to Limit of
-// them with user ids above AfterUserID, live at Now (the workflow's clock).
+// ReconcilePageInput names one page of a node's live subscriptions: up to
+// Limit of them with user ids above AfterUserID, live at Now (the
+// workflow's clock).
 type ReconcilePageInput struct {
 	AfterUserID int64
 	Limit       int
 	Now         time.Time // zero (an input from before it existed): the worker's clock
+	NodeID      int16     // zero (an input from before nodes): the worker's own node
 }
 
 // ReconcilePageResult counts what one page held and repaired, and says where
@@ -60,7 +63,12 @@ func (a *Activities) ReconcilePage(ctx context.Context, in ReconcilePageInput) (
 		return ReconcilePageResult{}, permanent("Invalid", fmt.Errorf("%s: page size must be 1-%d, got %d", op, store.MaxPage, in.Limit))
 	}
 	now := clockOr(in.Now)
-	keys, err := a.Store.ActiveSubscriptions(ctx, now, in.AfterUserID, in.Limit)
+	node := a.nodeOr(in.NodeID)
+	xc, err := a.nodeXray(ctx, node)
+	if err != nil {
+		return ReconcilePageResult{}, err
+	}
+	keys, err := a.Store.ActiveSubscriptionsOn(ctx, node, now, in.AfterUserID, in.Limit)
 	if err != nil {
 		return ReconcilePageResult{}, storeError(op, err)
 	}
@@ -79,11 +87,8 @@ func (a *Activities) ReconcilePage(ctx context.Context, in ReconcilePageInput) (
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(reconcileParallel)
 	for _, k := range keys {
-		if k.NodeID != a.NodeID {
-			continue
-		}
 		g.Go(func() error {
-			outcome, err := a.reconcileKey(gctx, k, now)
+			outcome, err := a.reconcileKey(gctx, xc, node, k, now)
 			if err != nil {
 				return err
 			}
@@ -126,8 +131,8 @@ const (
 // reconcileKey checks one live key. An error means the page must stop and
 // be retried (Xray or the database is away); a key Xray refuses is
 // keyFailed and logged.
-func (a *Activities) reconcileKey(ctx context.Context, k store.LiveKey, now time.Time) (keyOutcome, error) {
-	have, found, err := a.Xray.GetUser(ctx, k.XrayEmail)
+func (a *Activities) reconcileKey(ctx context.Context, xc *xray.Client, node int16, k store.LiveKey, now time.Time) (keyOutcome, error) {
+	have, found, err := xc.GetUser(ctx, k.XrayEmail)
 	if err != nil {
 		return a.keyXrayError(ctx, k.UserID, k.XrayEmail, "look up", err)
 	}
@@ -141,18 +146,12 @@ func (a *Activities) reconcileKey(ctx context.Context, k store.LiveKey, now time
 	if err != nil {
 		return keyOK, storeError(fmt.Sprintf("re-read subscription of user %d", k.UserID), err)
 	}
-	if !sub.LiveAt(now) || sub.NodeID != a.NodeID {
-		return keyOK, nil // expired or banned meanwhile: the orphan sweep removes it
+	if !sub.LiveAt(now) || sub.NodeID != node {
+		return keyOK, nil // expired, banned or moved meanwhile: the orphan sweep removes it
 	}
 	u := xray.User{Email: sub.XrayEmail, UUID: sub.VLESSUUID.String(), Flow: a.Config.VLESSFlow}
-	err = a.Xray.AddUser(ctx, u)
-	if errors.Is(err, xray.ErrUUIDMismatch) {
-		// Xray cannot change a user in place.
-		if err = a.Xray.RemoveUser(ctx, u.Email); err == nil {
-			err = a.Xray.AddUser(ctx, u)
-		}
-	}
-	if err != nil {
+	// Xray cannot change a user in place: a different one is replaced.
+	if err = addReplacingStale(ctx, xc, u); err != nil {
 		return a.keyXrayError(ctx, k.UserID, u.Email, "add", err)
 	}
 	was := "missing"
@@ -179,11 +178,12 @@ func (a *Activities) keyXrayError(ctx context.Context, userID int64, email, op s
 	return keyFailed, nil
 }
 
-// RemoveOrphansInput sets the page size of the database scan and the time
-// (the workflow's clock) keys are judged live at.
+// RemoveOrphansInput sets the node, the page size of the database scan and
+// the time (the workflow's clock) keys are judged live at.
 type RemoveOrphansInput struct {
 	PageSize int
 	Now      time.Time // zero (an input from before it existed): the worker's clock
+	NodeID   int16     // zero (an input from before nodes): the worker's own node
 }
 
 // RemoveOrphansResult counts Xray's users and what was removed.
@@ -194,8 +194,8 @@ type RemoveOrphansResult struct {
 	Errors  int
 }
 
-// RemoveOrphans removes from Xray every user under our email domain that no
-// live key of this node accounts for — including the key of a row still
+// RemoveOrphans removes from a node's Xray every user under our email
+// domain that no live key of that node accounts for — including the key of a row still
 // 'active' or 'trial' whose expiry has passed; users of other domains
 // (another tool's) are never touched.
 //
@@ -214,7 +214,12 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 	}
 	now := clockOr(in.Now)
 	domain := a.Config.XrayEmailDomain
-	users, err := a.Xray.ListUsers(ctx)
+	node := a.nodeOr(in.NodeID)
+	xc, err := a.nodeXray(ctx, node)
+	if err != nil {
+		return RemoveOrphansResult{}, err
+	}
+	users, err := xc.ListUsers(ctx)
 	if err != nil {
 		return RemoveOrphansResult{}, xrayError("list xray users", err)
 	}
@@ -231,13 +236,13 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 	users = nil // the keys are not needed any more
 
 	for after := int64(0); len(suspects) > 0; {
-		keys, err := a.Store.ActiveSubscriptions(ctx, now, after, pageSize)
+		keys, err := a.Store.ActiveSubscriptionsOn(ctx, node, now, after, pageSize)
 		if err != nil {
 			return res, storeError("scan live keys", err)
 		}
 		for _, k := range keys {
 			emails, ok := suspects[k.UserID]
-			if !ok || k.NodeID != a.NodeID {
+			if !ok {
 				continue
 			}
 			emails = slices.DeleteFunc(emails, func(e string) bool { return a.wanted(k.XrayEmail, k.PendingUUID != nil, e) })
@@ -265,12 +270,12 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return res, storeError(fmt.Sprintf("re-read subscription of user %d", id), err)
 		}
-		live := err == nil && sub.LiveAt(now) && sub.NodeID == a.NodeID
+		live := err == nil && sub.LiveAt(now) && sub.NodeID == node
 		for _, email := range suspects[id] {
 			if live && a.wanted(sub.XrayEmail, sub.PendingUUID != nil, email) {
 				continue // went live since the scan
 			}
-			if err := a.Xray.RemoveUser(ctx, email); err != nil {
+			if err := xc.RemoveUser(ctx, email); err != nil {
 				if xray.IsRetryable(err) || ctx.Err() != nil {
 					return res, fmt.Errorf("remove orphan %s: %w", email, err)
 				}
@@ -284,6 +289,14 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 		activity.RecordHeartbeat(ctx, id)
 	}
 	return res, nil
+}
+
+// nodeOr is id, or the worker's own node for an input from before nodes.
+func (a *Activities) nodeOr(id int16) int16 {
+	if id <= 0 {
+		return a.NodeID
+	}
+	return id
 }
 
 // clockOr is the time a workflow passed in, or the worker's clock for an
@@ -308,8 +321,10 @@ func (a *Activities) wanted(current string, reissuing bool, email string) bool {
 	return ok && strings.EqualFold(email, next)
 }
 
-// XrayUptimeInput asks for Xray's uptime.
-type XrayUptimeInput struct{}
+// XrayUptimeInput asks for a node's Xray uptime.
+type XrayUptimeInput struct {
+	NodeID int16 // zero (an input from before nodes): the worker's own node
+}
 
 // XrayUptimeResult is Xray's uptime and, by this worker's clock, when the
 // Xray process started.
@@ -318,9 +333,13 @@ type XrayUptimeResult struct {
 	StartedAt time.Time
 }
 
-// XrayUptime reads Xray's uptime.
-func (a *Activities) XrayUptime(ctx context.Context, _ XrayUptimeInput) (XrayUptimeResult, error) {
-	up, err := a.Xray.Uptime(ctx)
+// XrayUptime reads a node's Xray uptime.
+func (a *Activities) XrayUptime(ctx context.Context, in XrayUptimeInput) (XrayUptimeResult, error) {
+	xc, err := a.nodeXray(ctx, in.NodeID)
+	if err != nil {
+		return XrayUptimeResult{}, err
+	}
+	up, err := xc.Uptime(ctx)
 	if err != nil {
 		return XrayUptimeResult{}, xrayError("read xray uptime", err)
 	}

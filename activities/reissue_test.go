@@ -16,13 +16,7 @@ import (
 // on instead of failing until reconcile happens to remove it.
 func TestAddPendingKeyReplacesAStaleKeyUnderItsEmail(t *testing.T) {
 	e := newDBEnv(t)
-	srv := testenv.Xray(t)
-	xc, err := xray.Dial(srv.APIAddr, srv.InboundTag, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { xc.Close() })
-	e.a.Xray = xc
+	xc := e.useXray(testenv.Xray(t))
 	e.a.Config.XrayEmailDomain = "vpnflow"
 	e.paidUser(1)
 

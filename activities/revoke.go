@@ -80,15 +80,10 @@ func (a *Activities) RevokeExpired(ctx context.Context, in RevokeExpiredInput) (
 			}
 		}
 	}
-	users, err := a.Xray.ListUsers(ctx)
+	inXray, err := a.listKeysOnNodes(ctx)
 	if err != nil {
-		return RevokeExpiredResult{}, xrayError("list xray users", err)
+		return RevokeExpiredResult{}, err
 	}
-	inXray := make(map[string]bool, len(users))
-	for _, u := range users {
-		inXray[strings.ToLower(u.Email)] = true
-	}
-	users = nil
 	after := int64(0)
 	pageSize := in.PageSize
 	if pageSize <= 0 || pageSize > store.MaxPage {
@@ -113,7 +108,7 @@ func (a *Activities) RevokeExpired(ctx context.Context, in RevokeExpiredInput) (
 
 // revokePage removes the page's keys that are in Xray, then puts back
 // those whose rows were renewed meanwhile.
-func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXray map[string]bool, now time.Time, res *RevokeExpiredResult) error {
+func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXray map[string]*xray.Client, now time.Time, res *RevokeExpiredResult) error {
 	log := activity.GetLogger(ctx)
 	var removedIDs []int64
 	var removed, refused atomic.Int64
@@ -121,11 +116,12 @@ func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXra
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(revokeParallel)
 	for i, k := range keys {
-		if k.NodeID != a.NodeID || !inXray[strings.ToLower(k.XrayEmail)] {
+		xc := inXray[strings.ToLower(k.XrayEmail)]
+		if xc == nil {
 			continue
 		}
 		g.Go(func() error {
-			if err := a.Xray.RemoveUser(gctx, k.XrayEmail); err != nil {
+			if err := xc.RemoveUser(gctx, k.XrayEmail); err != nil {
 				if xray.IsRetryable(err) || gctx.Err() != nil {
 					return fmt.Errorf("remove expired key %s: %w", k.XrayEmail, err)
 				}
@@ -165,15 +161,50 @@ func (a *Activities) restoreRenewed(ctx context.Context, ids []int64, now time.T
 		return storeError("read which revoked keys were renewed", err)
 	}
 	for _, k := range live {
-		if k.NodeID != a.NodeID {
-			continue
+		xc, err := a.nodeXray(ctx, k.NodeID)
+		if err != nil {
+			return err
 		}
 		u := xray.User{Email: k.XrayEmail, UUID: k.VLESSUUID.String(), Flow: a.Config.VLESSFlow}
-		if err := a.addReplacingStale(ctx, u); err != nil {
+		if err := addReplacingStale(ctx, xc, u); err != nil {
 			return xrayError("put back renewed key "+k.XrayEmail, err)
 		}
 		res.Restored++
 		activity.GetLogger(ctx).Info("revoke: renewed while being revoked; key put back", "user_id", k.UserID, "email", k.XrayEmail)
 	}
 	return nil
+}
+
+// listKeysOnNodes lists the users of every node in service: which node's
+// Xray holds each email (lower-cased). A node that does not answer is left
+// out, logged: its expired keys wait for the next sweep or for
+// reconciliation, and the other nodes' are taken out now.
+func (a *Activities) listKeysOnNodes(ctx context.Context) (map[string]*xray.Client, error) {
+	nodes, err := a.ListXrayNodes(ctx, XrayNodesInput{})
+	if err != nil {
+		return nil, err
+	}
+	inXray := map[string]*xray.Client{}
+	var lastErr error
+	answered := 0
+	for _, n := range nodes.Nodes {
+		xc, err := a.nodeXray(ctx, n.ID)
+		if err != nil {
+			return nil, err
+		}
+		users, err := xc.ListUsers(ctx)
+		if err != nil {
+			lastErr = xrayError("list xray users of node "+n.Name, err)
+			activity.GetLogger(ctx).Warn("revoke: node skipped, its xray does not answer", "node", n.Name, "error", err)
+			continue
+		}
+		answered++
+		for _, u := range users {
+			inXray[strings.ToLower(u.Email)] = xc
+		}
+	}
+	if lastErr != nil && answered == 0 {
+		return nil, lastErr // no node answered: the sweep is retried
+	}
+	return inXray, nil
 }

@@ -17,14 +17,7 @@ type revokeEnv struct {
 
 func newRevokeEnv(t *testing.T, users int) *revokeEnv {
 	e := &revokeEnv{dbEnv: newDBEnv(t)}
-	srv := testenv.NewXray(t)
-	xc, err := xray.Dial(srv.APIAddr, srv.InboundTag, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { xc.Close() })
-	e.xc = xc
-	e.a.Xray = xc
+	e.xc = e.useXray(testenv.NewXray(t))
 	e.a.Config.XrayEmailDomain = "vpnflow"
 	for id := int64(1); id <= int64(users); id++ {
 		e.paidUser(id)

@@ -39,7 +39,7 @@ func (a *Activities) DeliverExtension(ctx context.Context, in DeliverExtensionIn
 
 // StartTrial books the user's one free trial.
 func (a *Activities) StartTrial(ctx context.Context, in UserRef) (shop.TrialResult, error) {
-	sub, err := a.Store.StartTrial(ctx, in.UserID, a.Config.TrialDuration, a.NodeID, a.Config.XrayEmailDomain)
+	sub, err := a.Store.StartTrial(ctx, in.UserID, a.Config.TrialDuration, a.Config.XrayEmailDomain)
 	if err != nil {
 		return shop.TrialResult{}, storeError(fmt.Sprintf("start trial for user %d", in.UserID), err)
 	}
@@ -75,43 +75,54 @@ func (a *Activities) ExpireSubscription(ctx context.Context, in ExpireInput) (Ex
 	return ExpireResult{ExpiresAt: sub.ExpiresAt, Status: sub.Status}, nil
 }
 
-// EnsureVLESSUser makes sure the user's current key is in Xray. The UUID is
-// read here, by reference, so it never enters a workflow's history.
+// EnsureVLESSUser makes sure the user's current key is in the Xray of
+// their node. The UUID is read here, by reference, so it never enters a
+// workflow's history.
 func (a *Activities) EnsureVLESSUser(ctx context.Context, in UserRef) error {
 	sub, err := a.Store.GetSubscription(ctx, in.UserID)
 	if err != nil {
 		return storeError(fmt.Sprintf("read key of user %d", in.UserID), err)
 	}
+	xc, err := a.nodeXray(ctx, sub.NodeID)
+	if err != nil {
+		return err
+	}
 	u := xray.User{Email: sub.XrayEmail, UUID: sub.VLESSUUID.String(), Flow: a.Config.VLESSFlow}
-	return xrayError("add vless user "+u.Email, a.addReplacingStale(ctx, u))
+	return xrayError("add vless user "+u.Email, addReplacingStale(ctx, xc, u))
 }
 
 // addReplacingStale adds the key. If Xray holds another key under the same
 // email (a reissue that did not finish, or a restore), that key is stale:
 // each email belongs to one user's one key version, and the database is the
 // truth, so the stale key is removed and the stored one added.
-func (a *Activities) addReplacingStale(ctx context.Context, u xray.User) error {
-	err := a.Xray.AddUser(ctx, u)
+func addReplacingStale(ctx context.Context, xc *xray.Client, u xray.User) error {
+	err := xc.AddUser(ctx, u)
 	if errors.Is(err, xray.ErrUUIDMismatch) {
-		if err = a.Xray.RemoveUser(ctx, u.Email); err == nil {
-			err = a.Xray.AddUser(ctx, u)
+		if err = xc.RemoveUser(ctx, u.Email); err == nil {
+			err = xc.AddUser(ctx, u)
 		}
 	}
 	return err
 }
 
-// RemoveVLESSUser removes the user's current key from Xray (a missing user
-// is fine). The email is read from the database: reissues change it.
+// RemoveVLESSUser removes the user's current key from the Xray of their
+// node (a missing user is fine). The email is read from the database:
+// reissues change it.
 func (a *Activities) RemoveVLESSUser(ctx context.Context, in UserRef) error {
 	email := store.XrayEmail(in.UserID, a.Config.XrayEmailDomain)
+	var node int16 // no row: the worker's own node
 	sub, err := a.Store.GetSubscription(ctx, in.UserID)
 	switch {
 	case err == nil:
-		email = sub.XrayEmail
+		email, node = sub.XrayEmail, sub.NodeID
 	case !errors.Is(err, store.ErrNotFound):
 		return storeError(fmt.Sprintf("read key of user %d", in.UserID), err)
 	}
-	return xrayError("remove vless user "+email, a.Xray.RemoveUser(ctx, email))
+	xc, err := a.nodeXray(ctx, node)
+	if err != nil {
+		return err
+	}
+	return xrayError("remove vless user "+email, xc.RemoveUser(ctx, email))
 }
 
 func xrayError(op string, err error) error {

@@ -71,7 +71,11 @@ func (a *Activities) SendKey(ctx context.Context, in SendKeyInput) error {
 	if err != nil {
 		return storeError(fmt.Sprintf("read key of user %d", in.UserID), err)
 	}
-	key, err := accesskey.Build(a.Config, sub)
+	node, err := a.Store.GetNode(ctx, sub.NodeID)
+	if err != nil {
+		return storeError(fmt.Sprintf("read node of user %d", in.UserID), err)
+	}
+	key, err := accesskey.Build(a.Config, node, sub)
 	if err != nil {
 		return permanent(ErrConfiguration, err)
 	}

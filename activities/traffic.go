@@ -14,8 +14,10 @@ type TrafficDelta struct {
 	Down  int64
 }
 
-// ReadTrafficInput asks for Xray's per-user counters.
-type ReadTrafficInput struct{}
+// ReadTrafficInput asks for a node's per-user counters.
+type ReadTrafficInput struct {
+	NodeID int16 // zero (an input from before nodes): the worker's own node
+}
 
 // TrafficReading is one reading of the counters, users with traffic only.
 // It travels through the workflow's history to the database activity:
@@ -28,8 +30,12 @@ type TrafficReading struct {
 // same step. Only the answer of this call carries those bytes, so it is
 // retried little: a reading lost with its answer is lost traffic, and a
 // failed reading leaves the counters for the next run.
-func (a *Activities) ReadTrafficCounters(ctx context.Context, _ ReadTrafficInput) (TrafficReading, error) {
-	counters, err := a.Xray.Traffic(ctx, true)
+func (a *Activities) ReadTrafficCounters(ctx context.Context, in ReadTrafficInput) (TrafficReading, error) {
+	xc, err := a.nodeXray(ctx, in.NodeID)
+	if err != nil {
+		return TrafficReading{}, err
+	}
+	counters, err := xc.Traffic(ctx, true)
 	if err != nil {
 		return TrafficReading{}, xrayError("read traffic counters", err)
 	}

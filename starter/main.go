@@ -3,6 +3,7 @@
 //	starter migrate           apply database migrations
 //	starter schedules apply   create or update the Temporal Schedules
 //	starter reconcile         run the Xray reconciliation now
+//	starter nodes ...         list, add, change, drain, disable or enable Xray nodes
 //
 // Configuration comes from environment variables (see README). It is a
 // production program and links nothing of internal/dev; the local stack
@@ -24,6 +25,10 @@ commands:
   schedules apply   create or update the reconcile, Xray watch, health-check and
                     traffic Schedules (the worker also does this at start)
   reconcile         trigger the Xray reconciliation now
+  nodes [list]      the Xray nodes: users, capacity, state, health (DATABASE_URL)
+  nodes add name=… region=… api=host:port host=… pbk=… sni=… capacity=N [port=443] [tag=vless-in] [sid=…]
+  nodes set <name> field=value…
+  nodes drain|disable|enable <name>
 `
 
 func main() {
@@ -50,6 +55,8 @@ func run(ctx context.Context, args []string) error {
 		return applySchedules(ctx)
 	case "reconcile":
 		return reconcileNow(ctx)
+	case "nodes":
+		return nodes(ctx, args[1:], os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

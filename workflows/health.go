@@ -80,17 +80,23 @@ func peerProbes() []healthProbe {
 	}
 }
 
-func healthProbes() []healthProbe {
+// healthProbes are the probes every health check starts with; runs with a
+// probe per node (nodeProbes) leave the one Xray probe out.
+func healthProbes(perNode bool) []healthProbe {
 	var a *activities.Activities
-	return []healthProbe{
+	probes := []healthProbe{
 		{ComponentPostgres, "PostgreSQL", probeWith(a.CheckPostgres)},
 		{ComponentXray, "Xray", probeWith(a.CheckXray)},
 		{ComponentCryptoPay, "Crypto Pay", probeWith(a.CheckCryptoPay)},
 		{ComponentTemporal, "Temporal", probeWith(a.CheckTemporal)},
 	}
+	if perNode {
+		probes = slices.Delete(probes, 1, 2)
+	}
+	return probes
 }
 
-// HealthCheck probes PostgreSQL, Xray, Crypto Pay and Temporal at once and
+// HealthCheck probes PostgreSQL, each Xray node, Crypto Pay and Temporal at once and
 // tells the admins about each change of state — down, or recovered — not
 // about every run. What they were last told is its input, saved back into
 // its schedule when it changes; a change nobody could be told about is not
@@ -98,10 +104,20 @@ func healthProbes() []healthProbe {
 func HealthCheck(ctx workflow.Context, in schedules.HealthCheckInput) (HealthReport, error) {
 	var a *activities.Activities
 	log := workflow.GetLogger(ctx)
-	probes := healthProbes()
+	perNode := workflow.GetVersion(ctx, healthPerNodeChange, workflow.DefaultVersion, 1) >= 1
+	probes := healthProbes(perNode)
 	futures := make([]workflow.Future, len(probes))
 	for i, p := range probes {
 		futures[i] = p.check(ctx)
+	}
+	var nodes []activities.XrayNode
+	if perNode {
+		var np []healthProbe
+		np, nodes = nodeProbes(ctx)
+		for _, p := range np {
+			probes = append(probes, p)
+			futures = append(futures, p.check(ctx))
+		}
 	}
 	if workflow.GetVersion(ctx, healthStuckChange, workflow.DefaultVersion, 1) >= 1 {
 		stuck := healthProbe{ComponentSubscriptions, "Subscriptions", probeWith(a.CheckStuckSubscriptions)}
@@ -148,6 +164,9 @@ func HealthCheck(ctx workflow.Context, in schedules.HealthCheckInput) (HealthRep
 		if down {
 			report.Down = append(report.Down, p.id)
 		}
+	}
+	if perNode {
+		recordNodeHealth(ctx, nodes, report.Components)
 	}
 	slices.Sort(report.Down)
 	if !sameSet(report.Down, in.Down) {

@@ -21,14 +21,22 @@ type healthEnv struct {
 	*testsuite.TestWorkflowEnvironment
 	alerts    []activities.AdminAlert
 	saved     []schedules.HealthCheckInput
+	recorded  []activities.NodeHealthInput
 	alertFail error
 }
+
+// xrayDefault is the component of the one node the tests' health checks
+// find, "default"; a test may give more (healthEnv.nodes).
+var xrayDefault = ComponentXrayNode("default")
 
 func newHealthEnv(down map[string]string) *healthEnv {
 	return newHealthEnvIn(newTestEnv(), down)
 }
 
-func newHealthEnvIn(env *testsuite.TestWorkflowEnvironment, down map[string]string) *healthEnv {
+func newHealthEnvIn(env *testsuite.TestWorkflowEnvironment, down map[string]string, nodes ...activities.XrayNode) *healthEnv {
+	if len(nodes) == 0 {
+		nodes = []activities.XrayNode{{ID: 1, Name: "default"}}
+	}
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
 	he := &healthEnv{TestWorkflowEnvironment: env}
@@ -42,6 +50,19 @@ func newHealthEnvIn(env *testsuite.TestWorkflowEnvironment, down map[string]stri
 	}
 	env.OnActivity(a.CheckPostgres, mock.Anything, mock.Anything).Return(probe(ComponentPostgres))
 	env.OnActivity(a.CheckXray, mock.Anything, mock.Anything).Return(probe(ComponentXray))
+	env.OnActivity(a.ListXrayNodes, mock.Anything, mock.Anything).Return(activities.XrayNodes{Nodes: nodes}, nil)
+	env.OnActivity(a.CheckXrayNode, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.NodeRef) (activities.HealthProbeResult, error) {
+		for _, n := range nodes {
+			if n.ID == in.NodeID {
+				return probe(ComponentXrayNode(n.Name))(ctx, activities.HealthProbe{})
+			}
+		}
+		return activities.HealthProbeResult{}, errors.New("no such node")
+	})
+	env.OnActivity(a.RecordNodeHealth, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NodeHealthInput) error {
+		he.recorded = append(he.recorded, in)
+		return nil
+	})
 	env.OnActivity(a.CheckCryptoPay, mock.Anything, mock.Anything).Return(probe(ComponentCryptoPay))
 	env.OnActivity(a.CheckTemporal, mock.Anything, mock.Anything).Return(probe(ComponentTemporal))
 	env.OnActivity(a.CheckStuckSubscriptions, mock.Anything, mock.Anything).Return(probe(ComponentSubscriptions))
@@ -105,37 +126,38 @@ func TestHealthCheckAlertsOnceWhenAComponentGoesDown(t *testing.T) {
 
 func TestHealthCheckAlertsRecovery(t *testing.T) {
 	he := newHealthEnv(map[string]string{ComponentCryptoPay: "503"})
-	r := he.run(t, ComponentCryptoPay, ComponentXray)
+	r := he.run(t, ComponentCryptoPay, xrayDefault)
 	require.Equal(t, []string{ComponentCryptoPay}, r.Down)
-	require.Equal(t, []activities.AdminAlert{{Message: activities.AlertHealthUp, Component: "Xray"}}, he.alerts)
+	require.Equal(t, []activities.AdminAlert{{Message: activities.AlertHealthUp, Component: "Xray default"}}, he.alerts)
 	require.Equal(t, []schedules.HealthCheckInput{{Down: []string{ComponentCryptoPay}}}, he.saved)
 }
 
 func TestHealthCheckSeveralChangesAtOnce(t *testing.T) {
-	he := newHealthEnv(map[string]string{ComponentXray: "unavailable", ComponentTemporal: "no pollers"})
+	he := newHealthEnv(map[string]string{xrayDefault: "unavailable", ComponentTemporal: "no pollers"})
 	r := he.run(t, ComponentPostgres)
-	require.Equal(t, []string{ComponentTemporal, ComponentXray}, r.Down)
+	require.Equal(t, []string{ComponentTemporal, xrayDefault}, r.Down)
 	require.Equal(t, 3, r.Alerts)
 	require.ElementsMatch(t, []activities.AdminAlert{
 		{Message: activities.AlertHealthUp, Component: "PostgreSQL"},
-		{Message: activities.AlertHealthDown, Component: "Xray", Error: "unavailable"},
+		{Message: activities.AlertHealthDown, Component: "Xray default", Error: "unavailable"},
 		{Message: activities.AlertHealthDown, Component: "Temporal", Error: "no pollers"},
 	}, he.alerts)
-	require.Equal(t, []schedules.HealthCheckInput{{Down: []string{ComponentTemporal, ComponentXray}}}, he.saved)
+	require.Equal(t, []schedules.HealthCheckInput{{Down: []string{ComponentTemporal, xrayDefault}}}, he.saved)
 }
 
 // An alert nobody received is not recorded as told, so the next run
 // tries again instead of staying silent.
 func TestHealthCheckKeepsStateWhenTheAlertFails(t *testing.T) {
-	he := newHealthEnv(map[string]string{ComponentXray: "unavailable"})
+	he := newHealthEnv(map[string]string{xrayDefault: "unavailable"})
 	he.alertFail = temporal.NewNonRetryableApplicationError("chat not found", "Telegram", nil)
 	r := he.run(t)
 	require.Empty(t, r.Down)
 	require.Equal(t, 1, r.AlertsFailed)
 	require.Zero(t, r.Alerts)
 	require.Empty(t, he.saved)
-	require.False(t, r.Components[1].Up)
-	require.Equal(t, "unavailable", r.Components[1].Error)
+	c := component(r, xrayDefault)
+	require.False(t, c.Up)
+	require.Equal(t, "unavailable", c.Error)
 }
 
 // When Telegram is what is down, the alert about it cannot travel through
@@ -154,7 +176,7 @@ func TestHealthCheckTelegramDownReachesTheMetric(t *testing.T) {
 	r := he.run(t)
 	require.Equal(t, 2, r.AlertsFailed)
 	require.Empty(t, r.Down, "not told, so not saved as told")
-	for component, want := range map[string]float64{ComponentTelegram: 0, ComponentBot: 0, ComponentPostgres: 1, ComponentXray: 1} {
+	for component, want := range map[string]float64{ComponentTelegram: 0, ComponentBot: 0, ComponentPostgres: 1, xrayDefault: 1} {
 		got, ok := metrics.gauge(healthUpMetric + "/" + component)
 		require.True(t, ok, component)
 		require.Equal(t, want, got, component)
@@ -167,6 +189,43 @@ func TestHealthCheckBeforeThePeerProbes(t *testing.T) {
 	he.OnGetVersion(healthPeersChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	r := he.run(t)
 	require.Len(t, r.Components, 5)
+}
+
+// Runs recorded before nodes probe the one Xray as "xray".
+func TestHealthCheckBeforeNodes(t *testing.T) {
+	he := newHealthEnv(map[string]string{ComponentXray: "unavailable"})
+	he.OnGetVersion(healthPerNodeChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	r := he.run(t)
+	require.Equal(t, []string{ComponentXray}, r.Down)
+	require.Len(t, r.Components, 7)
+	require.Empty(t, he.recorded)
+}
+
+// Each node is a component of its own: one node down is told by name, the
+// others stay quiet, and every node's probe is stored in its row.
+func TestHealthCheckProbesEachNode(t *testing.T) {
+	nodes := []activities.XrayNode{{ID: 1, Name: "default"}, {ID: 2, Name: "eu-2"}, {ID: 3, Name: "us-1"}}
+	he := newHealthEnvIn(newTestEnv(), map[string]string{ComponentXrayNode("eu-2"): "context deadline exceeded"}, nodes...)
+	r := he.run(t)
+	require.Equal(t, []string{ComponentXrayNode("eu-2")}, r.Down)
+	require.Len(t, r.Components, 9)
+	require.Equal(t, []activities.AdminAlert{{
+		Message: activities.AlertHealthDown, Component: "Xray eu-2", Error: "context deadline exceeded",
+	}}, he.alerts)
+	require.Len(t, he.recorded, 1)
+	require.False(t, he.recorded[0].At.IsZero())
+	require.Equal(t, []activities.NodeProbeOutcome{
+		{NodeID: 1}, {NodeID: 2, Error: "context deadline exceeded"}, {NodeID: 3},
+	}, he.recorded[0].Probes)
+}
+
+func component(r HealthReport, id string) ComponentHealth {
+	for _, c := range r.Components {
+		if c.Component == id {
+			return c
+		}
+	}
+	return ComponentHealth{}
 }
 
 func TestProbeErrorIsShort(t *testing.T) {

@@ -19,6 +19,7 @@ func TestActivitiesRunOnTheirBulkheadQueues(t *testing.T) {
 	env := newTestEnv()
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
+	oneNode(env, a)
 	queues := map[string]string{}
 	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.ReadTrafficInput) (activities.TrafficReading, error) {
 		queues["read"] = activity.GetInfo(ctx).TaskQueue

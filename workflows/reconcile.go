@@ -23,16 +23,24 @@ type ReconcileResult struct {
 	Overdue int // live rows past their expiry, handed to their workflows
 
 	OverdueFailed bool // the sweep gave up; the next run sweeps again
+
+	// Runs with one child per node (reconcile_nodes.go): each node's part,
+	// and how many of them gave up.
+	Nodes       []NodeReconcileResult `json:",omitempty"`
+	NodesFailed int                   `json:",omitempty"`
 }
 
-// Reconcile makes the database's expiries hold and Xray serve exactly the
-// database's live keys. First it sweeps the live rows whose expiry has
-// passed (sweepOverdue) and hands each to its Subscription workflow. Then
-// it walks the keys live at the workflow's now a page at a time (each page
-// one activity that reads the page and repairs Xray), and removes the
-// users under our email domain that no live key accounts for — a row past
-// its expiry among them. Its history holds page bounds and counts only;
-// after PagesPerRun pages of a phase it continues as new, so any number of
+// Reconcile makes the database's expiries hold and each Xray node serve
+// exactly the database's live keys of that node. First it sweeps the live
+// rows whose expiry has passed (sweepOverdue) and hands each to its
+// Subscription workflow. Then it reconciles every node in service at once,
+// each in a child workflow of its own (ReconcileNode): it walks the node's
+// keys live at the workflow's now a page at a time (each page one activity
+// that reads the page and repairs Xray), and removes the users under our
+// email domain that no live key of the node accounts for — a row past its
+// expiry among them. Runs recorded before nodes do the walk themselves, on
+// the one Xray. Histories hold page bounds and counts only; after
+// PagesPerRun pages of a phase a run continues as new, so any number of
 // users fits.
 func Reconcile(ctx workflow.Context, in schedules.ReconcileInput) (ReconcileResult, error) {
 	in = in.WithDefaults()
@@ -50,6 +58,9 @@ func Reconcile(ctx workflow.Context, in schedules.ReconcileInput) (ReconcileResu
 		if !sweepOverdue(ctx, in, &p) {
 			return ReconcileResult{}, continueAsNew()
 		}
+	}
+	if workflow.GetVersion(ctx, reconcilePerNodeChange, workflow.DefaultVersion, 1) == 1 {
+		return reconcileNodes(ctx, in, p)
 	}
 	var a *activities.Activities
 	pageCtx := withReconcilePage(ctx)
@@ -118,18 +129,23 @@ const XrayRestartSlack = 5 * time.Second
 
 // XrayWatchResult is what one look at Xray found.
 type XrayWatchResult struct {
-	XrayDown      bool
+	XrayDown      bool // with nodes: some node's Xray did not answer
 	Uptime        time.Duration
 	Restarted     bool // a new Xray process since the last look (or the first look)
 	ReconcileSent bool
+	Nodes         []NodeWatch `json:",omitempty"` // runs with nodes: each node's look
 }
 
 // XrayWatch looks at Xray's uptime; when the Xray process is a new one — it
 // restarted and dropped every user added through the API — it triggers a
 // reconciliation at once, so Xray heals within one watch interval. The
 // start time of the Xray it last saw is its input, saved back into its
-// schedule when it changes.
+// schedule when it changes. With nodes it looks at each node in service
+// at once (xrayWatchNodes).
 func XrayWatch(ctx workflow.Context, in schedules.XrayWatchInput) (XrayWatchResult, error) {
+	if workflow.GetVersion(ctx, xrayWatchPerNodeChange, workflow.DefaultVersion, 1) == 1 {
+		return xrayWatchNodes(ctx, in)
+	}
 	var a *activities.Activities
 	log := workflow.GetLogger(ctx)
 	var seen activities.XrayUptimeResult

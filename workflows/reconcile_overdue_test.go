@@ -82,6 +82,8 @@ func newOverdueEnv(n int64, alertErr error) *overdueEnv {
 	env := s.NewTestWorkflowEnvironment()
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
+	env.RegisterWorkflowWithOptions(ReconcileNode, workflow.RegisterOptions{Name: schedules.ReconcileNodeWorkflowType})
+	oneNode(env, a)
 	oe := &overdueEnv{TestWorkflowEnvironment: env, overdue: &fakeOverdue{n: n}, metrics: m}
 	env.OnActivity(a.HandOverOverdue, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.OverduePageInput) (activities.OverduePageResult, error) {
 		oe.order = append(oe.order, "overdue")

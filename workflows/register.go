@@ -23,6 +23,7 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Subscription, workflow.RegisterOptions{Name: shop.SubscriptionWorkflowType})
 	r.RegisterWorkflowWithOptions(SandboxExpire, workflow.RegisterOptions{Name: shop.SandboxExpireWorkflowType})
 	r.RegisterWorkflowWithOptions(Reconcile, workflow.RegisterOptions{Name: schedules.ReconcileWorkflowType})
+	r.RegisterWorkflowWithOptions(ReconcileNode, workflow.RegisterOptions{Name: schedules.ReconcileNodeWorkflowType})
 	r.RegisterWorkflowWithOptions(XrayWatch, workflow.RegisterOptions{Name: schedules.XrayWatchWorkflowType})
 	r.RegisterWorkflowWithOptions(HealthCheck, workflow.RegisterOptions{Name: schedules.HealthCheckWorkflowType})
 	r.RegisterWorkflowWithOptions(CollectTraffic, workflow.RegisterOptions{Name: schedules.CollectTrafficWorkflowType})

@@ -46,6 +46,8 @@ func trialRefusal(err error) notice.Notice {
 		switch appErr.Type() {
 		case shop.ErrTrialUsed:
 			return notice.TrialUsed()
+		case shop.ErrNoCapacity:
+			return notice.TrialNoCapacity()
 		case shop.ErrActiveSubscription:
 			return notice.Refused(shop.Refusal{Type: shop.RefusedActive}.MessageID(), 0)
 		}

@@ -36,15 +36,12 @@ const versionSkipUnreachableXray = "traffic-skip-unreachable-xray"
 func CollectTraffic(ctx workflow.Context, _ schedules.TrafficInput) (TrafficResult, error) {
 	info := workflow.GetInfo(ctx)
 	res := TrafficResult{BatchID: info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID}
+	if workflow.GetVersion(ctx, trafficPerNodeChange, workflow.DefaultVersion, 1) == 1 {
+		return collectTrafficNodes(ctx, res)
+	}
 	var a *activities.Activities
-	// Few attempts: a retry after a lost answer reads counters that were
-	// already reset, and a failed run simply leaves them for the next one.
-	readCtx := on(ctx, shop.BulkheadXray, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
-	})
 	var reading activities.TrafficReading
-	if err := workflow.ExecuteActivity(readCtx, a.ReadTrafficCounters, activities.ReadTrafficInput{}).Get(ctx, &reading); err != nil {
+	if err := workflow.ExecuteActivity(withTrafficRead(ctx), a.ReadTrafficCounters, activities.ReadTrafficInput{}).Get(ctx, &reading); err != nil {
 		if workflow.GetVersion(ctx, versionSkipUnreachableXray, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 			return res, fmt.Errorf("read traffic counters: %w", err)
 		}
@@ -65,4 +62,14 @@ func CollectTraffic(ctx workflow.Context, _ schedules.TrafficInput) (TrafficResu
 	}
 	res.Applied, res.Updated = rec.Applied, rec.Updated
 	return res, nil
+}
+
+// withTrafficRead is for reading counters with reset. Few attempts: a
+// retry after a lost answer reads counters that were already reset, and a
+// failed run simply leaves them for the next one.
+func withTrafficRead(ctx workflow.Context) workflow.Context {
+	return on(ctx, shop.BulkheadXray, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
+	})
 }

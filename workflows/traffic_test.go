@@ -3,10 +3,13 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
 	"vpnflow/internal/schedules"
@@ -16,6 +19,7 @@ func TestCollectTrafficRetriesTheWriteWithTheSameBatch(t *testing.T) {
 	env := newTestEnv()
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
+	oneNode(env, a)
 	reads := 0
 	reading := activities.TrafficReading{Deltas: []activities.TrafficDelta{{Email: "tg1@vpnflow", Up: 10, Down: 20}}}
 	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(func(context.Context, activities.ReadTrafficInput) (activities.TrafficReading, error) {
@@ -40,7 +44,7 @@ func TestCollectTrafficRetriesTheWriteWithTheSameBatch(t *testing.T) {
 	require.Equal(t, 1, reads)
 	require.Len(t, writes, 3)
 	for _, w := range writes {
-		require.Equal(t, res.BatchID, w.BatchID)
+		require.Equal(t, res.BatchID+"/node-1", w.BatchID)
 		require.Equal(t, reading.Deltas, w.Deltas)
 	}
 	require.NotEmpty(t, res.BatchID)
@@ -52,6 +56,7 @@ func TestCollectTrafficWithoutTrafficWritesNothing(t *testing.T) {
 	env := newTestEnv()
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
+	oneNode(env, a)
 	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(activities.TrafficReading{}, nil)
 	env.ExecuteWorkflow(CollectTraffic, schedules.TrafficInput{})
 	require.NoError(t, env.GetWorkflowError())
@@ -66,6 +71,7 @@ func TestCollectTrafficSkipsWhileXrayIsUnreachable(t *testing.T) {
 	env := newTestEnv()
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
+	oneNode(env, a)
 	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(activities.TrafficReading{}, errors.New("xray: circuit open"))
 	env.ExecuteWorkflow(CollectTraffic, schedules.TrafficInput{})
 	require.NoError(t, env.GetWorkflowError())
@@ -74,4 +80,60 @@ func TestCollectTrafficSkipsWhileXrayIsUnreachable(t *testing.T) {
 	require.Contains(t, res.Skipped, "circuit open")
 	require.False(t, res.Applied)
 	env.AssertNotCalled(t, "RecordTrafficBatch", mock.Anything, mock.Anything)
+}
+
+// Each node is read and written on its own: a node whose Xray does not
+// answer is skipped, and the others' counters are recorded under batch
+// ids of their own.
+func TestCollectTrafficPerNode(t *testing.T) {
+	env := newTestEnv()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	env.OnActivity(a.ListXrayNodes, mock.Anything, mock.Anything).Return(activities.XrayNodes{Nodes: []activities.XrayNode{
+		{ID: 1, Name: "default"}, {ID: 2, Name: "eu-2"}, {ID: 3, Name: "us-1"},
+	}}, nil)
+	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReadTrafficInput) (activities.TrafficReading, error) {
+		if in.NodeID == 2 {
+			return activities.TrafficReading{}, errors.New("xray: circuit open")
+		}
+		return activities.TrafficReading{Deltas: []activities.TrafficDelta{{Email: fmt.Sprintf("tg%d@vpnflow", in.NodeID), Up: 1}}}, nil
+	})
+	var batches []string
+	env.OnActivity(a.RecordTrafficBatch, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordTrafficInput) (activities.RecordTrafficResult, error) {
+		batches = append(batches, in.BatchID)
+		return activities.RecordTrafficResult{Applied: true, Updated: len(in.Deltas)}, nil
+	})
+	env.ExecuteWorkflow(CollectTraffic, schedules.TrafficInput{})
+	require.NoError(t, env.GetWorkflowError())
+	var res TrafficResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.ElementsMatch(t, []string{res.BatchID + "/node-1", res.BatchID + "/node-3"}, batches)
+	require.Equal(t, 2, res.Users)
+	require.Equal(t, 2, res.Updated)
+	require.True(t, res.Applied)
+	require.Contains(t, res.Skipped, "eu-2")
+}
+
+// Runs recorded before nodes read the one Xray under the run's batch id.
+func TestCollectTrafficBeforeNodes(t *testing.T) {
+	env := newTestEnv()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	env.OnGetVersion(trafficPerNodeChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(activities.TrafficReading{Deltas: []activities.TrafficDelta{{Email: "tg1@vpnflow", Up: 1}}}, nil)
+	var batch string
+	env.OnActivity(a.RecordTrafficBatch, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordTrafficInput) (activities.RecordTrafficResult, error) {
+		batch = in.BatchID
+		return activities.RecordTrafficResult{Applied: true, Updated: 1}, nil
+	})
+	env.ExecuteWorkflow(CollectTraffic, schedules.TrafficInput{})
+	require.NoError(t, env.GetWorkflowError())
+	var res TrafficResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, res.BatchID, batch)
+}
+
+// oneNode gives env's workflows one Xray node, "default" (id 1).
+func oneNode(env *testsuite.TestWorkflowEnvironment, a *activities.Activities) {
+	env.OnActivity(a.ListXrayNodes, mock.Anything, mock.Anything).Return(activities.XrayNodes{Nodes: []activities.XrayNode{{ID: 1, Name: "default"}}}, nil)
 }

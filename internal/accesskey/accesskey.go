@@ -19,18 +19,28 @@ type Key struct {
 	Email string // the name the key has in Xray, for support
 }
 
-// Build makes the share link for a subscription from the node settings in
-// the configuration.
-func Build(cfg config.Config, sub store.Subscription) (Key, error) {
+// Build makes the share link for a subscription on node (the row of
+// sub.NodeID): the node's host, port and REALITY settings, the
+// configuration's flow, fingerprint and name prefix. A node row without
+// REALITY settings (registered before nodes had them, until its worker
+// restarts) takes the configuration's.
+func Build(cfg config.Config, node store.Node, sub store.Subscription) (Key, error) {
+	if node.ID != sub.NodeID {
+		return Key{}, fmt.Errorf("build vless link for user %d: node %d given for a key on node %d", sub.UserID, node.ID, sub.NodeID)
+	}
+	pbk, sni, sid := node.PublicKey, node.SNI, node.ShortID
+	if pbk == "" {
+		pbk, sni, sid = cfg.VLESSRealityPubKey, cfg.VLESSRealitySNI, cfg.VLESSRealityShortID
+	}
 	l := vless.Link{
 		UUID:        sub.VLESSUUID.String(),
-		Host:        cfg.VLESSHost,
-		Port:        cfg.VLESSPort,
+		Host:        node.Host,
+		Port:        node.Port,
 		Flow:        cfg.VLESSFlow,
-		PublicKey:   cfg.VLESSRealityPubKey,
-		ServerName:  cfg.VLESSRealitySNI,
+		PublicKey:   pbk,
+		ServerName:  sni,
 		Fingerprint: cfg.VLESSRealityFinger,
-		ShortID:     cfg.VLESSRealityShortID,
+		ShortID:     sid,
 		Name:        fmt.Sprintf("%s-%d", cfg.VLESSLinkNamePrefix, sub.UserID),
 	}
 	link, err := l.String(), l.Validate()

@@ -24,7 +24,7 @@ import (
 // a code, and only admins may create one (see admin).
 var adminCommands = map[string]bool{
 	"stats": true, "user": true, "grant": true, "ban": true, "unban": true,
-	"refund": true, "broadcast": true,
+	"refund": true, "broadcast": true, "nodes": true, "node": true,
 }
 
 func isAdminCommand(cmd string) bool { return adminCommands[cmd] }
@@ -47,6 +47,10 @@ var errInProgress = errors.New("still running")
 func (a *App) admin(ctx context.Context, u store.User, cmd, args string) bool {
 	if cmd != "promo" && !isAdminCommand(cmd) {
 		return false
+	}
+	if cmd == "nodes" || cmd == "node" {
+		a.adminNodes(ctx, u, cmd, args)
+		return true
 	}
 	lang := u.Language
 	req, err := parseAdmin(cmd, args)

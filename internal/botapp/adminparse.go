@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+
+	"vpnflow/internal/nodeadmin"
 	"vpnflow/internal/shop"
 
 	"github.com/google/uuid"
@@ -31,6 +33,8 @@ var adminUsage = map[string]string{
 	"refund":    "/refund <purchase id>",
 	"promo":     "/promo <CODE> <days>d <uses>\n/promo <CODE> <percent>% <uses>\n/promo <CODE>",
 	"broadcast": "/broadcast <text, up to 4096 characters>",
+	"nodes":     "/nodes",
+	"node":      "/node " + strings.ReplaceAll(nodeadmin.Usage, "\n", "\n/node "),
 }
 
 // target names a user as admins do: a Telegram id or a @username.

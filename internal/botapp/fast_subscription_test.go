@@ -19,11 +19,10 @@ import (
 // database, as the Subscription workflow's activity would.
 func (f *fastBot) liveSubscription(userID int64) store.Subscription {
 	f.t.Helper()
-	node, err := f.store.UpsertNode(f.ctx(), store.Node{Name: "n1", APIAddr: "127.0.0.1:1", InboundTag: "vless-in", Host: "vpn.example.com", Port: 443})
-	if err != nil {
+	if _, err := f.store.UpsertNode(f.ctx(), store.Node{Name: "n1", APIAddr: "127.0.0.1:1", InboundTag: "vless-in", Host: "vpn.example.com", Port: 443}); err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := f.store.StartTrial(f.ctx(), userID, 72*time.Hour, node, "vpnflow.test"); err != nil {
+	if _, err := f.store.StartTrial(f.ctx(), userID, 72*time.Hour, "vpnflow.test"); err != nil {
 		f.t.Fatal(err)
 	}
 	sub, err := f.store.GetSubscription(f.ctx(), userID)

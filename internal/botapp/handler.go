@@ -122,11 +122,15 @@ func (a *App) message(ctx context.Context, m *telegram.Incoming) {
 	case "menu":
 		a.showMenu(ctx, user, 0)
 	case "buy":
-		a.showPlans(ctx, user, 0)
+		if !a.askRegion(ctx, user, callback.Buy, 0) {
+			a.showPlans(ctx, user, 0)
+		}
 	case "sub", "subscription":
 		a.showSubscription(ctx, user)
 	case "trial":
-		a.startTrial(ctx, user)
+		if !a.askRegion(ctx, user, callback.Trial, 0) {
+			a.startTrial(ctx, user)
+		}
 	case "balance":
 		a.showBalance(ctx, user, 0)
 	case "invite":
@@ -188,7 +192,9 @@ func (a *App) callback(ctx context.Context, q *telegram.CallbackQuery) {
 	case callback.Menu:
 		a.showMenu(ctx, user, msgID)
 	case callback.Buy:
-		a.showPlans(ctx, user, msgID)
+		if !a.askRegion(ctx, user, callback.Buy, msgID) {
+			a.showPlans(ctx, user, msgID)
+		}
 	case callback.Renew:
 		// Renew is offered on notices (reminders, expiry): keep the notice
 		// in the chat and answer below it.
@@ -198,7 +204,11 @@ func (a *App) callback(ctx context.Context, q *telegram.CallbackQuery) {
 	case callback.Pay:
 		a.pay(ctx, user, d.Plan, d.Method, msgID)
 	case callback.Trial:
-		a.startTrial(ctx, user)
+		if !a.askRegion(ctx, user, callback.Trial, msgID) {
+			a.startTrial(ctx, user)
+		}
+	case callback.Region:
+		a.chooseRegion(ctx, user, d, msgID)
 	case callback.MySub:
 		a.showSubscription(ctx, user)
 	case callback.Balance:

@@ -50,7 +50,12 @@ func (a *App) showSubscription(ctx context.Context, u store.User) {
 		a.reply(ctx, u.TelegramID, text, kb)
 		return
 	}
-	key, err := accesskey.Build(a.cfg, sub)
+	node, err := a.store.GetNode(ctx, sub.NodeID)
+	if err != nil {
+		a.fail(ctx, u.TelegramID, "read node", err)
+		return
+	}
+	key, err := accesskey.Build(a.cfg, node, sub)
 	if err != nil {
 		a.fail(ctx, u.TelegramID, "build key", err)
 		return

@@ -50,7 +50,11 @@ const (
 	Renew     Action = "renew"   // list plans to extend the subscription
 	Reissue   Action = "reissue" // replace my key with a new one
 	AutoRenew Action = "auto"    // On: switch auto-renewal on or off
+	Region    Action = "region"  // Then, Region: the user chose where their server is; go on to Then
 )
+
+// RegionAny is the Region of the "any (least busy)" choice.
+const RegionAny = "any"
 
 // Method is a way to pay for a plan.
 type Method string
@@ -71,4 +75,6 @@ type Data struct {
 	Lang   string // SetLang: a two-letter lowercase code such as "en"
 	Amount int64  // TopUp: minor units of the shop currency, 0 or positive
 	On     bool   // AutoRenew
+	Region string // Region: a node region label, or RegionAny
+	Then   Action // Region: Trial or Buy, what the choice was asked for
 }

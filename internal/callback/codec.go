@@ -17,6 +17,8 @@ const (
 	fieldLang
 	fieldAmount // optional, and only ever last
 	fieldOn
+	fieldThen
+	fieldRegion
 )
 
 // layout lists the arguments an action carries, in wire order.
@@ -34,6 +36,8 @@ func layout(a Action) ([]field, bool) {
 		return []field{fieldLang}, true
 	case AutoRenew:
 		return []field{fieldOn}, true
+	case Region:
+		return []field{fieldThen, fieldRegion}, true
 	}
 	return nil, false
 }
@@ -100,6 +104,10 @@ func checkUnused(d Data, fields []field) error {
 		return fmt.Errorf("amount %d set but not carried", d.Amount)
 	case d.On && !uses(fieldOn):
 		return fmt.Errorf("on set but not carried")
+	case d.Region != "" && !uses(fieldRegion):
+		return fmt.Errorf("region %q set but not carried", d.Region)
+	case d.Then != "" && !uses(fieldThen):
+		return fmt.Errorf("then %q set but not carried", d.Then)
 	}
 	return nil
 }
@@ -134,6 +142,16 @@ func encodeField(d Data, f field) (string, error) {
 			return "on", nil
 		}
 		return "off", nil
+	case fieldThen:
+		if !validThen(d.Then) {
+			return "", fmt.Errorf("then %q must be %s or %s", d.Then, Trial, Buy)
+		}
+		return string(d.Then), nil
+	case fieldRegion:
+		if !ValidRegion(d.Region) {
+			return "", fmt.Errorf("region %q must be 1-32 of a-z 0-9 - or %q", d.Region, RegionAny)
+		}
+		return d.Region, nil
 	}
 	return "", fmt.Errorf("unknown field %d", f)
 }
@@ -209,10 +227,37 @@ func decodeField(d *Data, f field, arg string) error {
 		default:
 			return fmt.Errorf("want on or off, got %q", arg)
 		}
+	case fieldThen:
+		if !validThen(Action(arg)) {
+			return fmt.Errorf("bad then %q", arg)
+		}
+		d.Then = Action(arg)
+	case fieldRegion:
+		if !ValidRegion(arg) {
+			return fmt.Errorf("bad region %q", arg)
+		}
+		d.Region = arg
 	default:
 		return fmt.Errorf("unknown field %d", f)
 	}
 	return nil
+}
+
+func validThen(a Action) bool { return a == Trial || a == Buy }
+
+// ValidRegion reports whether s can travel as a region: a node region
+// label (1-32 of a-z, 0-9 and '-', not starting with '-') or RegionAny.
+func ValidRegion(s string) bool {
+	if s == "" || len(s) > 32 || s[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // parseAmount accepts only the canonical form Encode writes: a positive

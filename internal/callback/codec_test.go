@@ -30,6 +30,8 @@ var everyAction = []Data{
 	{Action: Reissue},
 	{Action: AutoRenew, On: true},
 	{Action: AutoRenew, On: false},
+	{Action: Region, Then: Trial, Region: "eu-2"},
+	{Action: Region, Then: Buy, Region: RegionAny},
 }
 
 func TestRoundTripEveryAction(t *testing.T) {
@@ -52,7 +54,7 @@ func TestRoundTripEveryAction(t *testing.T) {
 }
 
 func TestEveryActionCovered(t *testing.T) {
-	all := []Action{Menu, Buy, Plan, Pay, Trial, MySub, Balance, TopUp, Invite, Help, Language, SetLang, Renew, Reissue, AutoRenew}
+	all := []Action{Menu, Buy, Plan, Pay, Trial, MySub, Balance, TopUp, Invite, Help, Language, SetLang, Renew, Reissue, AutoRenew, Region}
 	seen := map[Action]bool{}
 	codes := map[string]Action{}
 	for _, a := range all {
@@ -159,6 +161,10 @@ func TestParseErrors(t *testing.T) {
 		{"1|MENU", ErrMalformed},
 		{"1|menu|", ErrMalformed},
 		{"1|menu|x", ErrMalformed},
+		{"1|region|trial", ErrMalformed},
+		{"1|region|menu|eu", ErrMalformed},
+		{"1|region|buy|EU", ErrMalformed},
+		{"1|region|buy|-eu", ErrMalformed},
 		{"1|plan", ErrMalformed},
 		{"1|plan|", ErrMalformed},
 		{"1|plan|1m|x", ErrMalformed},

@@ -110,14 +110,21 @@ func HTTPFailure(err error) bool { return err != nil }
 // open.
 func Register(reg prometheus.Registerer, breakers ...*Breaker) {
 	for _, b := range breakers {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "vpnflow_circuit_open", Help: "1 while the circuit breaker to an external system is open (calls fail fast)",
-			ConstLabels: prometheus.Labels{"system": b.system},
-		}, func() float64 {
-			if b.State() == "open" {
-				return 1
-			}
-			return 0
-		}))
+		RegisterOpen(reg, b.system, func() bool { return b.State() == "open" })
 	}
+}
+
+// RegisterOpen exposes vpnflow_circuit_open{system} for a system guarded
+// by several breakers (one per Xray node): open reports whether it counts
+// as open.
+func RegisterOpen(reg prometheus.Registerer, system string, open func() bool) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "vpnflow_circuit_open", Help: "1 while the circuit breaker to an external system is open (calls fail fast)",
+		ConstLabels: prometheus.Labels{"system": system},
+	}, func() float64 {
+		if open() {
+			return 1
+		}
+		return 0
+	}))
 }

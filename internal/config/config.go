@@ -42,6 +42,7 @@ type Config struct {
 	XrayAPIAddr     string `env:"XRAY_API_ADDR" envDefault:"127.0.0.1:10085"`
 	XrayInboundTag  string `env:"XRAY_INBOUND_TAG" envDefault:"vless-in"`
 	XrayEmailDomain string `env:"XRAY_EMAIL_DOMAIN" envDefault:"vpnflow"`
+	XrayNodeRegion  string `env:"XRAY_NODE_REGION"`
 
 	VLESSHost            string `env:"VLESS_HOST"`
 	VLESSPort            int    `env:"VLESS_PORT" envDefault:"443"`
@@ -189,6 +190,9 @@ func load(opts env.Options) (Config, error) {
 	}
 	if strings.ContainsAny(c.XrayEmailDomain, "@ ") || c.XrayEmailDomain == "" {
 		add("XRAY_EMAIL_DOMAIN", fmt.Errorf("must be a bare domain such as vpnflow, got %q", c.XrayEmailDomain))
+	}
+	if c.XrayNodeRegion != "" && (!regionPattern.MatchString(c.XrayNodeRegion) || c.XrayNodeRegion == "any") {
+		add("XRAY_NODE_REGION", fmt.Errorf(`must be 1-32 of a-z 0-9 - (not starting with -) and not "any", got %q`, c.XrayNodeRegion))
 	}
 	checkSlots := func(name string, n int) {
 		if n < 1 || n > 1000 {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,9 @@ import (
 
 // Parsing helpers: turning the environment library's errors into ones that
 // name the variable, and the format checks of single values.
+
+// regionPattern is a node's region label (store.ValidNodeName).
+var regionPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
 // friendly turns caarlos0/env's field-named errors into variable-named ones.
 func friendly(err error) error {

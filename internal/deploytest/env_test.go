@@ -19,6 +19,7 @@ var samples = map[string]string{
 	"VLESS_REALITY_PUBLIC_KEY":    "pub",
 	"VLESS_REALITY_SNI":           "www.example.com",
 	"VLESS_REALITY_SHORT_ID":      "0123abcd",
+	"XRAY_NODE_REGION":            "eu",
 	"TELEGRAM_BOT_TOKEN":          "1:t",
 	"TELEGRAM_WEBHOOK_URL":        "https://bot.example.com/webhooks/telegram",
 	"TELEGRAM_WEBHOOK_SECRET":     "s",

@@ -62,7 +62,7 @@ func (s *shopEnv) waitWatchSettled() {
 		if err := s.scheduleInput(schedules.XrayWatchID, &in); err != nil {
 			return err
 		}
-		if in.XrayStartedAt.IsZero() {
+		if in.Seen(s.nodeID()).IsZero() {
 			return errors.New("the watch has not looked at xray yet")
 		}
 		d, err := s.temporal.ScheduleClient().GetHandle(context.Background(), schedules.ReconcileID).Describe(context.Background())
@@ -72,6 +72,16 @@ func (s *shopEnv) waitWatchSettled() {
 		if info := d.Info; info.NumActions == 0 || len(info.RunningWorkflows) > 0 {
 			return fmt.Errorf("reconcile schedule: %d actions, %d running", d.Info.NumActions, len(d.Info.RunningWorkflows))
 		}
+		// RunningWorkflows can lag behind an action just taken: ask each
+		// action's workflow itself whether it has closed.
+		for _, a := range d.Info.RecentActions {
+			if a.StartWorkflowResult == nil {
+				continue
+			}
+			if err := s.closed(a.StartWorkflowResult.WorkflowID, enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	h := s.temporal.ScheduleClient().GetHandle(context.Background(), schedules.ReconcileID)
@@ -80,13 +90,10 @@ func (s *shopEnv) waitWatchSettled() {
 	}
 }
 
-// nodeID is the worker's node: UpsertNode returns the same id for the same
-// name.
+// nodeID is the worker's node, the one its environment describes.
 func (s *shopEnv) nodeID() int16 {
 	s.t.Helper()
-	id, err := s.store.UpsertNode(context.Background(), store.Node{
-		Name: "default", APIAddr: s.cfg.XrayAPIAddr, InboundTag: s.cfg.XrayInboundTag, Host: s.cfg.VLESSHost, Port: s.cfg.VLESSPort,
-	})
+	id, err := s.store.UpsertNode(context.Background(), workerapp.EnvNode(s.cfg))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -98,7 +105,6 @@ func (s *shopEnv) nodeID() int16 {
 func (s *shopEnv) liveUsers(firstID int64, n int) []int64 {
 	s.t.Helper()
 	ctx := context.Background()
-	node := s.nodeID()
 	ids := make([]int64, n)
 	for i := range ids {
 		id := firstID + int64(i)
@@ -108,7 +114,7 @@ func (s *shopEnv) liveUsers(firstID int64, n int) []int64 {
 		}
 		_, err := s.store.GrantTime(ctx, store.GrantParams{
 			UserID: id, Duration: 30 * 24 * time.Hour, Kind: "admin", Reference: "reconcile-test",
-			NodeID: node, EmailDomain: s.cfg.XrayEmailDomain,
+			EmailDomain: s.cfg.XrayEmailDomain,
 		})
 		if err != nil {
 			s.t.Fatal(err)
@@ -166,6 +172,21 @@ func (s *shopEnv) reconcileOnce(in schedules.ReconcileInput) (res workflows.Reco
 		s.t.Fatalf("reconcile: %v", err)
 	}
 	return res, id, firstRun
+}
+
+// firstRunOf is the first run of a workflow's chain of runs.
+func (s *shopEnv) firstRunOf(id string) string {
+	s.t.Helper()
+	it := s.temporal.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	e, err := it.Next()
+	if err != nil {
+		s.t.Fatalf("history of %s: %v", id, err)
+	}
+	first := e.GetWorkflowExecutionStartedEventAttributes().GetFirstExecutionRunId()
+	if first == "" {
+		s.t.Fatalf("%s: no first run id in %s", id, e.GetEventType())
+	}
+	return first
 }
 
 // assertKeysNotInHistory checks that no event of any run of the workflow
@@ -263,11 +284,14 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 
 	ids := s.liveUsers(880_000_001, 50)
 	// Small pages and runs, so the real server sees paging and
-	// continue-as-new: 50 users are 3 pages, 2 runs.
+	// continue-as-new: 50 users are 3 pages, 2 runs of the node's child.
 	res, runID, firstRun := s.reconcileOnce(schedules.ReconcileInput{PageSize: 20, PagesPerRun: 2})
-	if res.Checked != 50 || res.Pages != 3 || res.Runs != 2 || res.Errors != 0 {
-		t.Fatalf("first reconcile: %+v, want 50 checked over 3 pages in 2 runs", res)
+	if res.Checked != 50 || res.Pages != 3 || len(res.Nodes) != 1 || res.Nodes[0].Runs != 2 || res.Errors != 0 {
+		t.Fatalf("first reconcile: %+v, want 50 checked over 3 pages in 2 runs of one node", res)
 	}
+	// The keys stay out of the node's child's histories too.
+	child := res.Nodes[0].WorkflowID
+	s.assertKeysNotInHistory(child, s.firstRunOf(child), ids)
 	s.assertKeysNotInHistory(runID, firstRun, ids)
 	if missing, err := s.missingFromXray(ids); err != nil || len(missing) > 0 {
 		t.Fatalf("after reconcile, xray lacks %v (%v)", missing, err)
@@ -280,7 +304,7 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 		if err := s.scheduleInput(schedules.XrayWatchID, &in); err != nil {
 			return err
 		}
-		if in.XrayStartedAt.IsZero() {
+		if in.Seen(s.nodeID()).IsZero() {
 			return errors.New("no xray start time saved yet")
 		}
 		return nil
@@ -352,8 +376,8 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 		if err := s.scheduleInput(schedules.XrayWatchID, &in); err != nil {
 			return err
 		}
-		if !in.XrayStartedAt.After(restarted.Add(-2 * time.Second)) {
-			return fmt.Errorf("saved start %s is before the restart at %s", in.XrayStartedAt, restarted)
+		if seen := in.Seen(s.nodeID()); !seen.After(restarted.Add(-2 * time.Second)) {
+			return fmt.Errorf("saved start %s is before the restart at %s", seen, restarted)
 		}
 		return nil
 	})
@@ -460,13 +484,13 @@ func TestHealthCheckTellsAdminsOfChangesOnly(t *testing.T) {
 	ctx := context.Background()
 
 	s.stack.Xray.Stop()
-	down := s.waitText(admin, 0, "Xray is down")
+	down := s.waitText(admin, 0, "Xray default is down")
 	s.eventually("the health check remembers xray is down", func() error {
 		var in schedules.HealthCheckInput
 		if err := s.scheduleInput(schedules.HealthCheckID, &in); err != nil {
 			return err
 		}
-		if fmt.Sprint(in.Down) != "[xray]" {
+		if fmt.Sprint(in.Down) != "["+workflows.ComponentXrayNode("default")+"]" {
 			return fmt.Errorf("saved state %v", in.Down)
 		}
 		return nil
@@ -483,15 +507,15 @@ func TestHealthCheckTellsAdminsOfChangesOnly(t *testing.T) {
 		}
 		return nil
 	})
-	if n := s.alertsSeen(admin, "Xray is down"); n != 1 {
+	if n := s.alertsSeen(admin, "Xray default is down"); n != 1 {
 		t.Fatalf("the admin was told %d times that xray is down, want once\n%s", n, s.conversation(admin))
 	}
 
 	if err := s.stack.Xray.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s.waitText(admin, down.ID, "Xray is back up")
-	if n := s.alertsSeen(admin, "Xray is down"); n != 1 {
+	s.waitText(admin, down.ID, "Xray default is back up")
+	if n := s.alertsSeen(admin, "Xray default is down"); n != 1 {
 		t.Fatalf("the admin was told %d times that xray is down, want once", n)
 	}
 	for _, other := range []string{"PostgreSQL", "Crypto Pay", "Temporal", "Telegram", "Bot", "Worker"} {
@@ -558,7 +582,9 @@ func BenchmarkReconcile(b *testing.B) {
 		b.Fatalf("create %d users: %v", n, err)
 	}
 
-	acts := &activities.Activities{Store: st, Xray: xc, Temporal: tc, Config: cfg, NodeID: node, Database: pool}
+	nodes := xray.NewRegistry(workerapp.NodeEndpoints(st), nil)
+	b.Cleanup(nodes.Close)
+	acts := &activities.Activities{Store: st, Nodes: nodes, Temporal: tc, Config: cfg, NodeID: node, Database: pool}
 	for _, w := range workerapp.NewWorkers(tc, cfg, acts, pool.Config().MaxConns) {
 		if err := w.Start(); err != nil {
 			b.Fatal(err)

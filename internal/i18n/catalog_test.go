@@ -157,6 +157,12 @@ func sampleData() map[string]map[string]any {
 		"promo_discount":           {"Percent": 20},
 		"promo_discount_applied":   {"Code": "SALE<>", "Percent": 20},
 		"promo_usage":              nil,
+		"trial_no_capacity":        nil,
+		"region_choose":            nil,
+		"btn_region_any":           nil,
+		"admin_nodes":              {"List": hostile},
+		"admin_node_done":          {"Text": hostile},
+		"admin_node_invalid":       {"Error": hostile, "Usage": hostile},
 	}
 }
 

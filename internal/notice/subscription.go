@@ -68,6 +68,11 @@ func TrialUsed() Notice {
 	return Notice{Message: "trial_used", Buttons: []Button{ButtonMenu}}
 }
 
+// TrialNoCapacity: no server has room for a new user's trial.
+func TrialNoCapacity() Notice {
+	return Notice{Message: "trial_no_capacity", Buttons: []Button{ButtonMenu}}
+}
+
 // ReissueDone: the new key is sent and the old one switched off.
 func ReissueDone() Notice { return Notice{Message: "reissue_done"} }
 

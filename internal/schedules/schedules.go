@@ -93,7 +93,20 @@ type ReconcileProgress struct {
 // first look. XrayWatch writes it back into its own schedule when it changes,
 // so the next run starts from it.
 type XrayWatchInput struct {
-	XrayStartedAt time.Time
+	XrayStartedAt time.Time // runs from before nodes: the one Xray
+	// Nodes is each node's Xray as last seen, by node id (runs with
+	// nodes: workflows.XrayWatch).
+	Nodes []XrayNodeSeen `json:",omitempty"`
+}
+
+// Seen is when node's Xray, as last seen, started (zero: never seen).
+func (in XrayWatchInput) Seen(node int16) time.Time {
+	for _, n := range in.Nodes {
+		if n.NodeID == node {
+			return n.StartedAt
+		}
+	}
+	return time.Time{}
 }
 
 // HealthCheckInput is what the admins were last told: the components then

@@ -5,6 +5,7 @@ package shop
 // bot tells the user what happened by type, without parsing text.
 const (
 	ErrTrialUsed          = "TrialUsed"          // the user's one trial is used
+	ErrNoCapacity         = "NoCapacity"         // no node has room for a new user's trial
 	ErrActiveSubscription = "ActiveSubscription" // no trial over a live subscription
 	ErrNotFound           = "NotFound"           // no such user, purchase or promo code
 	ErrNotPaid            = "NotPaid"            // a refund of a purchase never paid

@@ -42,9 +42,8 @@ type CreditParams struct {
 	// Referral says what the referrer earns from the referred user's first
 	// paid plan; the zero value pays nothing.
 	Referral ReferralTerms
-	// NodeID and EmailDomain are used when the purchase creates the user's
-	// first subscription.
-	NodeID      int16
+	// EmailDomain is used when the purchase creates the user's first
+	// subscription (placed on a node then: placement.go).
 	EmailDomain string
 	// Now is when the payment happened; zero means the database's now().
 	Now time.Time
@@ -166,7 +165,6 @@ func creditPurchase(ctx context.Context, tx pgx.Tx, p CreditParams) (CreditResul
 	case shop.KindSubscription:
 		ext, err := extendSubscription(ctx, tx, extension{
 			userID:      pur.UserID,
-			nodeID:      p.NodeID,
 			emailDomain: p.EmailDomain,
 			now:         now,
 			by:          time.Duration(pur.Days) * 24 * time.Hour,

@@ -107,7 +107,7 @@ func TestExtensionCountsFromLaterOfNowAndExpiry(t *testing.T) {
 
 	// Paid 40 days ago for 30 days: expired 10 days ago.
 	p1 := e.purchase(1, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30)
-	r1, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p1.ID, NodeID: e.node, EmailDomain: domain, Now: now.AddDate(0, 0, -40)})
+	r1, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p1.ID, EmailDomain: domain, Now: now.AddDate(0, 0, -40)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestExpiredPurchaseStillCredits(t *testing.T) {
 	if changed, _ := e.s.ExpirePurchase(e.ctx, p.ID); changed {
 		t.Error("expiring twice reported a change")
 	}
-	r, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p.ID, ChargeID: "charge-1", NodeID: e.node, EmailDomain: domain})
+	r, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p.ID, ChargeID: "charge-1", EmailDomain: domain})
 	if err != nil || r.AlreadyCredited {
 		t.Fatalf("credit of expired purchase: %+v %v", r, err)
 	}
@@ -164,7 +164,7 @@ func TestExpiredPurchaseStillCredits(t *testing.T) {
 	}
 	// The same provider charge cannot pay for a second purchase.
 	p2 := e.purchase(1, shop.KindSubscription, shop.ProviderStars, 150, 30)
-	_, err = e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p2.ID, ChargeID: "charge-1", NodeID: e.node, EmailDomain: domain})
+	_, err = e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p2.ID, ChargeID: "charge-1", EmailDomain: domain})
 	wantErr(t, err, store.ErrDuplicateCharge)
 
 	// A failed provider purchase that gets paid after all (an invoice sent
@@ -172,7 +172,7 @@ func TestExpiredPurchaseStillCredits(t *testing.T) {
 	if changed, err := e.s.FailPurchase(e.ctx, p2.ID, "send stars invoice: timeout"); err != nil || !changed {
 		t.Fatalf("fail: %t %v", changed, err)
 	}
-	if r, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p2.ID, ChargeID: "charge-2", NodeID: e.node, EmailDomain: domain}); err != nil || r.AlreadyCredited {
+	if r, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: p2.ID, ChargeID: "charge-2", EmailDomain: domain}); err != nil || r.AlreadyCredited {
 		t.Fatalf("credit of a failed purchase that was paid: %+v %v", r, err)
 	}
 	// A failed balance purchase stays closed: no payment can arrive for it.

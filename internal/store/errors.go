@@ -89,7 +89,7 @@ func isTyped(err error) bool {
 		ErrNotFound, ErrInsufficientBalance, ErrTrialUsed, ErrHasSubscription, ErrBanned,
 		ErrPromoExhausted, ErrPromoExpired, ErrPromoAlreadyRedeemed, ErrPromoExists,
 		ErrPurchaseClosed, ErrPurchaseNotPaid, ErrPurchaseConflict, ErrInvoiceMismatch,
-		ErrDuplicateCharge, ErrNoReissue, ErrInvalid,
+		ErrDuplicateCharge, ErrNoReissue, ErrInvalid, ErrNoCapacity, ErrNoNode, ErrNodeExists,
 	} {
 		if errors.Is(err, t) {
 			return true

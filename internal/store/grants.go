@@ -19,9 +19,8 @@ type GrantParams struct {
 	// (shop.GrantPromo, code) or (shop.GrantAdmin, "<admin id>:<update id>").
 	Kind      string
 	Reference string
-	// NodeID and EmailDomain are used when the grant creates the user's
-	// first subscription.
-	NodeID      int16
+	// EmailDomain is used when the grant creates the user's first
+	// subscription (placed on a node then: placement.go).
 	EmailDomain string
 }
 
@@ -68,7 +67,7 @@ func (s *Store) GrantTime(ctx context.Context, g GrantParams) (GrantResult, erro
 		var sub Subscription
 		if g.Duration > 0 {
 			ext, err := extendSubscription(ctx, tx, extension{
-				userID: g.UserID, nodeID: g.NodeID, emailDomain: g.EmailDomain, now: now, by: g.Duration,
+				userID: g.UserID, emailDomain: g.EmailDomain, now: now, by: g.Duration,
 			})
 			if err != nil {
 				return err

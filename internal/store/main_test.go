@@ -68,7 +68,7 @@ func (e *env) purchase(userID int64, kind, provider string, amount int64, days i
 // the referrer the whole amount paid, at most bonus.
 func (e *env) credit(id uuid.UUID, bonus int64) (store.CreditResult, error) {
 	return e.s.CreditPurchase(e.ctx, store.CreditParams{
-		PurchaseID: id, NodeID: e.node, EmailDomain: domain,
+		PurchaseID: id, EmailDomain: domain,
 		Referral: store.ReferralTerms{Percent: 100, Cap: bonus, Currency: "USD"},
 	})
 }

@@ -38,7 +38,7 @@ func overdueFixture(e *env, now time.Time) (live, overdue map[int64]bool) {
 	} {
 		e.user(id, "")
 		if _, err := e.s.GrantTime(e.ctx, store.GrantParams{UserID: id, Duration: time.Hour, Kind: "admin", Reference: "seed",
-			NodeID: e.node, EmailDomain: domain}); err != nil {
+			EmailDomain: domain}); err != nil {
 			e.t.Fatal(err)
 		}
 		e.exec(`UPDATE subscriptions SET status = $2, expires_at = $3 WHERE user_id = $1`, id, c.status, now.Add(c.at))

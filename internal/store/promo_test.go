@@ -109,7 +109,7 @@ func TestDaysPromoAppliedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		r, err := e.s.GrantTime(e.ctx, store.GrantParams{UserID: 1, Duration: time.Duration(p.Value) * 24 * time.Hour,
-			Kind: "promo", Reference: p.Code, NodeID: e.node, EmailDomain: domain})
+			Kind: "promo", Reference: p.Code, EmailDomain: domain})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -115,7 +115,7 @@ func TestStats(t *testing.T) {
 	}
 	e.topup(3, 500)
 	e.mustCredit(e.purchase(3, shop.KindSubscription, shop.ProviderBalance, 300, 30).ID, 0) // not new money
-	if _, err := e.s.StartTrial(e.ctx, 4, time.Hour, e.node, domain); err != nil {
+	if _, err := e.s.StartTrial(e.ctx, 4, time.Hour, domain); err != nil {
 		t.Fatal(err)
 	}
 	// An old payment counts for 30 days but not today.

@@ -13,7 +13,7 @@ var tenPercent = store.ReferralTerms{Percent: 10, Cap: 100, Currency: "USD"}
 
 func (e *env) creditWith(id uuid.UUID, terms store.ReferralTerms) store.CreditResult {
 	e.t.Helper()
-	r, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: id, NodeID: e.node, EmailDomain: domain, Referral: terms})
+	r, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: id, EmailDomain: domain, Referral: terms})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 func TestSetSandboxExpiry(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	trial, err := e.s.StartTrial(e.ctx, 1, 72*time.Hour, e.node, domain)
+	trial, err := e.s.StartTrial(e.ctx, 1, 72*time.Hour, domain)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func TestStarPaymentsRepeatable(t *testing.T) {
 			t.Fatalf("record #%d: inserted %v, %v", i, ins, err)
 		}
 	}
-	if _, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: paid.ID, ChargeID: "ch_paid", NodeID: e.node, EmailDomain: domain}); err != nil {
+	if _, err := e.s.CreditPurchase(e.ctx, store.CreditParams{PurchaseID: paid.ID, ChargeID: "ch_paid", EmailDomain: domain}); err != nil {
 		t.Fatal(err)
 	}
 

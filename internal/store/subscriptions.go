@@ -101,7 +101,6 @@ const (
 // extension is paid or granted time added to a subscription.
 type extension struct {
 	userID      int64
-	nodeID      int16
 	emailDomain string
 	now         time.Time
 	by          time.Duration
@@ -117,7 +116,9 @@ type extended struct {
 
 // extendSubscription adds e.by to the user's subscription, counting from
 // now or from the current expiry, whichever is later, and makes it active
-// (banned stays banned). A user without one gets a fresh key.
+// (banned stays banned). A user without one gets a fresh key on the node
+// placement chooses (placeNode), which never refuses paid time for want
+// of room.
 func extendSubscription(ctx context.Context, tx pgx.Tx, e extension) (extended, error) {
 	var banned bool
 	if err := tx.QueryRow(ctx, `SELECT banned FROM users WHERE telegram_id = $1`, e.userID).Scan(&banned); err != nil {
@@ -129,11 +130,15 @@ func extendSubscription(ctx context.Context, tx pgx.Tx, e extension) (extended, 
 	}
 	prev, err := collectOne[Subscription](tx.Query(ctx, qLockSubscription, e.userID))
 	if errors.Is(err, ErrNotFound) {
-		if e.nodeID <= 0 || e.emailDomain == "" {
-			return extended{}, fmt.Errorf("%w: node id and email domain are needed to create a subscription", ErrInvalid)
+		if e.emailDomain == "" {
+			return extended{}, fmt.Errorf("%w: an email domain is needed to create a subscription", ErrInvalid)
+		}
+		nodeID, err := placeNode(ctx, tx, e.userID, true)
+		if err != nil {
+			return extended{}, fmt.Errorf("place subscription: %w", err)
 		}
 		sub, err := collectOne[Subscription](tx.Query(ctx, qInsertSubscription,
-			e.userID, e.nodeID, XrayEmail(e.userID, e.emailDomain), status, e.now.Add(e.by), false, e.planID))
+			e.userID, nodeID, XrayEmail(e.userID, e.emailDomain), status, e.now.Add(e.by), false, e.planID))
 		if err == nil {
 			return extended{sub: sub, created: true}, nil
 		}

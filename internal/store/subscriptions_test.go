@@ -18,7 +18,7 @@ func TestStartTrialOncePerUser(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
 	before := e.dbNow()
-	sub, err := e.s.StartTrial(e.ctx, 1, 72*time.Hour, e.node, domain)
+	sub, err := e.s.StartTrial(e.ctx, 1, 72*time.Hour, domain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +26,7 @@ func TestStartTrialOncePerUser(t *testing.T) {
 		t.Errorf("trial = %v", sub)
 	}
 	// A retry while the trial is the live subscription is the same success.
-	again, err := e.s.StartTrial(e.ctx, 1, 72*time.Hour, e.node, domain)
+	again, err := e.s.StartTrial(e.ctx, 1, 72*time.Hour, domain)
 	if err != nil || again != sub {
 		t.Errorf("repeat = %v, %v; want the same trial %v", again, err, sub)
 	}
@@ -36,11 +36,11 @@ func TestStartTrialOncePerUser(t *testing.T) {
 
 	// A trial that has ended is used.
 	e.user(4, "")
-	if _, err := e.s.StartTrial(e.ctx, 4, time.Hour, e.node, domain); err != nil {
+	if _, err := e.s.StartTrial(e.ctx, 4, time.Hour, domain); err != nil {
 		t.Fatal(err)
 	}
 	e.exec(`UPDATE subscriptions SET status = 'expired' WHERE user_id = 4`)
-	used, err := e.s.StartTrial(e.ctx, 4, time.Hour, e.node, domain)
+	used, err := e.s.StartTrial(e.ctx, 4, time.Hour, domain)
 	wantErr(t, err, store.ErrTrialUsed)
 	if used.Status != shop.StatusExpired {
 		t.Errorf("ErrTrialUsed came with %v, want the current (expired) subscription", used)
@@ -58,21 +58,21 @@ func TestStartTrialOncePerUser(t *testing.T) {
 	// A paying user keeps the trial for later.
 	e.user(2, "")
 	e.mustCredit(e.purchase(2, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
-	_, err = e.s.StartTrial(e.ctx, 2, time.Hour, e.node, domain)
+	_, err = e.s.StartTrial(e.ctx, 2, time.Hour, domain)
 	wantErr(t, err, store.ErrHasSubscription)
 	if n := e.count(`SELECT count(*) FROM trials WHERE user_id = 2`); n != 0 {
 		t.Error("refused trial was recorded")
 	}
-	_, err = e.s.StartTrial(e.ctx, 3, time.Hour, e.node, domain)
+	_, err = e.s.StartTrial(e.ctx, 3, time.Hour, domain)
 	wantErr(t, err, store.ErrNotFound)
-	_, err = e.s.StartTrial(e.ctx, 1, 0, e.node, domain)
+	_, err = e.s.StartTrial(e.ctx, 1, 0, domain)
 	wantErr(t, err, store.ErrInvalid)
 }
 
 func TestGrantTime(t *testing.T) {
 	e := newEnv(t)
 	e.user(1, "")
-	g := store.GrantParams{UserID: 1, Duration: 7 * 24 * time.Hour, Kind: "promo", Reference: "SPRING", NodeID: e.node, EmailDomain: domain}
+	g := store.GrantParams{UserID: 1, Duration: 7 * 24 * time.Hour, Kind: "promo", Reference: "SPRING", EmailDomain: domain}
 	r1, err := e.s.GrantTime(e.ctx, g)
 	if err != nil || r1.AlreadyGranted || !r1.SubscriptionCreated || r1.SubscriptionStatus != shop.StatusActive {
 		t.Fatalf("grant: %+v %v", r1, err)
@@ -94,7 +94,7 @@ func TestGrantTime(t *testing.T) {
 	}
 	_, err = e.s.GrantTime(e.ctx, store.GrantParams{UserID: 1, Kind: "admin", Reference: "x"})
 	wantErr(t, err, store.ErrInvalid)
-	_, err = e.s.GrantTime(e.ctx, store.GrantParams{UserID: 42, Duration: time.Hour, Kind: "admin", Reference: "x", NodeID: e.node, EmailDomain: domain})
+	_, err = e.s.GrantTime(e.ctx, store.GrantParams{UserID: 42, Duration: time.Hour, Kind: "admin", Reference: "x", EmailDomain: domain})
 	wantErr(t, err, store.ErrNotFound)
 }
 
@@ -174,7 +174,7 @@ func TestActiveSubscriptionsPagesCoverEachLiveKeyOnce(t *testing.T) {
 	for id := int64(1); id <= 40; id++ {
 		e.user(id, "")
 		if _, err := e.s.GrantTime(e.ctx, store.GrantParams{UserID: id, Duration: time.Hour, Kind: "admin", Reference: "seed",
-			NodeID: e.node, EmailDomain: domain}); err != nil {
+			EmailDomain: domain}); err != nil {
 			t.Fatal(err)
 		}
 		switch {

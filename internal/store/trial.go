@@ -17,8 +17,9 @@ import (
 // answer was lost), returns the same subscription and no error; once the
 // trial has ended or been replaced, a repeat is ErrTrialUsed (returned with
 // the current subscription). A user with paid time left gets
-// ErrHasSubscription and keeps the trial for later.
-func (s *Store) StartTrial(ctx context.Context, userID int64, duration time.Duration, nodeID int16, emailDomain string) (Subscription, error) {
+// ErrHasSubscription and keeps the trial for later. A new subscription is
+// placed on a node (placeNode); ErrNoCapacity when no node has room.
+func (s *Store) StartTrial(ctx context.Context, userID int64, duration time.Duration, emailDomain string) (Subscription, error) {
 	op := fmt.Sprintf("start trial for user %d", userID)
 	if duration <= 0 {
 		return Subscription{}, fmt.Errorf("%s: %w: duration must be positive", op, ErrInvalid)
@@ -71,8 +72,12 @@ func (s *Store) StartTrial(ctx context.Context, userID int64, duration time.Dura
 					expires_at = $2, plan_id = '', updated_at = now()
 				WHERE user_id = $1 RETURNING `+subscriptionColumns, userID, endsAt))
 		} else {
-			if nodeID <= 0 || emailDomain == "" {
-				return fmt.Errorf("%w: node id and email domain are needed to create a subscription", ErrInvalid)
+			if emailDomain == "" {
+				return fmt.Errorf("%w: an email domain is needed to create a subscription", ErrInvalid)
+			}
+			nodeID, perr := placeNode(ctx, tx, userID, false)
+			if perr != nil {
+				return perr
 			}
 			sub, err = collectOne[Subscription](tx.Query(ctx, qInsertSubscription,
 				userID, nodeID, XrayEmail(userID, emailDomain), shop.StatusTrial, endsAt, true, ""))

@@ -22,12 +22,13 @@ type User struct {
 	Balance    int64     `db:"balance"`     // minor units of the shop currency
 	BotBlocked bool      `db:"bot_blocked"`
 	Banned     bool      `db:"banned"`
+	Region     string    `db:"region"` // the region chosen for the first key; "" = any
 	CreatedAt  time.Time `db:"created_at"`
 	UpdatedAt  time.Time `db:"updated_at"`
 }
 
 const userColumns = `telegram_id, username, first_name, language, ref_code,
-	coalesce(referrer_id, 0) AS referrer_id, balance, bot_blocked, banned, created_at, updated_at`
+	coalesce(referrer_id, 0) AS referrer_id, balance, bot_blocked, banned, region, created_at, updated_at`
 
 // DefaultLanguage is used when Telegram reports none we can store.
 const DefaultLanguage = "en"

@@ -99,7 +99,7 @@ func TestSetBanned(t *testing.T) {
 	if r2.SubscriptionStatus != shop.StatusBanned || !r2.ExpiresAt.Equal(r.ExpiresAt.AddDate(0, 0, 30)) {
 		t.Errorf("credit while banned: status %s expires %v", r2.SubscriptionStatus, r2.ExpiresAt)
 	}
-	_, err = e.s.StartTrial(e.ctx, 1, 72*time.Hour, e.node, domain)
+	_, err = e.s.StartTrial(e.ctx, 1, 72*time.Hour, domain)
 	wantErr(t, err, store.ErrBanned)
 	if _, err := e.s.SetBanned(e.ctx, 1, false); err != nil {
 		t.Fatal(err)

@@ -83,6 +83,12 @@ func (l Link) Validate() error {
 	if !isCanonicalUUID(l.UUID) {
 		return errors.New("uuid is not a canonical UUID") // never quoted: it is a bearer secret
 	}
+	return l.ValidateServer()
+}
+
+// ValidateServer is Validate without the user: whether links to this
+// server (host, port, flow, REALITY settings) are ones clients accept.
+func (l Link) ValidateServer() error {
 	if err := validateHost(l.Host); err != nil {
 		return err
 	}

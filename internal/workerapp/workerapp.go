@@ -47,24 +47,27 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	}
 	defer pool.Close()
 	st := store.New(pool)
-	nodeID, err := st.UpsertNode(ctx, store.Node{
-		Name: "default", APIAddr: cfg.XrayAPIAddr, InboundTag: cfg.XrayInboundTag, Host: cfg.VLESSHost, Port: cfg.VLESSPort,
-	})
+	nodeID, err := st.UpsertNode(ctx, EnvNode(cfg))
 	if err != nil {
 		return fmt.Errorf("register xray node: %w", err)
 	}
+	nodes := xray.NewRegistry(NodeEndpoints(st), log)
+	defer nodes.Close()
 
-	xc, err := xray.Dial(cfg.XrayAPIAddr, cfg.XrayInboundTag, log)
-	if err != nil {
-		return err
-	}
-	defer xc.Close()
-
-	// One circuit breaker per external system (internal/circuit): a hung or
-	// down system fails calls fast instead of holding activity slots.
+	// One circuit breaker per external system (internal/circuit), and one
+	// per Xray node: a hung or down system fails calls fast instead of
+	// holding activity slots.
 	tgBreaker := circuit.New("telegram", log, circuit.HTTPFailure)
 	cpBreaker := circuit.New("cryptopay", log, circuit.HTTPFailure)
-	circuit.Register(tel.Registry(), xc.Breaker(), tgBreaker, cpBreaker)
+	circuit.Register(tel.Registry(), tgBreaker, cpBreaker)
+	circuit.RegisterOpen(tel.Registry(), "xray", func() bool {
+		for _, open := range nodes.Open() {
+			if open {
+				return true
+			}
+		}
+		return false
+	})
 	// Every message the worker sends waits for one shared budget, so an
 	// expiry storm's notices and a broadcast together stay under
 	// Telegram's flood limit instead of being refused with 429.
@@ -99,7 +102,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 
 	workers := NewWorkers(tc, cfg, &activities.Activities{
 		Store:     st,
-		Xray:      xc,
+		Nodes:     nodes,
 		CryptoPay: cryptopay.New(cfg.CryptoPayAPIURL, cfg.CryptoPayToken, &http.Client{Timeout: 15 * time.Second, Transport: cpBreaker.Transport(nil)}),
 		Telegram:  tg,
 		Temporal:  tc,
@@ -154,6 +157,34 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	}
 	log.Info("worker stopped")
 	return err
+}
+
+// EnvNodeName is the name of the node the environment describes: the one
+// node of deployments from before there were several.
+const EnvNodeName = "default"
+
+// EnvNode is the node the worker's environment describes (XRAY_API_ADDR,
+// VLESS_HOST, VLESS_REALITY_*, XRAY_NODE_REGION), registered at each start.
+func EnvNode(cfg config.Config) store.Node {
+	return store.Node{
+		Name: EnvNodeName, APIAddr: cfg.XrayAPIAddr, InboundTag: cfg.XrayInboundTag, Host: cfg.VLESSHost, Port: cfg.VLESSPort,
+		Region: cfg.XrayNodeRegion, PublicKey: cfg.VLESSRealityPubKey, SNI: cfg.VLESSRealitySNI, ShortID: cfg.VLESSRealityShortID,
+	}
+}
+
+// NodeEndpoints reads the nodes' API addresses for the Xray registry.
+func NodeEndpoints(st *store.Store) func(context.Context) ([]xray.Endpoint, error) {
+	return func(ctx context.Context) ([]xray.Endpoint, error) {
+		ns, err := st.Nodes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		eps := make([]xray.Endpoint, len(ns))
+		for i, n := range ns {
+			eps[i] = xray.Endpoint{ID: n.ID, Name: n.Name, APIAddr: n.APIAddr, InboundTag: n.InboundTag, Probed: n.State != store.NodeDisabled}
+		}
+		return eps, nil
+	}
 }
 
 // ensureSchedules creates or updates the reconcile, Xray watch and health

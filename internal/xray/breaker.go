@@ -20,8 +20,8 @@ var ErrCircuitOpen = circuit.ErrOpen
 // within about 5 s of concurrent calls. Only errors that may go away by
 // themselves (IsRetryable) count against Xray: an invalid user or a
 // missing inbound is Xray answering.
-func newBreaker(log *slog.Logger) *circuit.Breaker {
-	return circuit.New("xray", log, IsRetryable)
+func newBreaker(system string, log *slog.Logger) *circuit.Breaker {
+	return circuit.New(system, log, IsRetryable)
 }
 
 // breakerInterceptor runs every unary call through b.

@@ -50,13 +50,18 @@ type Client struct {
 // through a circuit breaker (breaker.go), whose changes go to log (nil:
 // slog's default).
 func Dial(addr, tag string, log *slog.Logger) (*Client, error) {
+	return dial(addr, tag, "xray", log)
+}
+
+// dial is Dial with the name the client's circuit breaker logs under.
+func dial(addr, tag, system string, log *slog.Logger) (*Client, error) {
 	if tag == "" {
 		return nil, fmt.Errorf("dial xray api %s: empty inbound tag", addr)
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	breaker := newBreaker(log)
+	breaker := newBreaker(system, log)
 	conn, err := grpc.NewClient("passthrough:///"+addr,
 		grpc.WithUnaryInterceptor(breakerInterceptor(breaker)),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),

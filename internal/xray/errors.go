@@ -97,6 +97,10 @@ func IsRetryable(err error) bool {
 		switch s.Code() {
 		case codes.Unavailable, codes.DeadlineExceeded, codes.Aborted:
 			return true
+		case codes.Canceled:
+			// A client the registry closed under a call (its node's
+			// address changed): the next attempt gets the new one.
+			return strings.Contains(s.Message(), "client connection is closing")
 		case codes.ResourceExhausted:
 			// gRPC reports a reply over the client's size limit this way
 			// too; that one recurs on every retry.

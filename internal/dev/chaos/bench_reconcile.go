@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"golang.org/x/sync/errgroup"
 
@@ -102,6 +103,12 @@ func (s *system) reconcileCase(ctx context.Context, n int, out io.Writer) (Recon
 	}
 	if row.History, err = historyChain(ctx, s.temporal, id, runID); err != nil {
 		return row, err
+	}
+	// The pages and the orphan sweep run in a child per node.
+	for _, n := range row.Result.Nodes {
+		if err := addChildHistory(ctx, s.temporal, n.WorkflowID, &row.History); err != nil {
+			return row, err
+		}
 	}
 
 	res := row.Result
@@ -291,4 +298,24 @@ func (r *ReconcileRow) print(w io.Writer) {
 		float64(res.Checked)/r.Took.Seconds(), res.Pages, res.Runs, h.Events, h.Longest,
 		h.Activity["ReconcilePage"].Round(time.Millisecond), h.Activity["RemoveOrphans"].Round(time.Millisecond),
 		r.Pool.Acquired, r.Pool.Open, r.Pool.Max, r.Pool.Waited, r.ServerCPU, r.WorkerCPU)
+}
+
+// addChildHistory adds a child workflow's chain of runs to h.
+func addChildHistory(ctx context.Context, c client.Client, id string, h *chainHistory) error {
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	e, err := it.Next()
+	if err != nil {
+		return fmt.Errorf("history of %s: %w", id, err)
+	}
+	child, err := historyChain(ctx, c, id, e.GetWorkflowExecutionStartedEventAttributes().GetFirstExecutionRunId())
+	if err != nil {
+		return err
+	}
+	h.Events += child.Events
+	h.Longest = max(h.Longest, child.Longest)
+	h.Runs += child.Runs
+	for name, d := range child.Activity {
+		h.Activity[name] = max(h.Activity[name], d)
+	}
+	return nil
 }

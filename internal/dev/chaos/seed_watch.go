@@ -141,13 +141,13 @@ func (w *seedWatch) sampleAdmin() {
 	for _, m := range w.sys.stack.Telegram.Messages(w.admin) {
 		text := m.Text
 		switch {
-		case strings.Contains(text, "Xray is down") && m.Date.UnixNano() >= from:
+		case xrayAlert(text, "is down") && m.Date.UnixNano() >= from:
 			w.mu.Lock()
 			if w.r.AdminDown == 0 {
 				w.r.AdminDown = m.Date.Sub(time.Unix(0, from))
 			}
 			w.mu.Unlock()
-		case strings.Contains(text, "Xray is back up") && healed != 0 && m.Date.UnixNano() >= healed:
+		case xrayAlert(text, "is back up") && healed != 0 && m.Date.UnixNano() >= healed:
 			w.mu.Lock()
 			if w.r.AdminUp == 0 {
 				w.r.AdminUp = m.Date.Sub(time.Unix(0, healed))
@@ -155,6 +155,12 @@ func (w *seedWatch) sampleAdmin() {
 			w.mu.Unlock()
 		}
 	}
+}
+
+// xrayAlert reports whether text is a health alert about an Xray node
+// ("Xray default is down") that says what.
+func xrayAlert(text, what string) bool {
+	return strings.HasPrefix(strings.TrimLeft(text, "🔴🟢 "), "Xray ") && strings.Contains(text, what)
 }
 
 // waitAdminUp waits until the admins have heard that Xray is back.

@@ -22,18 +22,22 @@ import (
 	fakecp "vpnflow/internal/dev/fake/cryptopay"
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/dev/stack"
+	"vpnflow/internal/store"
 	"vpnflow/schema"
 )
 
 // Ports are where the stack listens on 127.0.0.1; a zero port is picked free.
 type Ports struct {
 	Postgres, Temporal, TemporalUI, XrayAPI, VLESS, Telegram, CryptoPay, Bot, WorkerMetrics int
+	// The second node (Options.SecondNode).
+	XrayAPI2, VLESS2 int
 }
 
 // DevPorts are the fixed ports `make dev` uses, so URLs stay the same.
 var DevPorts = Ports{
 	Postgres: 54329, Temporal: 7233, TemporalUI: 8233, XrayAPI: 10085, VLESS: 8443,
 	Telegram: 8088, CryptoPay: 8089, Bot: 8080, WorkerMetrics: 9091,
+	XrayAPI2: 10086, VLESS2: 8444,
 }
 
 // Options configures Start.
@@ -50,8 +54,20 @@ type Options struct {
 	// Temporal is TemporalDev or TemporalPostgres; empty takes
 	// $VPNFLOW_TEST_TEMPORAL, and the dev server when that is unset too.
 	Temporal string
-	Progress io.Writer // one line per step
+	// SecondNode runs a second Xray on ports of its own, registered as the
+	// node SecondNodeName in region SecondNodeRegion beside the
+	// environment's node (region FirstNodeRegion), so new users spread
+	// over both. `make dev` runs it.
+	SecondNode bool
+	Progress   io.Writer // one line per step
 }
+
+// The sandbox's two nodes.
+const (
+	FirstNodeRegion  = "eu-1"
+	SecondNodeName   = "eu-2"
+	SecondNodeRegion = "eu-2"
+)
 
 // Stack is a running local system, minus the worker and bot, which the
 // caller runs (in-process or as binaries) with Config or Env.
@@ -61,8 +77,9 @@ type Stack struct {
 	Postgres  *stack.Postgres   // nil when DATABASE_URL was given
 	Temporal  *stack.TemporalServer
 	Xray      *stack.XrayServer
-	Telegram  *faketg.Server // nil when TELEGRAM_BOT_TOKEN was given
-	CryptoPay *fakecp.Server // nil when CRYPTOPAY_TOKEN was given
+	Xray2     *stack.XrayServer // the second node; nil without Options.SecondNode
+	Telegram  *faketg.Server    // nil when TELEGRAM_BOT_TOKEN was given
+	CryptoPay *fakecp.Server    // nil when CRYPTOPAY_TOKEN was given
 
 	stops []func()
 }
@@ -161,6 +178,17 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	env["VLESS_REALITY_PUBLIC_KEY"] = s.Xray.PublicKey
 	env["VLESS_REALITY_SNI"] = s.Xray.SNI
 	env["VLESS_REALITY_SHORT_ID"] = s.Xray.ShortID
+	if opts.SecondNode {
+		step("Xray-core %s: starting the second node", stack.Xray.Version)
+		s.Xray2, err = stack.StartXray(ctx, stack.XrayOptions{
+			Dir: filepath.Join(opts.Dir, "xray-2"), APIPort: p.XrayAPI2, VLESSPort: p.VLESS2,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("xray (second node): %w", err)
+		}
+		s.stops = append(s.stops, s.Xray2.Stop)
+		env["XRAY_NODE_REGION"] = FirstNodeRegion
+	}
 
 	if user["TELEGRAM_BOT_TOKEN"] != "" {
 		step("Telegram: real Bot API (TELEGRAM_BOT_TOKEN is set)")
@@ -236,6 +264,13 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	if err := schema.Migrate(ctx, s.Config.DatabaseURL, indent{out}); err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	if s.Xray2 != nil {
+		step("second node %s (region %s): API %s, VLESS on %s:%d", SecondNodeName, SecondNodeRegion,
+			s.Xray2.APIAddr, s.Xray2.VLESSHost, s.Xray2.VLESSPort)
+		if err := s.registerSecondNode(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if s.Telegram != nil {
 		if err := s.skipKnownUsers(ctx); err != nil {
 			return nil, err
@@ -254,6 +289,25 @@ func isConfigVar(name string) bool {
 		}
 	}
 	return false
+}
+
+// registerSecondNode writes the second node's row (its REALITY keys are
+// new at every start), as an operator's `starter nodes add` would.
+func (s *Stack) registerSecondNode(ctx context.Context) error {
+	pool, err := db.Open(ctx, s.Config.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	x := s.Xray2
+	_, err = store.New(pool).UpsertNode(ctx, store.Node{
+		Name: SecondNodeName, Region: SecondNodeRegion, APIAddr: x.APIAddr, InboundTag: x.InboundTag,
+		Host: x.VLESSHost, Port: x.VLESSPort, PublicKey: x.PublicKey, SNI: x.SNI, ShortID: x.ShortID,
+	})
+	if err != nil {
+		return fmt.Errorf("register the second node: %w", err)
+	}
+	return nil
 }
 
 // skipKnownUsers keeps the stand-in from reusing ids of users the kept

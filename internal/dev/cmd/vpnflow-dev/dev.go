@@ -42,6 +42,7 @@ func dev(ctx context.Context, args []string) error {
 	}
 	st, err := devstack.Start(ctx, devstack.Options{
 		Dir: dir, Env: environ(), Ports: devstack.DevPorts, Persistent: true, Temporal: *temporal, Progress: os.Stdout,
+		SecondNode: true,
 	})
 	if err != nil {
 		return fmt.Errorf("%w\n(logs are in %s; a port in use means another `make dev` may be running)", err, dir)
@@ -97,7 +98,12 @@ func printURLs(st *devstack.Stack, logPath string, took time.Duration) {
 	if st.Postgres != nil {
 		fmt.Fprintf(w, "  PostgreSQL\t%s\n", st.Postgres.URL)
 	}
-	fmt.Fprintf(w, "  Xray API\t%s\tinbound %s, VLESS on %s:%d\n", st.Xray.APIAddr, st.Xray.InboundTag, st.Xray.VLESSHost, st.Xray.VLESSPort)
+	fmt.Fprintf(w, "  Xray API\t%s\tnode default (region %s): inbound %s, VLESS on %s:%d\n", st.Xray.APIAddr,
+		st.Config.XrayNodeRegion, st.Xray.InboundTag, st.Xray.VLESSHost, st.Xray.VLESSPort)
+	if st.Xray2 != nil {
+		fmt.Fprintf(w, "  Xray API\t%s\tnode %s (region %s): inbound %s, VLESS on %s:%d\n", st.Xray2.APIAddr,
+			devstack.SecondNodeName, devstack.SecondNodeRegion, st.Xray2.InboundTag, st.Xray2.VLESSHost, st.Xray2.VLESSPort)
+	}
 	fmt.Fprintf(w, "  Logs\ttail -f %s\n", logPath)
 	w.Flush()
 }

@@ -1,6 +1,8 @@
 // Package accesskey turns a stored subscription into what the user receives:
-// a vless:// share link and its QR code. The bot (My subscription) and the
-// worker (key messages) show the same thing because both build it here.
+// the subscription URL with its QR code, and the vless:// share link for
+// apps without subscriptions. The bot (My subscription), the worker (key
+// messages) and the subscription URL itself (internal/subfeed) show the
+// same links because all of them build them here.
 package accesskey
 
 import (
@@ -13,27 +15,61 @@ import (
 	"vpnflow/internal/vless"
 )
 
-// Key is a user's current access key, ready to show.
+// Key is a user's current access, ready to show. Link and URL are bearer
+// secrets: show them to their owner only.
 type Key struct {
-	Link  string // vless://… — a bearer secret: show it to its owner only
+	URL   string // the subscription URL apps import and refresh (internal/subfeed)
+	Link  string // vless://… for apps without subscriptions
 	Email string // the name the key has in Xray, for support
 }
 
-// Build makes the share link for a subscription on node (the row of
-// sub.NodeID): the node's host, port and REALITY settings, the
-// configuration's flow, fingerprint and name prefix. A node row without
-// REALITY settings (registered before nodes had them, until its worker
-// restarts) takes the configuration's.
+// Build makes the subscription URL and the share link for a subscription
+// on node (the row of sub.NodeID).
 func Build(cfg config.Config, node store.Node, sub store.Subscription) (Key, error) {
 	if node.ID != sub.NodeID {
 		return Key{}, fmt.Errorf("build vless link for user %d: node %d given for a key on node %d", sub.UserID, node.ID, sub.NodeID)
 	}
+	link, err := nodeLink(cfg, node, sub.UserID, sub.VLESSUUID.String(), "")
+	if err != nil {
+		return Key{}, err
+	}
+	if sub.URLToken == "" || cfg.SubscriptionBaseURL == "" {
+		return Key{}, fmt.Errorf("build subscription url for user %d: no token or no SUBSCRIPTION_BASE_URL", sub.UserID)
+	}
+	return Key{URL: cfg.SubscriptionURL(sub.URLToken), Link: link, Email: sub.XrayEmail}, nil
+}
+
+// FeedLinks makes the share links a subscription URL serves: the key on
+// each node it is on. With one node the link is the one the key message
+// shows, name included, so an app that has both shows one server; with
+// more, each name ends in its node's.
+func FeedLinks(cfg config.Config, f store.Feed) ([]string, error) {
+	links := make([]string, 0, len(f.Nodes))
+	for _, n := range f.Nodes {
+		suffix := ""
+		if len(f.Nodes) > 1 {
+			suffix = "-" + n.Name
+		}
+		link, err := nodeLink(cfg, n, f.UserID, f.VLESSUUID.String(), suffix)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		links = append(links, link)
+	}
+	return links, nil
+}
+
+// nodeLink is the share link of key id on node: the node's host, port and
+// REALITY settings, the configuration's flow, fingerprint and name prefix.
+// A node row without REALITY settings (registered before nodes had them,
+// until its worker restarts) takes the configuration's.
+func nodeLink(cfg config.Config, node store.Node, userID int64, id, nameSuffix string) (string, error) {
 	pbk, sni, sid := node.PublicKey, node.SNI, node.ShortID
 	if pbk == "" {
 		pbk, sni, sid = cfg.VLESSRealityPubKey, cfg.VLESSRealitySNI, cfg.VLESSRealityShortID
 	}
 	l := vless.Link{
-		UUID:        sub.VLESSUUID.String(),
+		UUID:        id,
 		Host:        node.Host,
 		Port:        node.Port,
 		Flow:        cfg.VLESSFlow,
@@ -41,18 +77,24 @@ func Build(cfg config.Config, node store.Node, sub store.Subscription) (Key, err
 		ServerName:  sni,
 		Fingerprint: cfg.VLESSRealityFinger,
 		ShortID:     sid,
-		Name:        fmt.Sprintf("%s-%d", cfg.VLESSLinkNamePrefix, sub.UserID),
+		Name:        fmt.Sprintf("%s-%d%s", cfg.VLESSLinkNamePrefix, userID, nameSuffix),
 	}
-	link, err := l.String(), l.Validate()
-	if err != nil {
-		return Key{}, fmt.Errorf("build vless link for user %d: %w", sub.UserID, err)
+	if err := l.Validate(); err != nil {
+		return "", fmt.Errorf("build vless link for user %d: %w", userID, err)
 	}
-	return Key{Link: link, Email: sub.XrayEmail}, nil
+	return l.String(), nil
 }
 
-// QR renders the link as a PNG QR code that phone clients scan.
+// QR renders the subscription URL as a PNG QR code that phone apps scan:
+// the URL rather than the link, so a scanned app keeps itself up to date.
 func (k Key) QR() ([]byte, error) {
-	png, err := qrcode.Encode(k.Link, qrcode.Medium, 512)
+	return QR(k.URL)
+}
+
+// QR renders text as a PNG QR code, 512 pixels square, at the medium error
+// correction level.
+func QR(text string) ([]byte, error) {
+	png, err := qrcode.Encode(text, qrcode.Medium, 512)
 	if err != nil {
 		return nil, fmt.Errorf("render qr code: %w", err)
 	}

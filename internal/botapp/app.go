@@ -21,6 +21,7 @@ import (
 	"vpnflow/internal/db"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
+	"vpnflow/internal/subfeed"
 	"vpnflow/internal/telegram"
 	"vpnflow/internal/telemetry"
 )
@@ -46,7 +47,7 @@ type App struct {
 }
 
 // Run runs the bot until ctx ends: updates by long polling or webhook, and
-// the HTTP server for webhooks, health and metrics. It returns nil on a
+// the HTTP server for subscription URLs, webhooks, health and metrics. It returns nil on a
 // clean shutdown.
 func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {
 	if err := cfg.ForBot(); err != nil {
@@ -92,8 +93,16 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	app.username = app.botUsername(ctx)
 	app.decideSandbox(ctx)
 
+	feed, err := subfeed.New(subfeed.Options{
+		Store: app.store, Config: cfg, Texts: texts, BotURL: botURL(app.username),
+		Registry: tel.Registry(), Log: log,
+	})
+	if err != nil {
+		return fmt.Errorf("subscription url handler: %w", err)
+	}
+
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return telemetry.Serve(ctx, cfg.HTTPAddr, app.routes(tel)) })
+	g.Go(func() error { return telemetry.Serve(ctx, cfg.HTTPAddr, app.routes(tel, feed)) })
 	g.Go(func() error { return app.receive(ctx) })
 	g.Go(func() error { app.probeWebhook(ctx); return nil })
 	g.Go(func() error { app.beat(ctx); return nil })
@@ -142,8 +151,17 @@ func (a *App) botUsername(ctx context.Context) string {
 	return name
 }
 
-func (a *App) routes(tel *telemetry.Telemetry) http.Handler {
+// botURL is the bot's public link, "" while its username is unknown.
+func botURL(username string) string {
+	if username == "" {
+		return ""
+	}
+	return "https://t.me/" + username
+}
+
+func (a *App) routes(tel *telemetry.Telemetry, feed http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle(subfeed.Path, feed)
 	mux.Handle("GET /healthz", a.live)
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.Handle("GET /metrics", tel.MetricsHandler())

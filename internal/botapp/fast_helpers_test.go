@@ -50,6 +50,7 @@ func fastConfig(t *testing.T) config.Config {
 		"TELEGRAM_BOT_TOKEN":       faketg.DefaultToken,
 		"CRYPTOPAY_TOKEN":          "cp-token",
 		"PLANS":                    "1m:30d:3.00:150,3m:90d:8.00:0",
+		"SUBSCRIPTION_BASE_URL":    "https://sub.example.com",
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package botapp
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
+	"vpnflow/internal/accesskey"
 	"vpnflow/internal/callback"
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/i18n"
@@ -33,8 +35,8 @@ func (f *fastBot) liveSubscription(userID int64) store.Subscription {
 }
 
 // TestFastMySubscriptionRendersFromDB: My subscription shows the stored
-// subscription with its vless:// key and QR code, and the menu offers
-// Renew for a live one.
+// subscription with its subscription URL, the URL's QR code and the
+// vless:// key, and the menu offers Renew for a live one.
 func TestFastMySubscriptionRendersFromDB(t *testing.T) {
 	f := newFastBot(t, fastConfig(t))
 	ann := f.newUser("Ann", "en")
@@ -52,10 +54,14 @@ func TestFastMySubscriptionRendersFromDB(t *testing.T) {
 		i18n.FormatDate("en", sub.ExpiresAt),
 		sub.XrayEmail,
 		"vless://" + sub.VLESSUUID.String() + "@vpn.example.com",
+		"https://sub.example.com/sub/" + sub.URLToken,
 	} {
 		if !strings.Contains(key.Caption, want) {
 			t.Errorf("subscription caption lacks %q:\n%s", want, key.Caption)
 		}
+	}
+	if qr, _ := accesskey.QR("https://sub.example.com/sub/" + sub.URLToken); !bytes.Equal(key.Photo, qr) {
+		t.Error("the photo is not the QR code of the subscription URL")
 	}
 	for _, d := range []callback.Data{{Action: callback.Renew}, {Action: callback.Reissue}, {Action: callback.AutoRenew, On: true}} {
 		if !hasButton(key, d) {

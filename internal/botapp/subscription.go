@@ -13,7 +13,7 @@ import (
 )
 
 // showSubscription shows status, expiry, traffic, and for a live key the
-// vless:// link (copyable) with its QR code.
+// subscription URL with its QR code and the vless:// link, both copyable.
 func (a *App) showSubscription(ctx context.Context, u store.User) {
 	lang := u.Language
 	sub, err := a.store.GetSubscription(ctx, u.TelegramID)
@@ -60,7 +60,7 @@ func (a *App) showSubscription(ctx context.Context, u store.User) {
 		a.fail(ctx, u.TelegramID, "build key", err)
 		return
 	}
-	photo, err := telegram.KeyMessage(u.TelegramID, key, telegram.WithKeyLink(text, key), kb)
+	photo, err := telegram.KeyMessage(u.TelegramID, key, a.render.WithKeyLinks(lang, text, key), kb)
 	if err != nil {
 		a.fail(ctx, u.TelegramID, "render qr", err)
 		return

@@ -66,6 +66,17 @@ type Config struct {
 	HTTPAddr          string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	WorkerMetricsAddr string `env:"WORKER_METRICS_ADDR" envDefault:"127.0.0.1:9091"`
 
+	// The subscription URL each user imports into a VPN app
+	// (internal/subfeed): <SubscriptionBaseURL>/sub/<token>, served by the
+	// bot's HTTP server. The rest fill the headers the apps read
+	// (subscription.go).
+	SubscriptionBaseURL    string        `env:"SUBSCRIPTION_BASE_URL"`
+	SubscriptionTitle      string        `env:"SUBSCRIPTION_TITLE" envDefault:"vpnflow"`
+	SubscriptionUpdate     time.Duration `env:"SUBSCRIPTION_UPDATE_INTERVAL" envDefault:"12h"`
+	SubscriptionSupportURL string        `env:"SUBSCRIPTION_SUPPORT_URL"`
+	SubscriptionPageURL    string        `env:"SUBSCRIPTION_WEB_PAGE_URL"`
+	SubscriptionIPHeader   string        `env:"SUBSCRIPTION_CLIENT_IP_HEADER"`
+
 	AdminIDs []int64 `env:"ADMIN_IDS" envSeparator:","`
 
 	Currency      string        `env:"SHOP_CURRENCY" envDefault:"USD"`
@@ -221,6 +232,7 @@ func load(opts env.Options) (Config, error) {
 	if c.WatchdogLimit != 0 {
 		checkInterval("WATCHDOG_LIMIT", c.WatchdogLimit, time.Second, time.Hour)
 	}
+	c.checkSubscription(add)
 	if c.Sandbox && !isLoopbackURL(c.TelegramAPIURL) {
 		add("VPNFLOW_SANDBOX", fmt.Errorf("the sandbox runs only against a local Telegram stand-in, but TELEGRAM_API_URL is %s", c.TelegramAPIURL))
 	}
@@ -235,12 +247,13 @@ func load(opts env.Options) (Config, error) {
 // ForWorker checks what the worker needs on top of Load's format checks.
 func (c Config) ForWorker() error {
 	return c.require("DATABASE_URL", "XRAY_API_ADDR", "XRAY_INBOUND_TAG", "VLESS_HOST",
-		"VLESS_REALITY_PUBLIC_KEY", "VLESS_REALITY_SNI", "TELEGRAM_BOT_TOKEN", "CRYPTOPAY_TOKEN")
+		"VLESS_REALITY_PUBLIC_KEY", "VLESS_REALITY_SNI", "TELEGRAM_BOT_TOKEN", "CRYPTOPAY_TOKEN",
+		"SUBSCRIPTION_BASE_URL")
 }
 
 // ForBot checks what the Telegram-facing process needs.
 func (c Config) ForBot() error {
-	if err := c.require("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "CRYPTOPAY_TOKEN"); err != nil {
+	if err := c.require("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "CRYPTOPAY_TOKEN", "SUBSCRIPTION_BASE_URL"); err != nil {
 		return err
 	}
 	if c.TelegramMode == ModeWebhook {
@@ -309,6 +322,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("cryptopay_api", c.CryptoPayAPIURL),
 		slog.Bool("cryptopay_token_set", c.CryptoPayToken != ""),
 		slog.String("http_addr", c.HTTPAddr),
+		slog.String("subscription_base_url", c.SubscriptionBaseURL),
 		slog.Int("plans", len(c.PlanList)),
 		slog.Int("admins", len(c.AdminIDs)),
 	)

@@ -15,6 +15,7 @@ func valid() map[string]string {
 		"VLESS_REALITY_SNI":        "www.example.com",
 		"TELEGRAM_BOT_TOKEN":       "123:abc",
 		"CRYPTOPAY_TOKEN":          "cp-token",
+		"SUBSCRIPTION_BASE_URL":    "https://vpn.example.com/",
 	}
 }
 
@@ -44,6 +45,9 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.TelegramSendRate != 28 {
 		t.Errorf("TELEGRAM_SEND_RATE default: %d", c.TelegramSendRate)
+	}
+	if c.SubscriptionURL("tok") != "https://vpn.example.com/sub/tok" || c.SubscriptionUpdate != 12*time.Hour || c.SubscriptionTitle != "vpnflow" {
+		t.Errorf("subscription: %q every %s titled %q", c.SubscriptionURL("tok"), c.SubscriptionUpdate, c.SubscriptionTitle)
 	}
 	if c.ReferralMinor != 100 || c.ReferralPercent != 10 || len(c.PaidStages) != 3 || c.PaidStages[0] != 72*time.Hour {
 		t.Errorf("derived: %d %v", c.ReferralMinor, c.PaidStages)
@@ -76,6 +80,16 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"TELEGRAM_SEND_RATE", "31", "TELEGRAM_SEND_RATE: must be between 1 and 30"},
 		{"TELEGRAM_SEND_RATE", "28.5", "TELEGRAM_SEND_RATE: cannot parse as an integer"},
 		{"TEMPORAL_TASK_QUEUE", "shop-ops", "TEMPORAL_TASK_QUEUE: \"shop-ops\" ends like the operations queue"},
+		{"SUBSCRIPTION_BASE_URL", "vpn.example.com", "SUBSCRIPTION_BASE_URL: must be an http(s) URL"},
+		{"SUBSCRIPTION_BASE_URL", "https://vpn.example.com/?x=1", "SUBSCRIPTION_BASE_URL: must be an http(s) URL without query"},
+		{"SUBSCRIPTION_TITLE", "a title far longer than twenty-five", "SUBSCRIPTION_TITLE: must be 1-25 characters"},
+		{"SUBSCRIPTION_TITLE", "two\nlines", "SUBSCRIPTION_TITLE: must be 1-25 characters on one line"},
+		{"SUBSCRIPTION_UPDATE_INTERVAL", "90m", "SUBSCRIPTION_UPDATE_INTERVAL: must be whole hours"},
+		{"SUBSCRIPTION_UPDATE_INTERVAL", "30m", "SUBSCRIPTION_UPDATE_INTERVAL: must be whole hours between 1h and 168h"},
+		{"SUBSCRIPTION_UPDATE_INTERVAL", "200h", "SUBSCRIPTION_UPDATE_INTERVAL: must be whole hours between 1h and 168h"},
+		{"SUBSCRIPTION_SUPPORT_URL", "@support", "SUBSCRIPTION_SUPPORT_URL: must be an http(s) URL"},
+		{"SUBSCRIPTION_WEB_PAGE_URL", "ftp://x", "SUBSCRIPTION_WEB_PAGE_URL: must be an http(s) URL"},
+		{"SUBSCRIPTION_CLIENT_IP_HEADER", "X Real IP", "SUBSCRIPTION_CLIENT_IP_HEADER: must be an HTTP header name"},
 	}
 	for _, c := range cases {
 		t.Run(c.name+"="+c.value, func(t *testing.T) {
@@ -101,6 +115,14 @@ func TestRequiredPerProcess(t *testing.T) {
 	err = c.ForWorker()
 	if err == nil || !strings.Contains(err.Error(), "VLESS_HOST: required but not set") || !strings.Contains(err.Error(), "CRYPTOPAY_TOKEN: required") {
 		t.Fatalf("worker: %v", err)
+	}
+	env = valid()
+	delete(env, "SUBSCRIPTION_BASE_URL")
+	c, _ = LoadFrom(env)
+	for name, check := range map[string]func() error{"worker": c.ForWorker, "bot": c.ForBot} {
+		if err := check(); err == nil || !strings.Contains(err.Error(), "SUBSCRIPTION_BASE_URL: required but not set") {
+			t.Errorf("%s without SUBSCRIPTION_BASE_URL: %v", name, err)
+		}
 	}
 	c, _ = LoadFrom(with(valid(), "TELEGRAM_MODE", "webhook"))
 	if err := c.ForBot(); err == nil || !strings.Contains(err.Error(), "TELEGRAM_WEBHOOK_URL") {

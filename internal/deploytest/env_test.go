@@ -13,19 +13,23 @@ import (
 // samples holds a valid value for every configuration variable without a
 // default, so each one's absence can be tried on its own.
 var samples = map[string]string{
-	"DATABASE_URL":                "postgres://u:p@db:5432/d",
-	"TEMPORAL_UI_URL":             "http://127.0.0.1:8233",
-	"VLESS_HOST":                  "vpn.example.com",
-	"VLESS_REALITY_PUBLIC_KEY":    "pub",
-	"VLESS_REALITY_SNI":           "www.example.com",
-	"VLESS_REALITY_SHORT_ID":      "0123abcd",
-	"XRAY_NODE_REGION":            "eu",
-	"TELEGRAM_BOT_TOKEN":          "1:t",
-	"TELEGRAM_WEBHOOK_URL":        "https://bot.example.com/webhooks/telegram",
-	"TELEGRAM_WEBHOOK_SECRET":     "s",
-	"CRYPTOPAY_TOKEN":             "c",
-	"ADMIN_IDS":                   "1",
-	"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4317",
+	"DATABASE_URL":                  "postgres://u:p@db:5432/d",
+	"TEMPORAL_UI_URL":               "http://127.0.0.1:8233",
+	"VLESS_HOST":                    "vpn.example.com",
+	"VLESS_REALITY_PUBLIC_KEY":      "pub",
+	"VLESS_REALITY_SNI":             "www.example.com",
+	"VLESS_REALITY_SHORT_ID":        "0123abcd",
+	"XRAY_NODE_REGION":              "eu",
+	"TELEGRAM_BOT_TOKEN":            "1:t",
+	"TELEGRAM_WEBHOOK_URL":          "https://bot.example.com/webhooks/telegram",
+	"TELEGRAM_WEBHOOK_SECRET":       "s",
+	"CRYPTOPAY_TOKEN":               "c",
+	"ADMIN_IDS":                     "1",
+	"OTEL_EXPORTER_OTLP_ENDPOINT":   "http://otel:4317",
+	"SUBSCRIPTION_BASE_URL":         "https://vpn.example.com",
+	"SUBSCRIPTION_SUPPORT_URL":      "https://t.me/support",
+	"SUBSCRIPTION_WEB_PAGE_URL":     "https://vpn.example.com/",
+	"SUBSCRIPTION_CLIENT_IP_HEADER": "X-Forwarded-For",
 }
 
 // apps are the services running vpnflow's programs and the check each

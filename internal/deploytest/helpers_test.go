@@ -23,6 +23,7 @@ var secrets = map[string]string{
 	"VLESS_REALITY_PUBLIC_KEY": "reality-public-key",
 	"VLESS_HOST":               "vpn.example.com",
 	"VLESS_REALITY_SNI":        "www.example.com",
+	"SUBSCRIPTION_BASE_URL":    "https://vpn.example.com",
 }
 
 // Services by role.

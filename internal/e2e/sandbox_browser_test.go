@@ -31,6 +31,7 @@ const (
 // real headless Chromium on the sandbox chat page: a new user takes the free
 // trial and gets a key with its QR code, buys 30 days with Crypto Pay on the
 // stand-in's pay page, sees the subscription extended, and replaces the key.
+// The subscription URL each key message shows serves that message's key.
 func TestSandboxJourneyInBrowser(t *testing.T) {
 	chrome := chromium(t)
 	s := startShop(t, nil)
@@ -64,6 +65,10 @@ func TestSandboxJourneyInBrowser(t *testing.T) {
 		return m.ID == trialKey.ID && strings.Contains(m.Caption, trialKey.Link)
 	})
 	chat.shot("1-trial-key")
+	// The subscription URL the page shows serves that key.
+	if id := s.fetchKey(trialKey.URL); id != keyUUID(trialKey.Link) {
+		t.Fatalf("the page's subscription URL serves key %s, its link is %s", id, keyUUID(trialKey.Link))
+	}
 
 	chat.press("Back")
 	chat.press("Renew")
@@ -96,6 +101,12 @@ func TestSandboxJourneyInBrowser(t *testing.T) {
 	newKey := chat.waitKey("the new key", trialKey.Link)
 	chat.waitQR(newKey.ID)
 	s.assertServes(user, newKey.Link, trialKey.Link, 30)
+	if id := s.fetchKey(newKey.URL); id != keyUUID(newKey.Link) || newKey.URL == trialKey.URL {
+		t.Fatalf("the new key's subscription URL %s serves %s, want a new URL serving %s", newKey.URL, id, keyUUID(newKey.Link))
+	}
+	if status, _ := s.fetch(trialKey.URL); status != 404 {
+		t.Errorf("the trial key's subscription URL after the new key: %d, want 404", status)
+	}
 	shot := chat.shotKey("5-new-key", newKey.ID)
 
 	if os.Getenv(updateScreenshotEnv) == "1" {
@@ -364,6 +375,7 @@ func (tb *tab) press(label string) {
 type keyView struct {
 	ID   int    `json:"id"`
 	Link string `json:"link"`
+	URL  string `json:"url"` // the subscription URL
 }
 
 // waitKey waits for a key message ("Your VPN key is ready", a vless:// link
@@ -374,22 +386,26 @@ func (tb *tab) waitKey(what, old string) keyView {
 		for (const m of [...document.querySelectorAll('[data-testid=message][data-from=bot]')].reverse()) {
 			const text = m.querySelector('[data-testid=message-text]');
 			if (!text || !m.querySelector('[data-testid=message-photo]') || !text.textContent.includes('Your VPN key is ready')) continue;
-			const code = [...text.querySelectorAll('code')].find(c => c.textContent.startsWith('vless://'));
-			if (code && code.textContent !== old) return {id: Number(m.dataset.messageId), link: code.textContent};
+			const codes = [...text.querySelectorAll('code')];
+			const code = codes.find(c => c.textContent.startsWith('vless://'));
+			const url = codes.find(c => c.textContent.includes('/sub/'));
+			if (code && code.textContent !== old) return {id: Number(m.dataset.messageId), link: code.textContent, url: url ? url.textContent : ''};
 		}
 		return null;
 	}`, old)
 }
 
-// waitInView waits until the whole message is in the chat's view: the chat
-// follows new messages, also when a photo grows one after it arrived.
+// waitInView waits until the message is in the chat's view: the chat
+// follows new messages, also when a photo grows one after it arrived. A
+// message taller than the view (a key message: QR code, URL and link) is
+// followed to its end.
 func (tb *tab) waitInView(msgID int) {
 	tb.t.Helper()
 	poll[bool](tb, fmt.Sprintf("message %d in view", msgID), `(id) => {
 		const m = document.getElementById('m-' + id), box = document.getElementById('messages');
 		if (!m) return false;
 		const r = m.getBoundingClientRect(), v = box.getBoundingClientRect();
-		return r.top >= v.top - 1 && r.bottom <= v.bottom + 1;
+		return r.bottom <= v.bottom + 1 && r.bottom >= v.top && (r.top >= v.top - 1 || r.height > v.height);
 	}`, msgID)
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -20,6 +21,7 @@ import (
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/schedules"
 	"vpnflow/internal/shop"
+	"vpnflow/internal/store"
 	"vpnflow/internal/xray"
 )
 
@@ -28,8 +30,8 @@ import (
 // mismatches forced by putting another UUID into Xray under a user's email
 // (one reconcile repairs, one a reissue replaces) — and then not one
 // VLESS UUID of any user, current, pending or previous, nor one planted in
-// Xray, is in any event of any workflow in the namespace or in any line the
-// worker and the bot logged. Workflow histories and logs are read by
+// Xray, nor a subscription URL token, is in any event of any workflow in
+// the namespace or in any line the worker and the bot logged. Workflow histories and logs are read by
 // operators and kept; a UUID is the VPN itself.
 func TestNoVLESSUUIDInAnyHistoryOrLog(t *testing.T) {
 	s := startShop(t, nil)
@@ -111,6 +113,8 @@ func TestNoVLESSUUIDInAnyHistoryOrLog(t *testing.T) {
 		t.Fatalf("%d keys in the database, want at least 3 current and Cat's previous one", len(secrets))
 	}
 	secrets = append(secrets, planted...)
+	// The subscription URLs' tokens read the keys: just as secret.
+	secrets = append(secrets, s.allURLTokens()...)
 	s.assertNoSecretInHistories(secrets,
 		shop.SubscriptionWorkflowID(ann), shop.SubscriptionWorkflowID(bob), shop.SubscriptionWorkflowID(cat),
 		shop.PurchaseWorkflowID(s.latestPurchase(ann).ID.String()), shop.PurchaseWorkflowID(s.latestPurchase(bob).ID.String()))
@@ -166,11 +170,30 @@ func (s *shopEnv) allStoredKeys() []string {
 	return out
 }
 
-// needles are the spellings a UUID can take in text or bytes.
+// allURLTokens reads every subscription URL token the database holds.
+func (s *shopEnv) allURLTokens() []string {
+	s.t.Helper()
+	rows, err := s.pool.Query(context.Background(), `SELECT url_token FROM subscriptions`)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tokens, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tokens
+}
+
+// needles are the spellings a UUID can take in text or bytes; a URL token
+// has one.
 func needles(t *testing.T, secrets []string) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for _, sec := range secrets {
+		if len(sec) == store.URLTokenLen {
+			out = append(out, []byte(sec))
+			continue
+		}
 		id, err := uuid.Parse(sec)
 		if err != nil {
 			t.Fatal(err)

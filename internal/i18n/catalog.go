@@ -7,7 +7,8 @@
 // markup, and every data value is escaped on the way in, so a user's name
 // containing "<" cannot break a message. Button labels (btn_*, plan_button)
 // and payment-provider texts (invoice_stars_*, cryptopay_*, topup_title) are
-// plain text, because Telegram and Crypto Pay show them verbatim: they hold
+// plain text, because Telegram and Crypto Pay show them verbatim (so are
+// the subscription URL's titles, profile_title_*, which VPN apps show): they hold
 // no markup and their data is not escaped.
 //
 // New checks the catalogue is complete, so that a missing translation fails
@@ -208,6 +209,7 @@ func isPlain(id string) bool {
 	case strings.HasPrefix(id, "btn_"),
 		strings.HasPrefix(id, "invoice_stars_"),
 		strings.HasPrefix(id, "cryptopay_"),
+		strings.HasPrefix(id, "profile_title_"), // an HTTP header VPN apps show
 		id == "plan_button", id == "topup_title":
 		return true
 	}

@@ -62,19 +62,22 @@ func sampleData() map[string]map[string]any {
 		"payment_received":              nil,
 		"activation_in_progress":        nil,
 
-		"key_message":           {"Plan": "1m", "Expires": expires, "Link": "vless://uuid@vpn.example:443?type=tcp&security=reality&sni=a.b#vpn<1>", "Email": "u42-1<x>"},
+		"key_message":           {"Plan": "1m", "Expires": expires, "Link": "vless://uuid@vpn.example:443?type=tcp&security=reality&sni=a.b#vpn<1>", "Email": "u42-1<x>", "URL": "https://vpn.example/sub/t<1>"},
 		"key_caption":           nil,
 		"subscription_extended": {"Expires": expires},
 
-		"sub_status":          {"Status": HTML("✅ Active"), "Expires": expires, "Email": "u42-1", "Traffic": FormatBytes("en", 3<<30), "AutoRenew": HTML("✅ on")},
-		"sub_none":            nil,
-		"status_trial":        nil,
-		"status_active":       nil,
-		"status_expired":      nil,
-		"status_banned":       nil,
-		"status_expiring":     nil,
-		"autorenew_state_on":  nil,
-		"autorenew_state_off": nil,
+		"sub_status":            {"Status": HTML("✅ Active"), "Expires": expires, "Email": "u42-1", "Traffic": FormatBytes("en", 3<<30), "AutoRenew": HTML("✅ on")},
+		"sub_none":              nil,
+		"sub_links":             {"URL": "https://vpn.example/sub/t<1>", "Link": "vless://uuid@vpn.example:443?a=1&b=2#n"},
+		"profile_title_expired": {"Title": "vpn<&>"},
+		"profile_title_banned":  {"Title": "vpn<&>"},
+		"status_trial":          nil,
+		"status_active":         nil,
+		"status_expired":        nil,
+		"status_banned":         nil,
+		"status_expiring":       nil,
+		"autorenew_state_on":    nil,
+		"autorenew_state_off":   nil,
 
 		"trial_started":    {"Duration": 72 * time.Hour},
 		"trial_used":       nil,
@@ -172,7 +175,7 @@ var requiredIDs = strings.Fields(`menu_text btn_buy btn_renew btn_trial btn_my_s
 	btn_pay_stars btn_pay_balance btn_pay_link btn_temporal_ui plans_title plan_button choose_payment
 	invoice_cryptopay invoice_stars_title invoice_stars_description topup_title topup_choose invoice_topup
 	purchase_started purchase_expired payment_received activation_in_progress key_message key_caption
-	subscription_extended sub_status sub_none status_trial status_active status_expired status_banned
+	subscription_extended sub_status sub_links sub_none profile_title_expired profile_title_banned status_trial status_active status_expired status_banned
 	status_expiring trial_started trial_used trial_active_sub balance_text topup_done insufficient_balance
 	invite_text referral_bonus help_text language_choose language_set stale_button rate_limited error_generic
 	unknown_command busy_try_again reminder subscription_expired autorenew_done autorenew_short_balance
@@ -263,8 +266,8 @@ func checkLength(t *testing.T, lang, id, s string) {
 		limit = 32
 	case id == "invoice_stars_description":
 		limit = 255
-	case id == "key_caption":
-		limit = 1024
+	case id == "key_caption", id == "key_message":
+		limit = 1024 // photo captions
 	case strings.HasPrefix(id, "btn_"), id == "plan_button":
 		limit = 64 // no hard limit, but longer labels get cut off
 	}
@@ -281,7 +284,7 @@ func TestDataIsEscaped(t *testing.T) {
 		t.Errorf("menu_text = %q, want the name escaped inside <b>", s)
 	}
 	link := "vless://id@h:443?type=tcp&sni=x#a"
-	s = c.T("en", "key_message", map[string]any{"Plan": "1m", "Expires": "x", "Email": "e", "Link": link})
+	s = c.T("en", "key_message", map[string]any{"Plan": "1m", "Expires": "x", "Email": "e", "Link": link, "URL": "u"})
 	if !strings.Contains(s, "<code>vless://id@h:443?type=tcp&amp;sni=x#a</code>") {
 		t.Errorf("key_message does not hold the escaped link in <code>: %q", s)
 	}

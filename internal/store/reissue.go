@@ -45,8 +45,9 @@ func (s *Store) BeginReissue(ctx context.Context, userID int64) (uuid.UUID, erro
 	return pending, wrap(fmt.Sprintf("begin key reissue for user %d", userID), err)
 }
 
-// CommitReissue makes the pending key newUUID the user's key and returns the
-// key it replaced. Repeating it returns the same old key; a newUUID that is
+// CommitReissue makes the pending key newUUID the user's key, with a new
+// subscription URL token (as CommitReissueAs), and returns the key it
+// replaced. Repeating it returns the same old key; a newUUID that is
 // neither pending nor just committed is ErrNoReissue.
 func (s *Store) CommitReissue(ctx context.Context, userID int64, newUUID uuid.UUID) (uuid.UUID, error) {
 	var old uuid.UUID
@@ -68,8 +69,8 @@ func (s *Store) CommitReissue(ctx context.Context, userID int64, newUUID uuid.UU
 			return ErrNoReissue
 		}
 		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET previous_uuid = vless_uuid, vless_uuid = pending_uuid,
-				pending_uuid = NULL, updated_at = now()
-			WHERE user_id = $1`, userID); err != nil {
+				pending_uuid = NULL, url_token = $2, updated_at = now()
+			WHERE user_id = $1`, userID, NewURLToken()); err != nil {
 			return err
 		}
 		old = cur

@@ -30,7 +30,8 @@ func (s *Store) PendingKey(ctx context.Context, userID int64) (string, error) {
 }
 
 // CommitReissueAs makes the pending key the user's key, registered in Xray
-// under newEmail. Repeating it after it succeeded is a no-op.
+// under newEmail, and gives the subscription URL a new token. Repeating it
+// after it succeeded is a no-op.
 func (s *Store) CommitReissueAs(ctx context.Context, userID int64, newEmail string) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var (
@@ -47,9 +48,11 @@ func (s *Store) CommitReissueAs(ctx context.Context, userID int64, newEmail stri
 			}
 			return ErrNoReissue
 		}
+		// The subscription URL served the old key: it changes with the key,
+		// in the same transaction, so the old URL never serves the new one.
 		if _, err := tx.Exec(ctx, `UPDATE subscriptions SET previous_uuid = vless_uuid, vless_uuid = pending_uuid,
-				pending_uuid = NULL, xray_email = $2, updated_at = now()
-			WHERE user_id = $1`, userID, newEmail); err != nil {
+				pending_uuid = NULL, xray_email = $2, url_token = $3, updated_at = now()
+			WHERE user_id = $1`, userID, newEmail, NewURLToken()); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, userID, EventKeyReissued, map[string]string{"old_email": email, "new_email": newEmail})

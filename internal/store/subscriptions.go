@@ -16,8 +16,8 @@ import (
 // Subscription is a user's VPN access: one VLESS identity on one node.
 //
 // VLESSUUID (and PendingUUID) are bearer secrets — whoever has one has the
-// VPN. String, GoString and LogValue leave them out; never log them
-// another way.
+// VPN — and so is URLToken, which reads them. String, GoString and
+// LogValue leave them out; never log them another way.
 type Subscription struct {
 	UserID      int64      `db:"user_id"`
 	NodeID      int16      `db:"node_id"`
@@ -31,12 +31,13 @@ type Subscription struct {
 	PlanID      string     `db:"plan_id"`
 	TrafficUp   int64      `db:"traffic_up"`
 	TrafficDown int64      `db:"traffic_down"`
+	URLToken    string     `db:"url_token"` // the secret of the subscription URL (feed.go)
 	CreatedAt   time.Time  `db:"created_at"`
 	UpdatedAt   time.Time  `db:"updated_at"`
 }
 
 const subscriptionColumns = `user_id, node_id, vless_uuid, pending_uuid, xray_email, status, expires_at,
-	auto_renew, is_trial, plan_id, traffic_up, traffic_down, created_at, updated_at`
+	auto_renew, is_trial, plan_id, traffic_up, traffic_down, url_token, created_at, updated_at`
 
 // Live reports whether the status is one whose key belongs in Xray.
 func (s Subscription) Live() bool {
@@ -84,8 +85,8 @@ func (s *Store) GetSubscription(ctx context.Context, userID int64) (Subscription
 const (
 	qGetSubscription    = `SELECT ` + subscriptionColumns + ` FROM subscriptions WHERE user_id = $1`
 	qLockSubscription   = qGetSubscription + ` FOR UPDATE`
-	qInsertSubscription = `INSERT INTO subscriptions (user_id, node_id, vless_uuid, xray_email, status, expires_at, is_trial, plan_id)
-		VALUES ($1, $2, gen_random_uuid(), $3, $4, $5, $6, $7)
+	qInsertSubscription = `INSERT INTO subscriptions (user_id, node_id, vless_uuid, xray_email, status, expires_at, is_trial, plan_id, url_token)
+		VALUES ($1, $2, gen_random_uuid(), $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (user_id) DO NOTHING
 		RETURNING ` + subscriptionColumns
 	qExtendSubscription = `UPDATE subscriptions SET
@@ -138,7 +139,7 @@ func extendSubscription(ctx context.Context, tx pgx.Tx, e extension) (extended, 
 			return extended{}, fmt.Errorf("place subscription: %w", err)
 		}
 		sub, err := collectOne[Subscription](tx.Query(ctx, qInsertSubscription,
-			e.userID, nodeID, XrayEmail(e.userID, e.emailDomain), status, e.now.Add(e.by), false, e.planID))
+			e.userID, nodeID, XrayEmail(e.userID, e.emailDomain), status, e.now.Add(e.by), false, e.planID, NewURLToken()))
 		if err == nil {
 			return extended{sub: sub, created: true}, nil
 		}

@@ -80,7 +80,7 @@ func (s *Store) StartTrial(ctx context.Context, userID int64, duration time.Dura
 				return perr
 			}
 			sub, err = collectOne[Subscription](tx.Query(ctx, qInsertSubscription,
-				userID, nodeID, XrayEmail(userID, emailDomain), shop.StatusTrial, endsAt, true, ""))
+				userID, nodeID, XrayEmail(userID, emailDomain), shop.StatusTrial, endsAt, true, "", NewURLToken()))
 		}
 		if err != nil {
 			return fmt.Errorf("start trial subscription: %w", err)

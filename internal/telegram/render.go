@@ -2,7 +2,6 @@ package telegram
 
 import (
 	"cmp"
-	"html"
 	"time"
 
 	"vpnflow/internal/accesskey"
@@ -120,20 +119,22 @@ func (r Renderer) StarsInvoiceFor(lang string, chatID int64, planID string, days
 }
 
 // KeyCaption is the caption of the key message the worker sends when a
-// key is issued or extended: plan, expiry, the link and the key's name.
+// key is issued or extended: plan, expiry, the subscription URL, the link
+// and the key's name.
 func (r Renderer) KeyCaption(lang, plan string, expires time.Time, key accesskey.Key) string {
 	return r.Texts.T(lang, "key_message", map[string]any{
-		"Plan": plan, "Expires": i18n.FormatDate(lang, expires), "Link": key.Link, "Email": key.Email,
+		"Plan": plan, "Expires": i18n.FormatDate(lang, expires), "URL": key.URL, "Link": key.Link, "Email": key.Email,
 	})
 }
 
-// WithKeyLink appends the key's link, copyable, to an HTML text.
-func WithKeyLink(text string, key accesskey.Key) string {
-	return text + "\n\n<code>" + html.EscapeString(key.Link) + "</code>"
+// WithKeyLinks appends the subscription URL and the key's link, each
+// copyable, to an HTML text.
+func (r Renderer) WithKeyLinks(lang, text string, key accesskey.Key) string {
+	return text + "\n\n" + r.Texts.T(lang, "sub_links", map[string]any{"URL": key.URL, "Link": key.Link})
 }
 
-// KeyMessage is the key message: the link's QR code as a photo, with the
-// caption and keyboard given.
+// KeyMessage is the key message: the subscription URL's QR code as a
+// photo, with the caption and keyboard given.
 func KeyMessage(chatID int64, key accesskey.Key, caption string, kb Keyboard) (Photo, error) {
 	png, err := key.QR()
 	if err != nil {

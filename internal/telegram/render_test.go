@@ -1,10 +1,14 @@
 package telegram
 
 import (
+	"bytes"
 	"encoding/json"
+	"html"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-telegram/bot/models"
 
@@ -63,9 +67,10 @@ func TestInvoiceAndKeyMessages(t *testing.T) {
 	if len(m.Keyboard) != 2 || m.Keyboard[0][0].URL != "https://pay.example/x" || m.Keyboard[1][0].CallbackData == "" || m.ChatID != 7 {
 		t.Errorf("invoice keyboard %+v", m.Keyboard)
 	}
-	key := accesskey.Key{Link: "vless://id@host:443?a=1&b=2#n", Email: "u7"}
-	caption := WithKeyLink("<b>Active</b>", key)
-	if !strings.HasSuffix(caption, "\n\n<code>vless://id@host:443?a=1&amp;b=2#n</code>") {
+	key := accesskey.Key{URL: "https://vpn.example/sub/tok", Link: "vless://id@host:443?a=1&b=2#n", Email: "u7"}
+	caption := r.WithKeyLinks("en", "<b>Active</b>", key)
+	if !strings.HasPrefix(caption, "<b>Active</b>\n\n") || !strings.Contains(caption, "<code>https://vpn.example/sub/tok</code>") ||
+		!strings.Contains(caption, "<code>vless://id@host:443?a=1&amp;b=2#n</code>") {
 		t.Errorf("caption %q", caption)
 	}
 	p, err := KeyMessage(7, key, caption, r.BackKeyboard("en"))
@@ -74,5 +79,35 @@ func TestInvoiceAndKeyMessages(t *testing.T) {
 	}
 	if p.Filename != "key.png" || len(p.PNG) < 100 || string(p.PNG[1:4]) != "PNG" || p.Caption != caption || len(p.Keyboard) != 1 {
 		t.Errorf("key photo %q %d bytes caption %q keyboard %+v", p.Filename, len(p.PNG), p.Caption, p.Keyboard)
+	}
+	// The picture is the subscription URL's QR code (the encoder is
+	// deterministic), not the link's: a scanning app keeps itself updated.
+	if want, _ := accesskey.QR(key.URL); !bytes.Equal(p.PNG, want) {
+		t.Error("the key photo is not the QR code of the subscription URL")
+	}
+}
+
+// TestKeyCaptionFitsAPhoto: a key message with a real-sized link and URL,
+// in every language, stays within Telegram's 1024 characters of caption
+// (counted as Telegram does, after the HTML is parsed).
+func TestKeyCaptionFitsAPhoto(t *testing.T) {
+	r := renderer(t)
+	key := accesskey.Key{
+		URL: "https://subscription.vpn-service.example.com/sub/" + strings.Repeat("x", 43),
+		Link: "vless://01234567-89ab-cdef-0123-456789abcdef@server-01.vpn-service.example.com:443?encryption=none&flow=xtls-rprx-vision" +
+			"&fp=chrome&pbk=" + strings.Repeat("k", 43) + "&security=reality&sid=0123456789abcdef&sni=www.microsoft.com&type=tcp#vpnflow-7000000001",
+		Email: "tg7000000001-3@vpnflow",
+	}
+	for _, lang := range i18n.Languages() {
+		caption := r.KeyCaption(lang, "365 days", time.Date(2027, 12, 31, 0, 0, 0, 0, time.UTC), key)
+		if !strings.Contains(caption, "<code>"+key.URL+"</code>") {
+			t.Errorf("%s: caption lacks the copyable URL: %q", lang, caption)
+		}
+		plain := html.UnescapeString(regexp.MustCompile(`<[^>]*>`).ReplaceAllString(caption, ""))
+		n := utf8.RuneCountInString(plain)
+		t.Logf("%s: %d characters", lang, n)
+		if n > 1024 {
+			t.Errorf("%s: caption is %d characters, over Telegram's 1024", lang, n)
+		}
 	}
 }

@@ -246,6 +246,11 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 			env[k] = v
 		}
 	}
+	// Subscription URLs point at the bot itself, on loopback: the sandbox
+	// chat and the tests open them from this machine.
+	if env["SUBSCRIPTION_BASE_URL"] == "" {
+		env["SUBSCRIPTION_BASE_URL"] = "http://" + env["HTTP_ADDR"]
+	}
 	if s.CryptoPay != nil {
 		// The bot may listen elsewhere than the stack picked.
 		s.CryptoPay.SetWebhookURL("http://" + env["HTTP_ADDR"] + "/webhooks/cryptopay")

@@ -40,39 +40,14 @@ const (
 // Nothing listening on any of ports means this process is not in Xray's
 // network namespace: ErrDisconnectDenied, rather than "nothing to end".
 func destroyTCP(ports []uint16, peers []netip.Addr) (int, error) {
-	wantPeer := make(map[netip.Addr]bool, len(peers))
-	for _, ip := range peers {
-		wantPeer[ip.Unmap()] = true
-	}
-	h, err := netlink.NewHandle(unix.NETLINK_SOCK_DIAG)
+	h, err := openSockDiag()
 	if err != nil {
-		return 0, fmt.Errorf("open sock_diag netlink socket: %w", err)
+		return 0, err
 	}
 	defer h.Close()
-	if err := h.SetSocketTimeout(netlinkWait); err != nil {
-		return 0, fmt.Errorf("set sock_diag timeout: %w", err)
-	}
-	listening := false
-	var victims []*netlink.Socket
-	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		socks, err := dumpTCP(h, family)
-		if err != nil {
-			return 0, err
-		}
-		for _, s := range socks {
-			if !slices.Contains(ports, s.ID.SourcePort) {
-				continue
-			}
-			if s.State == netlink.TCP_LISTEN {
-				listening = true
-			}
-			if liveTCPStates&(1<<s.State) != 0 && wantPeer[peerAddr(s)] {
-				victims = append(victims, s)
-			}
-		}
-	}
-	if !listening {
-		return 0, fmt.Errorf("nothing listens on tcp port %v here: %w (not in Xray's network namespace)", ports, ErrDisconnectDenied)
+	victims, err := liveConns(h, ports, peers)
+	if err != nil {
+		return 0, err
 	}
 	n := 0
 	for _, s := range victims {
@@ -92,6 +67,69 @@ func destroyTCP(ports []uint16, peers []netip.Addr) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// canDestroyTCP checks, ending nothing, what destroyTCP needs: something
+// listens on one of ports here, and this thread holds CAP_NET_ADMIN (the
+// kernel checks it only against a socket that exists, so a trial destroy
+// of a made-up one would prove nothing).
+func canDestroyTCP(ports []uint16) error {
+	h, err := openSockDiag()
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if _, err := liveConns(h, ports, nil); err != nil {
+		return err
+	}
+	if !hasNetAdmin() {
+		return fmt.Errorf("%w: this process lacks CAP_NET_ADMIN", ErrDisconnectDenied)
+	}
+	return nil
+}
+
+func openSockDiag() (*netlink.Handle, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_SOCK_DIAG)
+	if err != nil {
+		return nil, fmt.Errorf("open sock_diag netlink socket: %w", err)
+	}
+	if err := h.SetSocketTimeout(netlinkWait); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("set sock_diag timeout: %w", err)
+	}
+	return h, nil
+}
+
+// liveConns lists the live connections to ports from peers, after making
+// sure something listens on one of ports.
+func liveConns(h *netlink.Handle, ports []uint16, peers []netip.Addr) ([]*netlink.Socket, error) {
+	wantPeer := make(map[netip.Addr]bool, len(peers))
+	for _, ip := range peers {
+		wantPeer[ip.Unmap()] = true
+	}
+	listening := false
+	var conns []*netlink.Socket
+	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		socks, err := dumpTCP(h, family)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range socks {
+			if !slices.Contains(ports, s.ID.SourcePort) {
+				continue
+			}
+			if s.State == netlink.TCP_LISTEN {
+				listening = true
+			}
+			if liveTCPStates&(1<<s.State) != 0 && wantPeer[peerAddr(s)] {
+				conns = append(conns, s)
+			}
+		}
+	}
+	if !listening {
+		return nil, fmt.Errorf("nothing listens on tcp port %v here: %w (not in Xray's network namespace)", ports, ErrDisconnectDenied)
+	}
+	return conns, nil
 }
 
 // dumpTCP lists the TCP sockets of one address family, taking the dump

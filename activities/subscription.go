@@ -103,15 +103,24 @@ func (a *Activities) addReplacingStale(ctx context.Context, u xray.User) error {
 // RemoveVLESSUser removes the user's current key from Xray (a missing user
 // is fine). The email is read from the database: reissues change it.
 func (a *Activities) RemoveVLESSUser(ctx context.Context, in UserRef) error {
-	email := store.XrayEmail(in.UserID, a.Config.XrayEmailDomain)
-	sub, err := a.Store.GetSubscription(ctx, in.UserID)
-	switch {
-	case err == nil:
-		email = sub.XrayEmail
-	case !errors.Is(err, store.ErrNotFound):
+	email, err := a.userKeyEmail(ctx, in.UserID)
+	if err != nil {
 		return storeError(fmt.Sprintf("read key of user %d", in.UserID), err)
 	}
 	return xrayError("remove vless user "+email, a.Xray.RemoveUser(ctx, email))
+}
+
+// userKeyEmail is the email of the user's current key: the subscription's,
+// or the first key's when there is no subscription row.
+func (a *Activities) userKeyEmail(ctx context.Context, userID int64) (string, error) {
+	sub, err := a.Store.GetSubscription(ctx, userID)
+	switch {
+	case err == nil:
+		return sub.XrayEmail, nil
+	case errors.Is(err, store.ErrNotFound):
+		return store.XrayEmail(userID, a.Config.XrayEmailDomain), nil
+	}
+	return "", err
 }
 
 func xrayError(op string, err error) error {

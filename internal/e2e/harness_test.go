@@ -70,6 +70,13 @@ var testConfig = map[string]string{
 // startShop brings up a whole shop of its own. extra overrides testConfig.
 func startShop(t *testing.T, extra map[string]string) *shopEnv {
 	t.Helper()
+	return startShopWith(t, extra, devstack.Options{})
+}
+
+// startShopWith is startShop with stack options of the test's own (its
+// Dir, Env and Ports are filled in).
+func startShopWith(t *testing.T, extra map[string]string, opts devstack.Options) *shopEnv {
+	t.Helper()
 	env := map[string]string{}
 	for k, v := range testConfig {
 		env[k] = v
@@ -80,13 +87,16 @@ func startShop(t *testing.T, extra map[string]string) *shopEnv {
 	dir := testenv.Dir(t, "shop")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	st, err := devstack.Start(ctx, devstack.Options{Dir: dir, Env: env, Ports: devstack.Ports{TemporalUI: -1}})
+	opts.Env, opts.Ports = env, devstack.Ports{TemporalUI: -1}
+	opts.Dir = dir
+	st, err := devstack.Start(ctx, opts)
 	if err != nil && strings.Contains(err.Error(), "address already in use") {
 		// Free ports are picked before the servers bind them; a parallel
 		// test's server can take one in between. Pick again, once.
 		t.Logf("start stack: %v; retrying with other ports", err)
 		dir = testenv.Dir(t, "shop")
-		st, err = devstack.Start(ctx, devstack.Options{Dir: dir, Env: env, Ports: devstack.Ports{TemporalUI: -1}})
+		opts.Dir = dir
+		st, err = devstack.Start(ctx, opts)
 	}
 	if err != nil {
 		t.Fatalf("start stack: %v", err)

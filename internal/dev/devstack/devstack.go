@@ -51,6 +51,11 @@ type Options struct {
 	// $VPNFLOW_TEST_TEMPORAL, and the dev server when that is unset too.
 	Temporal string
 	Progress io.Writer // one line per step
+	// XrayTarget and XrayAllowPrivate configure the stack's Xray as
+	// stack.XrayOptions' Target and AllowPrivate do, for tests that send
+	// real VPN traffic to local servers (vlessclient).
+	XrayTarget       string
+	XrayAllowPrivate bool
 }
 
 // Stack is a running local system, minus the worker and bot, which the
@@ -149,6 +154,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	step("Xray-core %s: starting", stack.Xray.Version)
 	s.Xray, err = stack.StartXray(ctx, stack.XrayOptions{
 		Dir: filepath.Join(opts.Dir, "xray"), APIPort: p.XrayAPI, VLESSPort: p.VLESS,
+		Target: opts.XrayTarget, AllowPrivate: opts.XrayAllowPrivate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("xray: %w", err)

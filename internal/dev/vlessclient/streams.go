@@ -20,7 +20,7 @@ import (
 const (
 	DripChunk = 1 << 10
 	DripEvery = 100 * time.Millisecond
-	DripFor   = 60 * time.Second
+	DripFor   = 5 * time.Minute
 	// QuietFor without a byte counts as stopped: ten missed ticks.
 	QuietFor = 10 * DripEvery
 )
@@ -34,13 +34,28 @@ type Target struct {
 	plain, tls *httptest.Server
 
 	mu   sync.Mutex
-	sunk map[string]*atomic.Int64
+	sunk map[string]*meter
 }
+
+// meter counts a stream's bytes and remembers when the last one moved, so
+// a test reads the moment a stream stopped however late it looks.
+type meter struct {
+	n, last atomic.Int64 // bytes; unix nanoseconds of the last
+}
+
+func (m *meter) add(k int) {
+	if k > 0 {
+		m.n.Add(int64(k))
+		m.last.Store(time.Now().UnixNano())
+	}
+}
+
+func (m *meter) lastAt() time.Time { return time.Unix(0, m.last.Load()) }
 
 // NewTarget starts the server; it stops when the test ends.
 func NewTarget(t testing.TB) *Target {
 	t.Helper()
-	st := &Target{sunk: make(map[string]*atomic.Int64)}
+	st := &Target{sunk: make(map[string]*meter)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /drip", st.drip)
 	mux.HandleFunc("POST /sink", st.sink)
@@ -76,26 +91,26 @@ func (st *Target) drip(w http.ResponseWriter, r *http.Request) {
 }
 
 func (st *Target) sink(w http.ResponseWriter, r *http.Request) {
-	n := st.sunkFor(r.URL.Query().Get("id"))
+	m := st.sunkFor(r.URL.Query().Get("id"))
 	buf := make([]byte, 32<<10)
 	for {
 		k, err := r.Body.Read(buf)
-		n.Add(int64(k))
+		m.add(k)
 		if err != nil {
 			return
 		}
 	}
 }
 
-func (st *Target) sunkFor(id string) *atomic.Int64 {
+func (st *Target) sunkFor(id string) *meter {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	n, ok := st.sunk[id]
+	m, ok := st.sunk[id]
 	if !ok {
-		n = new(atomic.Int64)
-		st.sunk[id] = n
+		m = new(meter)
+		st.sunk[id] = m
 	}
-	return n
+	return m
 }
 
 // Roots trusts the HTTPS server's certificate.
@@ -109,10 +124,11 @@ func (st *Target) Roots() *x509.CertPool {
 // and when it ended.
 type Flow struct {
 	Name    string
-	Bytes   func() int64  // moved so far
-	Ended   chan struct{} // closed when the stream ends
-	Err     error         // why it ended; read after Ended is closed
-	EndedAt time.Time     // likewise
+	Bytes   func() int64     // moved so far
+	LastAt  func() time.Time // when the last byte moved
+	Ended   chan struct{}    // closed when the stream ends
+	Err     error            // why it ended; read after Ended is closed
+	EndedAt time.Time        // likewise
 }
 
 // end records why and when f ended.
@@ -131,8 +147,8 @@ func (st *Target) Download(t testing.TB, hc *http.Client, name string, overTLS b
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), DripFor)
 	t.Cleanup(cancel)
-	var n atomic.Int64
-	f := &Flow{Name: name, Bytes: n.Load, Ended: make(chan struct{})}
+	m := new(meter)
+	f := &Flow{Name: name, Bytes: m.n.Load, LastAt: m.lastAt, Ended: make(chan struct{})}
 	go func() {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/drip", nil)
 		resp, err := hc.Do(req)
@@ -144,7 +160,7 @@ func (st *Target) Download(t testing.TB, hc *http.Client, name string, overTLS b
 		buf := make([]byte, 32<<10)
 		for {
 			k, err := resp.Body.Read(buf)
-			n.Add(int64(k))
+			m.add(k)
 			if err != nil {
 				f.end(err)
 				return
@@ -160,7 +176,8 @@ func (st *Target) Upload(t testing.TB, hc *http.Client, name string) *Flow {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), DripFor)
 	t.Cleanup(cancel)
-	f := &Flow{Name: name, Bytes: st.sunkFor(name).Load, Ended: make(chan struct{})}
+	m := st.sunkFor(name)
+	f := &Flow{Name: name, Bytes: m.n.Load, LastAt: m.lastAt, Ended: make(chan struct{})}
 	go func() {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, st.plain.URL+"/sink?id="+name, &dripReader{ctx: ctx})
 		resp, err := hc.Do(req)
@@ -210,10 +227,10 @@ func WaitFlowing(t testing.TB, flows ...*Flow) {
 	}
 }
 
-// LastByteAfter watches f from since on and returns how long after since it
-// last moved a byte (zero: none after since), once it has ended or been
-// quiet for QuietFor. A flow still moving bytes at since+bound fails the
-// test: the bound is a correctness limit, not a performance figure.
+// LastByteAfter watches f until it has ended or been quiet for QuietFor,
+// and returns how long after since its last byte moved (negative: before
+// since). A flow still moving bytes at since+bound fails the test: the
+// bound is a correctness limit, not a performance figure.
 func LastByteAfter(t testing.TB, f *Flow, since time.Time, bound time.Duration) time.Duration {
 	t.Helper()
 	last, lastAt := f.Bytes(), since
@@ -231,7 +248,7 @@ func LastByteAfter(t testing.TB, f *Flow, since time.Time, bound time.Duration) 
 			last, lastAt = n, now
 		}
 		if ended || now.Sub(lastAt) >= QuietFor {
-			return lastAt.Sub(since)
+			return f.LastAt().Sub(since)
 		}
 		if now.Sub(since) > bound {
 			t.Fatalf("%s still carries traffic %s after revocation (%d bytes so far)", f.Name, now.Sub(since).Round(time.Millisecond), last)

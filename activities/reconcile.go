@@ -192,6 +192,9 @@ type RemoveOrphansResult struct {
 	Foreign int // users not under our email domain, left alone
 	Removed int // our users no live key accounts for
 	Errors  int
+	// SessionsEnded counts the connections of removed keys that were
+	// ended (endSessions).
+	SessionsEnded int
 }
 
 // RemoveOrphans removes from a node's Xray every user under our email
@@ -264,11 +267,27 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	removed, err := a.removeOrphans(ctx, xc, node, ids, suspects, now, &res)
+	// A key no live row accounts for must not keep its sessions either:
+	// those removed are ended in one batch, also when the loop stopped.
+	ended, serr := a.endSessions(ctx, xc, removed)
+	res.SessionsEnded = ended.Connections
+	if serr != nil {
+		activity.GetLogger(ctx).Warn("reconcile: sessions of removed orphans not ended", "keys", len(removed), "error", serr)
+	}
+	return res, err
+}
+
+// removeOrphans reads each suspect's row again and removes from node (whose
+// client is xc) the emails it does not account for there; it returns the
+// emails removed, also on error.
+func (a *Activities) removeOrphans(ctx context.Context, xc *xray.Client, node int16, ids []int64, suspects map[int64][]string, now time.Time, res *RemoveOrphansResult) ([]string, error) {
 	log := activity.GetLogger(ctx)
+	var removed []string
 	for _, id := range ids {
 		sub, err := a.Store.GetSubscription(ctx, id)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return res, storeError(fmt.Sprintf("re-read subscription of user %d", id), err)
+			return removed, storeError(fmt.Sprintf("re-read subscription of user %d", id), err)
 		}
 		live := err == nil && sub.LiveAt(now) && sub.NodeID == node
 		for _, email := range suspects[id] {
@@ -277,18 +296,19 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 			}
 			if err := xc.RemoveUser(ctx, email); err != nil {
 				if xray.IsRetryable(err) || ctx.Err() != nil {
-					return res, fmt.Errorf("remove orphan %s: %w", email, err)
+					return removed, fmt.Errorf("remove orphan %s: %w", email, err)
 				}
 				res.Errors++
 				log.Warn("reconcile: xray refused to remove an orphan", "email", email, "error", err)
 				continue
 			}
 			res.Removed++
+			removed = append(removed, email)
 			log.Info("reconcile: orphan removed from xray", "user_id", id, "email", email)
 		}
 		activity.RecordHeartbeat(ctx, id)
 	}
-	return res, nil
+	return removed, nil
 }
 
 // nodeOr is id, or the worker's own node for an input from before nodes.

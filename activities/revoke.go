@@ -30,6 +30,9 @@ type RevokeExpiredResult struct {
 	Removed  int // keys taken out of Xray
 	Restored int // keys put back: their rows were renewed while the sweep worked
 	Errors   int // keys Xray refused to remove for good (logged; the workflow and reconcile go on)
+	// SessionsEnded counts the connections of removed keys that were ended
+	// (endSessions); the users' workflows end any left when they expire them.
+	SessionsEnded int
 }
 
 // revokeProgress is the sweep's heartbeat: the counts so far and the users
@@ -150,6 +153,24 @@ func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXra
 	// are checked whatever happened to the rest.
 	if rerr := a.restoreRenewed(ctx, removedIDs, now, res); rerr != nil {
 		return rerr
+	}
+	// Then end the removed keys' sessions, skipping those put back. A
+	// failure is only logged: the keys are out of Xray either way, and each
+	// user's workflow ends their sessions again when it expires them.
+	// Each node's keys go to that node, in one batch.
+	emails := map[*xray.Client][]string{}
+	for i, k := range keys {
+		if ok[i] {
+			xc := inXray[strings.ToLower(k.XrayEmail)]
+			emails[xc] = append(emails[xc], k.XrayEmail)
+		}
+	}
+	for xc, batch := range emails {
+		ended, serr := a.endSessions(ctx, xc, batch)
+		res.SessionsEnded += ended.Connections
+		if serr != nil {
+			log.Warn("revoke: sessions of removed keys not ended; their workflows try again", "keys", len(batch), "error", serr)
+		}
 	}
 	return err
 }

@@ -109,13 +109,8 @@ func addReplacingStale(ctx context.Context, xc *xray.Client, u xray.User) error 
 // node (a missing user is fine). The email is read from the database:
 // reissues change it.
 func (a *Activities) RemoveVLESSUser(ctx context.Context, in UserRef) error {
-	email := store.XrayEmail(in.UserID, a.Config.XrayEmailDomain)
-	var node int16 // no row: the worker's own node
-	sub, err := a.Store.GetSubscription(ctx, in.UserID)
-	switch {
-	case err == nil:
-		email, node = sub.XrayEmail, sub.NodeID
-	case !errors.Is(err, store.ErrNotFound):
+	email, node, err := a.userKey(ctx, in.UserID)
+	if err != nil {
 		return storeError(fmt.Sprintf("read key of user %d", in.UserID), err)
 	}
 	xc, err := a.nodeXray(ctx, node)
@@ -123,6 +118,20 @@ func (a *Activities) RemoveVLESSUser(ctx context.Context, in UserRef) error {
 		return err
 	}
 	return xrayError("remove vless user "+email, xc.RemoveUser(ctx, email))
+}
+
+// userKey is the email of the user's current key and the node it is on:
+// the subscription's, or the first key's on the worker's own node (0)
+// when there is no subscription row.
+func (a *Activities) userKey(ctx context.Context, userID int64) (string, int16, error) {
+	sub, err := a.Store.GetSubscription(ctx, userID)
+	switch {
+	case err == nil:
+		return sub.XrayEmail, sub.NodeID, nil
+	case errors.Is(err, store.ErrNotFound):
+		return store.XrayEmail(userID, a.Config.XrayEmailDomain), 0, nil
+	}
+	return "", 0, err
 }
 
 func xrayError(op string, err error) error {

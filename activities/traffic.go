@@ -3,6 +3,9 @@ package activities
 import (
 	"context"
 	"sort"
+	"time"
+
+	"go.temporal.io/sdk/activity"
 
 	"vpnflow/internal/store"
 )
@@ -24,6 +27,9 @@ type ReadTrafficInput struct {
 // counters read with reset exist nowhere else until they are added.
 type TrafficReading struct {
 	Deltas []TrafficDelta
+	// ReadAt is when the counters were read and reset, at the latest: the
+	// next reading's bytes all come after it.
+	ReadAt time.Time
 }
 
 // ReadTrafficCounters reads every user's counters and resets them in the
@@ -35,11 +41,12 @@ func (a *Activities) ReadTrafficCounters(ctx context.Context, in ReadTrafficInpu
 	if err != nil {
 		return TrafficReading{}, err
 	}
+	readAt := time.Now()
 	counters, err := xc.Traffic(ctx, true)
 	if err != nil {
 		return TrafficReading{}, xrayError("read traffic counters", err)
 	}
-	out := TrafficReading{Deltas: make([]TrafficDelta, 0, len(counters))}
+	out := TrafficReading{Deltas: make([]TrafficDelta, 0, len(counters)), ReadAt: readAt}
 	for email, t := range counters {
 		if t.Uplink > 0 || t.Downlink > 0 {
 			out.Deltas = append(out.Deltas, TrafficDelta{Email: email, Up: t.Uplink, Down: t.Downlink})
@@ -53,6 +60,10 @@ func (a *Activities) ReadTrafficCounters(ctx context.Context, in ReadTrafficInpu
 type RecordTrafficInput struct {
 	BatchID string
 	Deltas  []TrafficDelta
+	ReadAt  time.Time // the reading's; zero (a reading from before it existed): now
+	// RevokedGrace is how long after its revocation a key may still show
+	// bytes (zero: store.DefaultRevokedGrace).
+	RevokedGrace time.Duration
 }
 
 // RecordTrafficResult says what adding the batch did. A retry after the
@@ -62,18 +73,28 @@ type RecordTrafficInput struct {
 type RecordTrafficResult struct {
 	Applied bool // the batch is in the database
 	Updated int  // subscriptions whose counters grew
+	// Revoked counts revoked keys that moved bytes after their revocation
+	// (store.RevokedTrafficSince; the health check reports them).
+	Revoked int
 }
 
 // RecordTrafficBatch adds a reading to the subscriptions' counters, once
-// per batch id, so a retry after a lost answer never counts twice.
+// per batch id, so a retry after a lost answer never counts twice. In the
+// same transaction it records the bytes of keys revoked before the
+// reading began: revocation that did not hold.
 func (a *Activities) RecordTrafficBatch(ctx context.Context, in RecordTrafficInput) (RecordTrafficResult, error) {
 	deltas := make([]store.TrafficDelta, len(in.Deltas))
 	for i, d := range in.Deltas {
 		deltas[i] = store.TrafficDelta{Email: d.Email, Up: d.Up, Down: d.Down}
 	}
-	_, updated, err := a.Store.AddTrafficBatch(ctx, in.BatchID, deltas)
+	res, err := a.Store.AddTrafficBatch(ctx, store.TrafficBatch{
+		ID: in.BatchID, Deltas: deltas, ReadAt: in.ReadAt, RevokedGrace: in.RevokedGrace,
+	})
 	if err != nil {
 		return RecordTrafficResult{}, storeError("record traffic batch "+in.BatchID, err)
 	}
-	return RecordTrafficResult{Applied: true, Updated: updated}, nil
+	if res.Revoked > 0 {
+		activity.GetLogger(ctx).Error("revoked keys moved traffic after their revocation", "batch", in.BatchID, "keys", res.Revoked)
+	}
+	return RecordTrafficResult{Applied: true, Updated: res.Updated, Revoked: res.Revoked}, nil
 }

@@ -27,6 +27,10 @@ const (
 	// process, by its heartbeat.
 	ComponentTelegram = "telegram"
 	ComponentBot      = "bot"
+	// ComponentRevocation is "down" while revoked keys' sessions cannot be
+	// ended, or revoked keys moved traffic after their revocation
+	// (activities.CheckRevocation).
+	ComponentRevocation = "revocation"
 )
 
 // healthPeersChange versions the Telegram and bot probes: recorded runs of
@@ -41,6 +45,10 @@ const healthUpMetric = "vpnflow_health_component_up"
 // healthStuckChange versions the stuck-subscriptions probe: recorded runs
 // of the health check had four probes.
 const healthStuckChange = "health-stuck-subscriptions"
+
+// healthRevocationChange versions the revocation probe: recorded runs of
+// the health check had seven probes.
+const healthRevocationChange = "health-revocation"
 
 // ComponentHealth is one component's state in a health check.
 type ComponentHealth struct {
@@ -129,6 +137,11 @@ func HealthCheck(ctx workflow.Context, in schedules.HealthCheckInput) (HealthRep
 			probes = append(probes, p)
 			futures = append(futures, p.check(ctx))
 		}
+	}
+	if workflow.GetVersion(ctx, healthRevocationChange, workflow.DefaultVersion, 1) >= 1 {
+		p := healthProbe{ComponentRevocation, "Revocation", probeWith(a.CheckRevocation)}
+		probes = append(probes, p)
+		futures = append(futures, p.check(ctx))
 	}
 	var report HealthReport
 	for i, p := range probes {

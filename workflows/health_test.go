@@ -68,6 +68,7 @@ func newHealthEnvIn(env *testsuite.TestWorkflowEnvironment, down map[string]stri
 	env.OnActivity(a.CheckStuckSubscriptions, mock.Anything, mock.Anything).Return(probe(ComponentSubscriptions))
 	env.OnActivity(a.CheckTelegram, mock.Anything, mock.Anything).Return(probe(ComponentTelegram))
 	env.OnActivity(a.CheckBot, mock.Anything, mock.Anything).Return(probe(ComponentBot))
+	env.OnActivity(a.CheckRevocation, mock.Anything, mock.Anything).Return(probe(ComponentRevocation))
 	env.OnActivity(a.AlertAdmins, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AdminAlert) (activities.AdminAlertResult, error) {
 		if he.alertFail != nil {
 			return activities.AdminAlertResult{Failed: 1}, he.alertFail
@@ -96,7 +97,7 @@ func TestHealthCheckAllUpSaysNothing(t *testing.T) {
 	he := newHealthEnv(nil)
 	r := he.run(t)
 	require.Empty(t, r.Down)
-	require.Len(t, r.Components, 7)
+	require.Len(t, r.Components, 8)
 	for _, c := range r.Components {
 		require.True(t, c.Up, c.Component)
 		require.Equal(t, "fine", c.Detail)
@@ -187,8 +188,34 @@ func TestHealthCheckTelegramDownReachesTheMetric(t *testing.T) {
 func TestHealthCheckBeforeThePeerProbes(t *testing.T) {
 	he := newHealthEnv(nil)
 	he.OnGetVersion(healthPeersChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	he.OnGetVersion(healthRevocationChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	r := he.run(t)
 	require.Len(t, r.Components, 5)
+}
+
+// Runs recorded before the revocation probe keep their seven.
+func TestHealthCheckBeforeTheRevocationProbe(t *testing.T) {
+	he := newHealthEnv(nil)
+	he.OnGetVersion(healthRevocationChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	r := he.run(t)
+	require.Len(t, r.Components, 7)
+}
+
+// Revocation that does not hold (sessions that cannot be ended, revoked
+// keys moving traffic) reaches the admins like a component that is down.
+func TestHealthCheckAlertsRevocation(t *testing.T) {
+	he := newHealthEnv(map[string]string{ComponentRevocation: "revoked keys moved traffic after their revocation: user 7"})
+	r := he.run(t)
+	require.Len(t, r.Components, 8)
+	require.Equal(t, []string{ComponentRevocation}, r.Down)
+	require.Equal(t, []activities.AdminAlert{{
+		Message: activities.AlertHealthDown, Component: "Revocation", Error: "revoked keys moved traffic after their revocation: user 7",
+	}}, he.alerts)
+	// Still down on the next run: nothing more is said.
+	he2 := newHealthEnv(map[string]string{ComponentRevocation: "revoked keys moved traffic after their revocation: user 7"})
+	r = he2.run(t, ComponentRevocation)
+	require.Equal(t, []string{ComponentRevocation}, r.Down)
+	require.Empty(t, he2.alerts)
 }
 
 // Runs recorded before nodes probe the one Xray as "xray".

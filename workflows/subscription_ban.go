@@ -20,6 +20,7 @@ func (s *subscription) ban(ctx workflow.Context, b shop.Ban) error {
 		}); err != nil {
 			return err
 		}
+		s.endSessions(ctx, "")
 		s.state.Status, s.state.InXray = shop.StatusBanned, false
 		if err := s.upsert(ctx); err != nil {
 			return err

@@ -38,6 +38,7 @@ func (s *subscription) expire(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
+	s.endSessions(ctx, "")
 	s.state.InXray = false
 	s.state.Status = shop.StatusExpired
 	if err := s.upsert(ctx); err != nil {
@@ -92,6 +93,7 @@ func (s *subscription) expireNow(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
+	s.endSessions(ctx, "")
 	wasLive := s.active()
 	s.state.InXray = false
 	if s.state.Status != shop.StatusBanned {

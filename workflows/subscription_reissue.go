@@ -97,6 +97,9 @@ func (s *subscription) reissue(ctx workflow.Context, reply *shop.Reply) error {
 	if s.later(err, cleanupKeyPrefix+plan.OldEmail) {
 		return nil
 	}
+	if err == nil {
+		s.endSessions(ctx, plan.OldEmail)
+	}
 	return err
 }
 

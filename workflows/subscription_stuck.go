@@ -55,8 +55,9 @@ const (
 func (s *subscription) cleanup(ctx workflow.Context) error {
 	var a *activities.Activities
 	item := s.state.Cleanup[0]
+	email, isKey := strings.CutPrefix(item, cleanupKeyPrefix)
 	err := s.untilDone(ctx, "reissue cleanup", func() error {
-		if email, ok := strings.CutPrefix(item, cleanupKeyPrefix); ok {
+		if isKey {
 			return workflow.ExecuteActivity(withXray(ctx), a.RemoveKey, activities.KeyRef{UserID: s.state.UserID, Email: email}).Get(ctx, nil)
 		}
 		return workflow.ExecuteActivity(withDB(ctx), a.AbortReissue, activities.UserRef{UserID: s.state.UserID}).Get(ctx, nil)
@@ -65,5 +66,8 @@ func (s *subscription) cleanup(ctx workflow.Context) error {
 		return err
 	}
 	s.state.Cleanup = s.state.Cleanup[1:]
+	if isKey {
+		s.endSessions(ctx, email)
+	}
 	return nil
 }

@@ -18,6 +18,7 @@ type TrafficResult struct {
 	Users   int  // users with traffic in this reading
 	Applied bool // the batch is in the database
 	Updated int  // subscriptions whose counters grew
+	Revoked int  // revoked keys that moved bytes after their revocation
 	// Skipped says why nothing was read: Xray was unreachable, and its
 	// counters wait there for the next run.
 	Skipped string `json:",omitempty"`
@@ -33,7 +34,7 @@ const versionSkipUnreachableXray = "traffic-skip-unreachable-xray"
 // between the two, so a failed or retried database write neither loses nor
 // double-counts it. A schedule runs it every few minutes and skips a run
 // while one is still going, so counters wait in Xray during an outage.
-func CollectTraffic(ctx workflow.Context, _ schedules.TrafficInput) (TrafficResult, error) {
+func CollectTraffic(ctx workflow.Context, in schedules.TrafficInput) (TrafficResult, error) {
 	info := workflow.GetInfo(ctx)
 	res := TrafficResult{BatchID: info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID}
 	if workflow.GetVersion(ctx, trafficPerNodeChange, workflow.DefaultVersion, 1) == 1 {
@@ -56,11 +57,11 @@ func CollectTraffic(ctx workflow.Context, _ schedules.TrafficInput) (TrafficResu
 	}
 	var rec activities.RecordTrafficResult
 	if err := workflow.ExecuteActivity(withDB(ctx), a.RecordTrafficBatch, activities.RecordTrafficInput{
-		BatchID: res.BatchID, Deltas: reading.Deltas,
+		BatchID: res.BatchID, Deltas: reading.Deltas, ReadAt: reading.ReadAt, RevokedGrace: in.RevokedGrace,
 	}).Get(ctx, &rec); err != nil {
 		return res, fmt.Errorf("record traffic batch: %w", err)
 	}
-	res.Applied, res.Updated = rec.Applied, rec.Updated
+	res.Applied, res.Updated, res.Revoked = rec.Applied, rec.Updated, rec.Revoked
 	return res, nil
 }
 

@@ -43,6 +43,11 @@ type Config struct {
 	XrayInboundTag  string `env:"XRAY_INBOUND_TAG" envDefault:"vless-in"`
 	XrayEmailDomain string `env:"XRAY_EMAIL_DOMAIN" envDefault:"vpnflow"`
 	XrayNodeRegion  string `env:"XRAY_NODE_REGION"`
+	// XrayEndSessions: when a key is revoked, its live sessions are ended
+	// too (xray.Client.Disconnect), which needs the worker in Xray's
+	// network namespace with CAP_NET_ADMIN. Off, a revoked user's open
+	// connections go on until they close.
+	XrayEndSessions bool `env:"XRAY_END_SESSIONS" envDefault:"true"`
 
 	VLESSHost            string `env:"VLESS_HOST"`
 	VLESSPort            int    `env:"VLESS_PORT" envDefault:"443"`

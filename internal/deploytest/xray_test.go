@@ -5,6 +5,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -170,5 +171,35 @@ func TestXrayCountsUsersAndTheirSessions(t *testing.T) {
 		if !c.Policy.Levels["0"][stat] {
 			t.Errorf("deploy/xray/config.json: policy level 0 lacks %s", stat)
 		}
+	}
+}
+
+// Ending revoked keys' sessions needs CAP_NET_ADMIN in xray's network
+// namespace: the worker joins it, is granted the capability, and its
+// binary carries it as a permitted file capability, so the non-root user
+// the image runs as can use it. Nothing may switch file capabilities off.
+func TestWorkerCanEndSessionsInXrayNamespace(t *testing.T) {
+	p := mustLoad(t, nil)
+	w := service(t, p, "worker")
+	if w.NetworkMode != "service:xray" {
+		t.Errorf("worker network_mode = %q, want service:xray", w.NetworkMode)
+	}
+	if !slices.Contains(w.CapAdd, "NET_ADMIN") {
+		t.Errorf("worker cap_add = %v, want NET_ADMIN", w.CapAdd)
+	}
+	for _, o := range w.SecurityOpt {
+		if strings.HasPrefix(o, "no-new-privileges") {
+			t.Errorf("worker security_opt %q keeps the binary's file capability from applying", o)
+		}
+	}
+	stages := parseDockerfile(t)
+	found := false
+	for _, ins := range stages[len(stages)-1].lines {
+		if strings.Contains(ins, "setcap cap_net_admin=p /usr/local/bin/worker") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the runtime stage does not give /usr/local/bin/worker cap_net_admin=p")
 	}
 }

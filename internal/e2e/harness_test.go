@@ -73,8 +73,8 @@ func startShop(t *testing.T, extra map[string]string) *shopEnv {
 	return startShopWith(t, extra, devstack.Options{})
 }
 
-// startShopWith is startShop with the stack's options (SecondNode, say);
-// their directory and ports are the harness's.
+// startShopWith is startShop with stack options of the test's own
+// (SecondNode, XrayTarget, say); their Dir, Env and Ports are filled in.
 func startShopWith(t *testing.T, extra map[string]string, opts devstack.Options) *shopEnv {
 	t.Helper()
 	env := map[string]string{}

@@ -10,9 +10,13 @@ const (
 	TrafficEvery               = 5 * time.Minute
 )
 
-// TrafficInput starts a CollectTraffic run. It is empty: each run reads
-// whatever Xray counted since the last one.
-type TrafficInput struct{}
+// TrafficInput starts a CollectTraffic run; each run reads whatever Xray
+// counted since the last one. RevokedGrace is how long after its
+// revocation a key may still show bytes before they count as traffic
+// after revocation (zero: store.DefaultRevokedGrace); tests shorten it.
+type TrafficInput struct {
+	RevokedGrace time.Duration `json:",omitempty"`
+}
 
 // trafficDefinition is the traffic collection's schedule. Overlap SKIP
 // (as for every schedule) matters here: while a run waits out a database

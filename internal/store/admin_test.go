@@ -207,21 +207,21 @@ func TestAddTrafficBatchOnce(t *testing.T) {
 		{Email: "idle@vpnflow"},
 	}
 	for i, want := range []bool{true, false} {
-		applied, updated, err := e.s.AddTrafficBatch(e.ctx, "batch-1", deltas)
+		res, err := e.s.AddTrafficBatch(e.ctx, store.TrafficBatch{ID: "batch-1", Deltas: deltas})
 		// A retry reports the subscriptions the first write changed.
-		if err != nil || applied != want || updated != 1 {
-			t.Fatalf("attempt %d: applied=%v updated=%d err=%v", i, applied, updated, err)
+		if err != nil || res.Applied != want || res.Updated != 1 {
+			t.Fatalf("attempt %d: %+v, %v", i, res, err)
 		}
 	}
-	if _, _, err := e.s.AddTrafficBatch(e.ctx, "batch-2", deltas[:1]); err != nil {
+	if _, err := e.s.AddTrafficBatch(e.ctx, store.TrafficBatch{ID: "batch-2", Deltas: deltas[:1]}); err != nil {
 		t.Fatal(err)
 	}
 	sub, err = e.s.GetSubscription(e.ctx, 1)
 	if err != nil || sub.TrafficUp != 200 || sub.TrafficDown != 2000 {
 		t.Fatalf("traffic %d/%d (%v), want 200/2000", sub.TrafficUp, sub.TrafficDown, err)
 	}
-	_, _, err = e.s.AddTrafficBatch(e.ctx, "batch-3", []store.TrafficDelta{{Email: sub.XrayEmail, Up: -1}})
+	_, err = e.s.AddTrafficBatch(e.ctx, store.TrafficBatch{ID: "batch-3", Deltas: []store.TrafficDelta{{Email: sub.XrayEmail, Up: -1}}})
 	wantErr(t, err, store.ErrInvalid)
-	_, _, err = e.s.AddTrafficBatch(e.ctx, "", nil)
+	_, err = e.s.AddTrafficBatch(e.ctx, store.TrafficBatch{})
 	wantErr(t, err, store.ErrInvalid)
 }

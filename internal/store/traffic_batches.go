@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -14,40 +15,69 @@ type TrafficDelta struct {
 	Down  int64
 }
 
+// TrafficBatch is one reading of Xray's counters.
+type TrafficBatch struct {
+	ID     string
+	Deltas []TrafficDelta
+	// ReadAt is when the reading reset the counters, at the latest (zero:
+	// now), so the next batch knows where its bytes start.
+	ReadAt time.Time
+	// RevokedGrace is how long after its revocation a key may still show
+	// bytes (zero: DefaultRevokedGrace); see recordRevokedTraffic.
+	RevokedGrace time.Duration
+}
+
+// TrafficBatchResult says what adding a batch did.
+type TrafficBatchResult struct {
+	Applied bool // false: a retry of a batch already added
+	Updated int  // subscriptions whose counters grew
+	Revoked int  // revoked keys that moved bytes (revoked_traffic)
+}
+
 // trafficBatchRetention is how long batch ids are kept. A retry of the same
 // batch comes within minutes; the table stays small.
 const trafficBatchRetention = "30 days"
 
 // AddTrafficBatch adds one reading of Xray's counters to the subscriptions
 // it names, once per batch id: a retry of the same batch changes nothing
-// and reports applied=false with the updated count the first write stored.
+// and reports applied=false with the counts the first write stored.
 // Emails without a subscription (keys Xray knows from elsewhere) are
-// ignored; updated counts the subscriptions changed.
-func (s *Store) AddTrafficBatch(ctx context.Context, batchID string, deltas []TrafficDelta) (applied bool, updated int, err error) {
-	op := fmt.Sprintf("add traffic batch %s", batchID)
-	if batchID == "" {
-		return false, 0, fmt.Errorf("%s: %w: empty batch id", op, ErrInvalid)
+// ignored. Bytes of keys revoked before the previous reading began are
+// recorded in revoked_traffic (recordRevokedTraffic).
+func (s *Store) AddTrafficBatch(ctx context.Context, b TrafficBatch) (TrafficBatchResult, error) {
+	op := fmt.Sprintf("add traffic batch %s", b.ID)
+	if b.ID == "" {
+		return TrafficBatchResult{}, fmt.Errorf("%s: %w: empty batch id", op, ErrInvalid)
 	}
-	emails := make([]string, 0, len(deltas))
-	ups := make([]int64, 0, len(deltas))
-	downs := make([]int64, 0, len(deltas))
-	for _, d := range deltas {
+	if b.ReadAt.IsZero() {
+		b.ReadAt = time.Now()
+	}
+	if b.RevokedGrace <= 0 {
+		b.RevokedGrace = DefaultRevokedGrace
+	}
+	emails := make([]string, 0, len(b.Deltas))
+	ups := make([]int64, 0, len(b.Deltas))
+	downs := make([]int64, 0, len(b.Deltas))
+	for _, d := range b.Deltas {
 		if d.Up < 0 || d.Down < 0 {
-			return false, 0, fmt.Errorf("%s: %w: negative traffic for %s", op, ErrInvalid, d.Email)
+			return TrafficBatchResult{}, fmt.Errorf("%s: %w: negative traffic for %s", op, ErrInvalid, d.Email)
 		}
 		if d.Up == 0 && d.Down == 0 {
 			continue
 		}
 		emails, ups, downs = append(emails, d.Email), append(ups, d.Up), append(downs, d.Down)
 	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO traffic_batches (id, users) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, batchID, len(emails))
+	var res TrafficBatchResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		res = TrafficBatchResult{}
+		tag, err := tx.Exec(ctx, `INSERT INTO traffic_batches (id, users, read_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`,
+			b.ID, len(emails), b.ReadAt)
 		if err != nil {
 			return err
 		}
-		if applied = tag.RowsAffected() == 1; !applied {
+		if res.Applied = tag.RowsAffected() == 1; !res.Applied {
 			// A retry: report what the attempt that committed changed.
-			return tx.QueryRow(ctx, `SELECT updated FROM traffic_batches WHERE id = $1`, batchID).Scan(&updated)
+			return tx.QueryRow(ctx, `SELECT updated, revoked FROM traffic_batches WHERE id = $1`, b.ID).Scan(&res.Updated, &res.Revoked)
 		}
 		tag, err = tx.Exec(ctx, `UPDATE subscriptions s SET traffic_up = s.traffic_up + d.up, traffic_down = s.traffic_down + d.down
 			FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS d(email, up, down)
@@ -55,15 +85,18 @@ func (s *Store) AddTrafficBatch(ctx context.Context, batchID string, deltas []Tr
 		if err != nil {
 			return fmt.Errorf("add traffic: %w", err)
 		}
-		updated = int(tag.RowsAffected())
-		if _, err := tx.Exec(ctx, `UPDATE traffic_batches SET updated = $2 WHERE id = $1`, batchID, updated); err != nil {
+		res.Updated = int(tag.RowsAffected())
+		if res.Revoked, err = recordRevokedTraffic(ctx, tx, b, emails, ups, downs); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE traffic_batches SET updated = $2, revoked = $3 WHERE id = $1`, b.ID, res.Updated, res.Revoked); err != nil {
 			return fmt.Errorf("record batch outcome: %w", err)
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM traffic_batches WHERE created_at < now() - $1::interval`, trafficBatchRetention)
 		return err
 	})
 	if err != nil {
-		return false, 0, wrap(op, err)
+		return TrafficBatchResult{}, wrap(op, err)
 	}
-	return applied, updated, nil
+	return res, nil
 }

@@ -20,7 +20,7 @@ func TestServesTheUsersLinksWithTheAppsHeaders(t *testing.T) {
 	e := newFeedEnv(t, testConfig(t, "SUBSCRIPTION_SUPPORT_URL", "https://t.me/vpnflow_support"), subfeed.Options{})
 	sub := e.trial(101, "en")
 	// Traffic as the traffic workflow records it from Xray's counters.
-	if _, _, err := e.store.AddTrafficBatch(e.ctx, "batch-1", []store.TrafficDelta{{Email: sub.XrayEmail, Up: 1234, Down: 567890}}); err != nil {
+	if _, err := e.store.AddTrafficBatch(e.ctx, store.TrafficBatch{ID: "batch-1", Deltas: []store.TrafficDelta{{Email: sub.XrayEmail, Up: 1234, Down: 567890}}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -54,6 +54,10 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	nodes := xray.NewRegistry(NodeEndpoints(st), log)
 	defer nodes.Close()
 
+	if cfg.XrayEndSessions {
+		enableEndingSessions(log)
+	}
+
 	// One circuit breaker per external system (internal/circuit), and one
 	// per Xray node: a hung or down system fails calls fast instead of
 	// holding activity slots.
@@ -212,4 +216,17 @@ func trimNL(p []byte) []byte {
 		p = p[:len(p)-1]
 	}
 	return p
+}
+
+// enableEndingSessions wakes the CAP_NET_ADMIN that ending revoked keys'
+// sessions needs (xray.EnableNetAdmin). Without it the worker runs on; the
+// health check's Revocation component reports what is missing.
+func enableEndingSessions(log *slog.Logger) {
+	ok, err := xray.EnableNetAdmin()
+	switch {
+	case err != nil:
+		log.Error("cannot end revoked keys' sessions: CAP_NET_ADMIN is permitted but could not be made effective", "error", err)
+	case !ok:
+		log.Error("cannot end revoked keys' sessions: no CAP_NET_ADMIN (grant it, as docker-compose.yml does, or set XRAY_END_SESSIONS=false)")
+	}
 }

@@ -19,6 +19,9 @@ type Disconnected struct {
 	// the user's, and those of anyone else connected from the same
 	// addresses (customers behind one NAT), whose clients reconnect.
 	Connections int
+	// Present are the users DisconnectUsers left alone: they are in the
+	// inbound again.
+	Present []string
 }
 
 // Disconnect ends the live sessions of a user already removed from the
@@ -43,34 +46,77 @@ type Disconnected struct {
 // Disconnect reads the list: a caller that still sees the user online
 // calls Disconnect again.
 func (c *Client) Disconnect(ctx context.Context, email string) (Disconnected, error) {
-	op := "disconnect vless user " + email
-	if err := validateEmail(email); err != nil {
-		return Disconnected{}, fmt.Errorf("%s: %w", op, err)
+	d, err := c.DisconnectUsers(ctx, []string{email})
+	if err == nil && len(d.Present) > 0 {
+		// Ending the sessions of a user still there would only make its
+		// client reconnect, and cut its neighbours for nothing.
+		return Disconnected{}, fmt.Errorf("disconnect vless user %s: %w; remove it first", email, ErrUserPresent)
 	}
-	// Ending the sessions of a user still there would only make its client
-	// reconnect, and cut its neighbours for nothing.
-	gctx, cancel := bound(ctx)
-	_, present, err := c.getUser(gctx, email)
-	cancel()
-	if err != nil {
-		return Disconnected{}, c.wrap(op+": look up user", err)
+	return d, err
+}
+
+// DisconnectUsers is Disconnect for several users at once, with one look
+// at the kernel's sockets for them all: what a sweep that removed many
+// keys calls. Users still in the inbound (put back since they were
+// removed) are left alone and listed in Present.
+func (c *Client) DisconnectUsers(ctx context.Context, emails []string) (Disconnected, error) {
+	var d Disconnected
+	seen := map[netip.Addr]bool{}
+	for _, email := range emails {
+		op := "disconnect vless user " + email
+		if err := validateEmail(email); err != nil {
+			return d, fmt.Errorf("%s: %w", op, err)
+		}
+		gctx, cancel := bound(ctx)
+		_, present, err := c.getUser(gctx, email)
+		cancel()
+		if err != nil {
+			return d, c.wrap(op+": look up user", err)
+		}
+		if present {
+			d.Present = append(d.Present, email)
+			continue
+		}
+		ips, err := c.OnlineIPs(ctx, email)
+		if err != nil {
+			return d, err
+		}
+		for _, ip := range ips {
+			if !seen[ip] {
+				seen[ip] = true
+				d.IPs = append(d.IPs, ip)
+			}
+		}
 	}
-	if present {
-		return Disconnected{}, fmt.Errorf("%s: %w; remove it first", op, ErrUserPresent)
-	}
-	ips, err := c.OnlineIPs(ctx, email)
-	if err != nil || len(ips) == 0 {
-		return Disconnected{}, err
+	if len(d.IPs) == 0 {
+		return d, nil
 	}
 	ports, err := c.inboundPorts(ctx)
 	if err != nil {
-		return Disconnected{IPs: ips}, fmt.Errorf("%s: %w", op, err)
+		return d, fmt.Errorf("disconnect vless users: %w", err)
 	}
-	n, err := destroyTCP(ports, ips)
+	d.Connections, err = destroyTCP(ports, d.IPs)
 	if err != nil {
-		return Disconnected{IPs: ips, Connections: n}, fmt.Errorf("%s: %w", op, err)
+		return d, fmt.Errorf("disconnect vless users from %v: %w", d.IPs, err)
 	}
-	return Disconnected{IPs: ips, Connections: n}, nil
+	return d, nil
+}
+
+// CheckDisconnect tells whether Disconnect can work from this process,
+// without ending anything: Xray answers, this process sees the inbound's
+// listening socket (it is in Xray's network namespace) and holds
+// CAP_NET_ADMIN. ErrDisconnectDenied says which is missing. Whether Xray
+// tracks online users (ErrOnlineStatsOff) shows only with a user who has
+// been online, at the first Disconnect.
+func (c *Client) CheckDisconnect(ctx context.Context) error {
+	ports, err := c.inboundPorts(ctx)
+	if err != nil {
+		return fmt.Errorf("check disconnect: %w", err)
+	}
+	if err := canDestroyTCP(ports); err != nil {
+		return fmt.Errorf("check disconnect: %w", err)
+	}
+	return nil
 }
 
 var receiverConfigType = serial.GetMessageType(&proxyman.ReceiverConfig{})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"vpnflow/internal/dev/vlessclient"
 	"vpnflow/internal/xray"
 )
 
@@ -23,7 +24,7 @@ const revokeBound = 15 * time.Second
 func TestDisconnectEndsLiveSessions(t *testing.T) {
 	ctx := context.Background()
 	srv := localRealityXray(t)
-	st := newStreamTarget(t)
+	st := vlessclient.NewTarget(t)
 	c := dial(t, srv)
 	revoked, other, neighbour := newUser(t, 0), newUser(t, 1), newUser(t, 2)
 	for _, u := range []xray.User{revoked, other, neighbour} {
@@ -32,21 +33,21 @@ func TestDisconnectEndsLiveSessions(t *testing.T) {
 	// neighbour connects from the revoked user's address, as customers
 	// behind one NAT do; other from an address of its own.
 	const revokedIP, otherIP = "127.0.0.2", "127.0.0.3"
-	revokedHC := socksHTTP(startVLESSClient(t, srv.Link(revoked.UUID, "r").String(), revokedIP), st.roots())
-	otherHC := socksHTTP(startVLESSClient(t, srv.Link(other.UUID, "o").String(), otherIP), st.roots())
-	neighbourHC := socksHTTP(startVLESSClient(t, srv.Link(neighbour.UUID, "n").String(), revokedIP), st.roots())
+	revokedHC := vlessclient.HTTP(vlessclient.Start(t, srv.Link(revoked.UUID, "r").String(), revokedIP), st.Roots())
+	otherHC := vlessclient.HTTP(vlessclient.Start(t, srv.Link(other.UUID, "o").String(), otherIP), st.Roots())
+	neighbourHC := vlessclient.HTTP(vlessclient.Start(t, srv.Link(neighbour.UUID, "n").String(), revokedIP), st.Roots())
 
-	revokedFlows := []*flow{
-		st.download(t, revokedHC, "revoked plain download", false),
-		st.download(t, revokedHC, "revoked TLS download", true),
-		st.upload(t, revokedHC, "revoked-upload"),
+	revokedFlows := []*vlessclient.Flow{
+		st.Download(t, revokedHC, "revoked plain download", false),
+		st.Download(t, revokedHC, "revoked TLS download", true),
+		st.Upload(t, revokedHC, "revoked-upload"),
 	}
-	otherFlows := []*flow{
-		st.download(t, otherHC, "other plain download", false),
-		st.download(t, otherHC, "other TLS download", true),
+	otherFlows := []*vlessclient.Flow{
+		st.Download(t, otherHC, "other plain download", false),
+		st.Download(t, otherHC, "other TLS download", true),
 	}
-	neighbourFlow := st.download(t, neighbourHC, "neighbour plain download", false)
-	waitFlowing(t, slices.Concat(revokedFlows, otherFlows, []*flow{neighbourFlow})...)
+	neighbourFlow := st.Download(t, neighbourHC, "neighbour plain download", false)
+	vlessclient.WaitFlowing(t, slices.Concat(revokedFlows, otherFlows, []*vlessclient.Flow{neighbourFlow})...)
 
 	if _, err := c.Disconnect(ctx, revoked.Email); !errors.Is(err, xray.ErrUserPresent) {
 		t.Fatalf("Disconnect of a user still in the inbound: %v, want ErrUserPresent", err)
@@ -70,20 +71,20 @@ func TestDisconnectEndsLiveSessions(t *testing.T) {
 	}
 
 	for _, f := range revokedFlows {
-		last := lastByteAfter(t, f, revokedAt, revokeBound)
-		t.Logf("%s: last byte %s after revocation; %s", f.name, last.Round(time.Millisecond), endedAfter(f, revokedAt))
+		last := vlessclient.LastByteAfter(t, f, revokedAt, revokeBound)
+		t.Logf("%s: last byte %s after revocation; %s", f.Name, last.Round(time.Millisecond), vlessclient.EndedAfter(f, revokedAt))
 	}
 	for _, f := range otherFlows {
-		keepsFlowing(t, f, 2*time.Second)
+		vlessclient.KeepsFlowing(t, f, 2*time.Second)
 	}
-	last := lastByteAfter(t, neighbourFlow, revokedAt, revokeBound)
-	t.Logf("cost: %s (same address): last byte %s after revocation; %s", neighbourFlow.name, last.Round(time.Millisecond), endedAfter(neighbourFlow, revokedAt))
-	if err := newStream(neighbourHC, st); err != nil {
+	last := vlessclient.LastByteAfter(t, neighbourFlow, revokedAt, revokeBound)
+	t.Logf("cost: %s (same address): last byte %s after revocation; %s", neighbourFlow.Name, last.Round(time.Millisecond), vlessclient.EndedAfter(neighbourFlow, revokedAt))
+	if err := vlessclient.NewStream(neighbourHC, st); err != nil {
 		t.Errorf("the neighbour cannot reconnect: %v", err)
 	}
 
 	waitOffline(t, c, revoked.Email, revokedAt)
-	if err := newStream(revokedHC, st); err == nil {
+	if err := vlessclient.NewStream(revokedHC, st); err == nil {
 		t.Fatal("the revoked user opened a new connection")
 	}
 
@@ -92,7 +93,7 @@ func TestDisconnectEndsLiveSessions(t *testing.T) {
 	// after that. The other user's counters moving in the same second show
 	// that the counters were live.
 	r0, o0 := userTraffic(t, c, revoked.Email), userTraffic(t, c, other.Email)
-	time.Sleep(quietFor)
+	time.Sleep(vlessclient.QuietFor)
 	r1, o1 := userTraffic(t, c, revoked.Email), userTraffic(t, c, other.Email)
 	if r1 != r0 {
 		t.Errorf("revoked user's counters moved after it went offline: %+v, then %+v", r0, r1)
@@ -129,4 +130,40 @@ func userTraffic(t *testing.T, c *xray.Client, email string) xray.Traffic {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// TestDisconnectUsersSkipsPresentUsers: the batch form ends the sessions
+// of the removed users with one look at the sockets, and leaves alone a
+// user that is in the inbound again (a sweep put a renewed key back).
+func TestDisconnectUsersSkipsPresentUsers(t *testing.T) {
+	ctx := context.Background()
+	srv := localRealityXray(t)
+	st := vlessclient.NewTarget(t)
+	c := dial(t, srv)
+	if err := c.CheckDisconnect(ctx); err != nil {
+		t.Fatalf("CheckDisconnect in Xray's network namespace, as root: %v", err)
+	}
+	gone, back, never := newUser(t, 0), newUser(t, 1), newUser(t, 2)
+	for _, u := range []xray.User{gone, back, never} {
+		mustAdd(t, c, u)
+	}
+	goneFlow := st.Download(t, vlessclient.HTTP(vlessclient.Start(t, srv.Link(gone.UUID, "g").String(), "127.0.0.4"), nil), "removed user's download", false)
+	backFlow := st.Download(t, vlessclient.HTTP(vlessclient.Start(t, srv.Link(back.UUID, "b").String(), "127.0.0.5"), nil), "present user's download", false)
+	vlessclient.WaitFlowing(t, goneFlow, backFlow)
+	for _, u := range []xray.User{gone, never} {
+		if err := c.RemoveUser(ctx, u.Email); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Now()
+	d, err := c.DisconnectUsers(ctx, []string{gone.Email, back.Email, never.Email})
+	if err != nil {
+		t.Fatalf("DisconnectUsers: %v", err)
+	}
+	if d.Connections != 1 || !slices.Equal(d.IPs, []netip.Addr{netip.MustParseAddr("127.0.0.4")}) || !slices.Equal(d.Present, []string{back.Email}) {
+		t.Errorf("DisconnectUsers = %+v; want 1 connection from 127.0.0.4, %s present", d, back.Email)
+	}
+	last := vlessclient.LastByteAfter(t, goneFlow, at, revokeBound)
+	t.Logf("%s: last byte %s after DisconnectUsers; %s", goneFlow.Name, last.Round(time.Millisecond), vlessclient.EndedAfter(goneFlow, at))
+	vlessclient.KeepsFlowing(t, backFlow, 2*time.Second)
 }

@@ -7,6 +7,7 @@ import (
 
 	"vpnflow/internal/dev/stack"
 	"vpnflow/internal/dev/testenv"
+	"vpnflow/internal/dev/vlessclient"
 	"vpnflow/internal/xray"
 )
 
@@ -35,13 +36,13 @@ func TestNeverOnlineUser(t *testing.T) {
 // who had traffic must then get ErrOnlineStatsOff, never "offline".
 func TestOnlineStatsOff(t *testing.T) {
 	ctx := context.Background()
-	st := newStreamTarget(t)
-	srv := testenv.NewXray(t, stack.XrayOptions{OnlineStatsOff: true, AllowPrivate: true, Target: localTLSTarget(t)})
+	st := vlessclient.NewTarget(t)
+	srv := testenv.NewXray(t, stack.XrayOptions{OnlineStatsOff: true, AllowPrivate: true, Target: vlessclient.LocalTLSTarget(t)})
 	c := dial(t, srv)
 	u := newUser(t, 0)
 	mustAdd(t, c, u)
-	hc := socksHTTP(startVLESSClient(t, srv.Link(u.UUID, "u").String(), "127.0.0.2"), st.roots())
-	waitFlowing(t, st.download(t, hc, "download", false))
+	hc := vlessclient.HTTP(vlessclient.Start(t, srv.Link(u.UUID, "u").String(), "127.0.0.2"), st.Roots())
+	vlessclient.WaitFlowing(t, st.Download(t, hc, "download", false))
 
 	_, errIPs := c.OnlineIPs(ctx, u.Email)
 	_, errCount := c.Online(ctx, u.Email)

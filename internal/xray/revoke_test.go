@@ -2,10 +2,10 @@ package xray_test
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"testing"
 	"time"
+
+	"vpnflow/internal/dev/vlessclient"
 )
 
 // TestRemoveUserLeavesLiveSessionsOpen pins down the Xray behaviour that
@@ -18,16 +18,16 @@ import (
 func TestRemoveUserLeavesLiveSessionsOpen(t *testing.T) {
 	ctx := context.Background()
 	srv := localRealityXray(t)
-	st := newStreamTarget(t)
+	st := vlessclient.NewTarget(t)
 	c := dial(t, srv)
 	u := newUser(t, 0)
 	mustAdd(t, c, u)
-	hc := socksHTTP(startVLESSClient(t, srv.Link(u.UUID, "u").String(), "127.0.0.2"), st.roots())
+	hc := vlessclient.HTTP(vlessclient.Start(t, srv.Link(u.UUID, "u").String(), "127.0.0.2"), st.Roots())
 
-	plain := st.download(t, hc, "plain download", false)
-	spliced := st.download(t, hc, "TLS download", true)
-	up := st.upload(t, hc, "upload")
-	waitFlowing(t, plain, spliced, up)
+	plain := st.Download(t, hc, "plain download", false)
+	spliced := st.Download(t, hc, "TLS download", true)
+	up := st.Upload(t, hc, "upload")
+	vlessclient.WaitFlowing(t, plain, spliced, up)
 
 	removed := time.Now()
 	if err := c.RemoveUser(ctx, u.Email); err != nil {
@@ -37,17 +37,17 @@ func TestRemoveUserLeavesLiveSessionsOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := newStream(hc, st); err == nil {
+	if err := vlessclient.NewStream(hc, st); err == nil {
 		t.Fatal("a removed user opened a new connection")
 	}
 	const watch = 2 * time.Second
-	for _, f := range []*flow{plain, spliced, up} {
-		keepsFlowing(t, f, watch)
+	for _, f := range []*vlessclient.Flow{plain, spliced, up} {
+		vlessclient.KeepsFlowing(t, f, watch)
 	}
 	time.Sleep(time.Until(removed.Add(watch)))
-	for _, f := range []*flow{plain, spliced, up} {
-		keepsFlowing(t, f, time.Second)
-		t.Logf("%s still carries traffic %s after RemoveUser (%d bytes so far)", f.name, time.Since(removed).Round(time.Millisecond), f.bytes())
+	for _, f := range []*vlessclient.Flow{plain, spliced, up} {
+		vlessclient.KeepsFlowing(t, f, time.Second)
+		t.Logf("%s still carries traffic %s after RemoveUser (%d bytes so far)", f.Name, time.Since(removed).Round(time.Millisecond), f.Bytes())
 	}
 	// Xray still lists the user online, and the counters keep growing: the
 	// signs a revocation check looks for. (Only the plain streams count
@@ -63,20 +63,4 @@ func TestRemoveUserLeavesLiveSessionsOpen(t *testing.T) {
 		t.Fatalf("counters of a removed user with live sessions: %+v at removal, %+v later; want both growing", atRemoval, later)
 	}
 	t.Logf("counters grew by %d up, %d down after RemoveUser (%+v -> %+v)", later.Uplink-atRemoval.Uplink, later.Downlink-atRemoval.Downlink, atRemoval, later)
-}
-
-// newStream opens a new connection through hc and reads the first chunk of
-// a stream over it.
-func newStream(hc *http.Client, st *streamTarget) error {
-	hc.CloseIdleConnections() // a kept-alive one would pass the handshake by
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, st.plain.URL+"/drip", nil)
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, err = io.ReadFull(resp.Body, make([]byte, dripChunk))
-	return err
 }

@@ -101,3 +101,52 @@ func echo(c net.Conn) error {
 	_, err := io.ReadFull(c, make([]byte, 1))
 	return err
 }
+
+// TestDestroyTCPEndsIPv6Connections: a native IPv6 connection, which the
+// library's SocketDestroy does not take, is ended too.
+func TestDestroyTCPEndsIPv6Connections(t *testing.T) {
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			go io.Copy(c, c)
+		}
+	}()
+	c, err := net.DialTimeout("tcp6", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := echo(c); err != nil {
+		t.Fatal(err)
+	}
+	n, err := destroyTCP([]uint16{uint16(ln.Addr().(*net.TCPAddr).Port)}, []netip.Addr{netip.IPv6Loopback()})
+	if err != nil || n != 1 {
+		t.Fatalf("destroyTCP = %d, %v; want 1 connection ended", n, err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, io.EOF) {
+		t.Errorf("the client read %v, want a reset", err)
+	}
+}
+
+// TestDestroyTCPRefusesWithoutListener: a port nothing listens on means
+// the caller is not in Xray's network namespace, which must not pass for
+// "no session to end".
+func TestDestroyTCPRefusesWithoutListener(t *testing.T) {
+	ln := listen(t, "tcp4")
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	_, err := destroyTCP([]uint16{port}, []netip.Addr{netip.MustParseAddr("127.0.0.2")})
+	if !errors.Is(err, ErrDisconnectDenied) {
+		t.Fatalf("destroyTCP on a port nothing listens on: %v, want ErrDisconnectDenied", err)
+	}
+}

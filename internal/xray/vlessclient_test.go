@@ -1,136 +1,27 @@
 package xray_test
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
-	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	"vpnflow/internal/dev/stack"
 	"vpnflow/internal/dev/testenv"
-	"vpnflow/internal/vless"
+	"vpnflow/internal/dev/vlessclient"
 )
 
 // localRealityXray is an Xray whose customers can reach local servers:
 // private destinations are allowed, and REALITY's target is local.
 func localRealityXray(t *testing.T) *stack.XrayServer {
 	t.Helper()
-	return testenv.NewXray(t, stack.XrayOptions{Target: localTLSTarget(t), AllowPrivate: true})
-}
-
-// localTLSTarget is a local TLS server for REALITY to borrow: REALITY dials
-// its target for every connection, so an unreachable www.example.com would
-// break the tests when offline.
-func localTLSTarget(t *testing.T) string {
-	t.Helper()
-	target := httptest.NewUnstartedServer(http.NotFoundHandler())
-	// REALITY relays rejected handshakes here; their errors are expected.
-	target.Config.ErrorLog = log.New(io.Discard, "", 0)
-	target.StartTLS()
-	t.Cleanup(target.Close)
-	return target.Listener.Addr().String()
+	return testenv.NewXray(t, stack.XrayOptions{Target: vlessclient.LocalTLSTarget(t), AllowPrivate: true})
 }
 
 // vlessClient runs a second Xray as a customer's client configured from a
 // share link, and returns an HTTP client that goes through it.
 func vlessClient(t *testing.T, link string) *http.Client {
 	t.Helper()
-	hc := socksHTTP(startVLESSClient(t, link, ""), nil)
+	hc := vlessclient.HTTP(vlessclient.Start(t, link, ""), nil)
 	hc.Timeout = 10 * time.Second
 	return hc
-}
-
-// startVLESSClient runs a second Xray as a customer's client configured from
-// a share link, with a SOCKS inbound on a free loopback port, whose address
-// it returns. A non-empty from is the address the client connects to the
-// server from: Xray's online-IP lists leave 127.0.0.1 out, and distinct
-// addresses let a test tell customers apart, as their public IPs do.
-func startVLESSClient(t *testing.T, link, from string) (socksAddr string) {
-	t.Helper()
-	l, err := vless.Parse(link)
-	if err != nil {
-		t.Fatalf("the server's share link does not parse: %v", err)
-	}
-	port, err := stack.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	outbound := map[string]any{
-		"protocol": "vless",
-		"settings": map[string]any{"vnext": []any{map[string]any{
-			"address": l.Host, "port": l.Port,
-			"users": []any{map[string]any{"id": l.UUID, "encryption": "none", "flow": l.Flow}},
-		}}},
-		"streamSettings": map[string]any{
-			"network": "tcp", "security": "reality",
-			"realitySettings": map[string]any{
-				"serverName": l.ServerName, "fingerprint": l.Fingerprint,
-				"publicKey": l.PublicKey, "shortId": l.ShortID, "spiderX": l.SpiderX,
-			},
-		},
-	}
-	if from != "" {
-		outbound["sendThrough"] = from
-	}
-	cfg := map[string]any{
-		"log":       map[string]any{"loglevel": "warning"},
-		"inbounds":  []any{map[string]any{"listen": "127.0.0.1", "port": port, "protocol": "socks"}},
-		"outbounds": []any{outbound},
-	}
-	dir := testenv.Dir(t, "xray-client")
-	raw, _ := json.Marshal(cfg)
-	cfgPath := filepath.Join(dir, "client.json")
-	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	bin, err := stack.Xray.Find()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logFile, err := os.Create(filepath.Join(dir, "client.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "-c", cfgPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); logFile.Close() })
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			conn.Close()
-			return addr
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("client xray not listening on %s (log %s): %v", addr, logFile.Name(), err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// socksHTTP is an HTTP client that goes through the SOCKS proxy at addr,
-// trusting roots for TLS (nil: the system's). It has no overall timeout, so
-// it can hold long streams; bound requests with their context.
-func socksHTTP(addr string, roots *x509.CertPool) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:           http.ProxyURL(&url.URL{Scheme: "socks5", Host: addr}),
-		TLSClientConfig: &tls.Config{RootCAs: roots},
-	}}
 }

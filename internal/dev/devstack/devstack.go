@@ -60,6 +60,11 @@ type Options struct {
 	// over both. `make dev` runs it.
 	SecondNode bool
 	Progress   io.Writer // one line per step
+	// XrayTarget and XrayAllowPrivate configure the stack's Xray nodes as
+	// stack.XrayOptions' Target and AllowPrivate do, for tests that send
+	// real VPN traffic to local servers (vlessclient).
+	XrayTarget       string
+	XrayAllowPrivate bool
 }
 
 // The sandbox's two nodes.
@@ -166,6 +171,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 	step("Xray-core %s: starting", stack.Xray.Version)
 	s.Xray, err = stack.StartXray(ctx, stack.XrayOptions{
 		Dir: filepath.Join(opts.Dir, "xray"), APIPort: p.XrayAPI, VLESSPort: p.VLESS,
+		Target: opts.XrayTarget, AllowPrivate: opts.XrayAllowPrivate,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("xray: %w", err)
@@ -182,6 +188,7 @@ func Start(ctx context.Context, opts Options) (_ *Stack, err error) {
 		step("Xray-core %s: starting the second node", stack.Xray.Version)
 		s.Xray2, err = stack.StartXray(ctx, stack.XrayOptions{
 			Dir: filepath.Join(opts.Dir, "xray-2"), APIPort: p.XrayAPI2, VLESSPort: p.VLESS2,
+			Target: opts.XrayTarget, AllowPrivate: opts.XrayAllowPrivate,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("xray (second node): %w", err)

@@ -1,0 +1,70 @@
+package activities
+
+import (
+	"testing"
+	"time"
+
+	"vpnflow/internal/dev/stack"
+	"vpnflow/internal/dev/testenv"
+	"vpnflow/internal/dev/vlessclient"
+)
+
+// Ending sessions against real PostgreSQL, Xray and VLESS clients: the
+// revocation sweep ends the sessions of the expired key it removes, the
+// workflow's EndSessions those of a key RemoveVLESSUser removed, and a
+// valid key's session goes on.
+func TestRevocationActivitiesEndSessions(t *testing.T) {
+	e := &revokeEnv{dbEnv: newDBEnv(t)}
+	srv := testenv.NewXray(t, stack.XrayOptions{Target: vlessclient.LocalTLSTarget(t), AllowPrivate: true})
+	e.xc = e.useXray(srv)
+	e.a.Config.XrayEmailDomain = "vpnflow"
+	if !e.a.Config.XrayEndSessions {
+		t.Fatal("XRAY_END_SESSIONS is off by default")
+	}
+	target := vlessclient.NewTarget(t)
+	flows := map[int64]*vlessclient.Flow{}
+	for id, from := range map[int64]string{1: "127.0.0.7", 2: "127.0.0.8", 3: "127.0.0.9"} {
+		e.paidUser(id)
+		if _, err := e.run(e.a.EnsureVLESSUser, UserRef{UserID: id}, nil); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := e.s.GetSubscription(e.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hc := vlessclient.HTTP(vlessclient.Start(t, srv.Link(sub.VLESSUUID.String(), "u").String(), from), nil)
+		flows[id] = target.Download(t, hc, sub.XrayEmail, false)
+	}
+	vlessclient.WaitFlowing(t, flows[1], flows[2], flows[3])
+
+	e.expire(1)
+	at := time.Now()
+	res := e.sweep(RevokeExpiredInput{Now: time.Now()})
+	if res.Removed != 1 || res.SessionsEnded != 1 {
+		t.Errorf("sweep = %+v, want 1 key removed and its 1 connection ended", res)
+	}
+	last := vlessclient.LastByteAfter(t, flows[1], at, 30*time.Second)
+	t.Logf("sweep: last byte %s after it started; %s", last.Round(time.Millisecond), vlessclient.EndedAfter(flows[1], at))
+
+	if _, err := e.run(e.a.RemoveVLESSUser, UserRef{UserID: 3}, nil); err != nil {
+		t.Fatal(err)
+	}
+	at = time.Now()
+	out, err := e.run(e.a.EndSessions, EndSessionsInput{UserID: 3}, EndSessionsResult{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := out.(EndSessionsResult); got.Connections != 1 || got.Addresses != 1 || got.Unable != "" {
+		t.Errorf("EndSessions = %+v, want 1 connection from 1 address", got)
+	}
+	last = vlessclient.LastByteAfter(t, flows[3], at, 30*time.Second)
+	t.Logf("EndSessions: last byte %s after it started; %s", last.Round(time.Millisecond), vlessclient.EndedAfter(flows[3], at))
+
+	vlessclient.KeepsFlowing(t, flows[2], 2*time.Second)
+	// A key that is back in Xray (renewed meanwhile) is left alone.
+	out, err = e.run(e.a.EndSessions, EndSessionsInput{UserID: 2}, EndSessionsResult{})
+	if err != nil || !out.(EndSessionsResult).Present {
+		t.Errorf("EndSessions of a key still in Xray = %+v, %v; want Present, nothing ended", out, err)
+	}
+	vlessclient.KeepsFlowing(t, flows[2], 2*time.Second)
+}

@@ -44,10 +44,13 @@ type Node struct {
 	CheckedAt   *time.Time `db:"checked_at"`   // last probe
 	HealthyAt   *time.Time `db:"healthy_at"`   // last probe the node answered
 	HealthError string     `db:"health_error"` // what the last probe saw; "" when it answered
+	// FailedOverAt is when the health check last failed the node over
+	// (failover.go); nil if never.
+	FailedOverAt *time.Time `db:"failed_over_at"`
 }
 
 const nodeColumns = `id, name, api_addr, inbound_tag, host, port, region, reality_public_key, reality_sni,
-	reality_short_id, capacity, state, created_at, updated_at, checked_at, healthy_at, health_error`
+	reality_short_id, capacity, state, created_at, updated_at, checked_at, healthy_at, health_error, failed_over_at`
 
 // DefaultNodeCapacity is the capacity of a node registered without one.
 const DefaultNodeCapacity = 10000

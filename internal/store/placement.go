@@ -99,31 +99,9 @@ func choosePlacement(nodes []nodeLoad, region string, overfill bool) (chosen nod
 // placeNode chooses the node for userID's new subscription within tx (see
 // the rule above) and records the choice in the audit log.
 func placeNode(ctx context.Context, tx pgx.Tx, userID int64, overfill bool) (int16, error) {
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(placementLock)); err != nil {
-		return 0, fmt.Errorf("lock placement: %w", err)
-	}
-	var region string
-	if err := tx.QueryRow(ctx, `SELECT region FROM users WHERE telegram_id = $1`, userID).Scan(&region); err != nil {
-		return 0, fmt.Errorf("read region: %w", err)
-	}
-	if region == RegionAny {
-		region = ""
-	}
-	// Read after the lock: a statement sees what the placements before
-	// this one committed.
-	loads, err := collectAll[nodeLoad](tx.Query(ctx, `SELECT n.id, n.region, n.state, n.capacity, coalesce(c.users, 0) AS users
-		FROM nodes n LEFT JOIN (SELECT node_id, count(*)::int AS users FROM subscriptions
-			WHERE status IN ('trial', 'active') GROUP BY node_id) c ON c.node_id = n.id
-		WHERE n.state = 'enabled'`))
+	n, region, err := chooseNode(ctx, tx, userID, overfill, 0)
 	if err != nil {
-		return 0, fmt.Errorf("read node loads: %w", err)
-	}
-	n, ok := choosePlacement(loads, region, overfill)
-	switch {
-	case !ok && !overfill:
-		return 0, ErrNoCapacity
-	case !ok:
-		return 0, ErrNoNode
+		return 0, err
 	}
 	details := map[string]any{"node": n.ID, "users": n.Users, "capacity": n.Capacity}
 	if region != "" {
@@ -136,4 +114,38 @@ func placeNode(ctx context.Context, tx pgx.Tx, userID int64, overfill bool) (int
 		return 0, err
 	}
 	return n.ID, nil
+}
+
+// chooseNode applies the rule for userID within tx, under the placement
+// lock, leaving out node except (0: none): a user moved off a node is
+// placed by the same rule as a new one, anywhere but there. It returns the
+// node and the user's region ("" = any).
+func chooseNode(ctx context.Context, tx pgx.Tx, userID int64, overfill bool, except int16) (nodeLoad, string, error) {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(placementLock)); err != nil {
+		return nodeLoad{}, "", fmt.Errorf("lock placement: %w", err)
+	}
+	var region string
+	if err := tx.QueryRow(ctx, `SELECT region FROM users WHERE telegram_id = $1`, userID).Scan(&region); err != nil {
+		return nodeLoad{}, "", fmt.Errorf("read region: %w", err)
+	}
+	if region == RegionAny {
+		region = ""
+	}
+	// Read after the lock: a statement sees what the placements before
+	// this one committed.
+	loads, err := collectAll[nodeLoad](tx.Query(ctx, `SELECT n.id, n.region, n.state, n.capacity, coalesce(c.users, 0) AS users
+		FROM nodes n LEFT JOIN (SELECT node_id, count(*)::int AS users FROM subscriptions
+			WHERE status IN ('trial', 'active') GROUP BY node_id) c ON c.node_id = n.id
+		WHERE n.state = 'enabled' AND n.id <> $1`, except))
+	if err != nil {
+		return nodeLoad{}, "", fmt.Errorf("read node loads: %w", err)
+	}
+	n, ok := choosePlacement(loads, region, overfill)
+	switch {
+	case !ok && !overfill:
+		return nodeLoad{}, "", ErrNoCapacity
+	case !ok:
+		return nodeLoad{}, "", ErrNoNode
+	}
+	return n, region, nil
 }

@@ -29,6 +29,11 @@ const (
 // second to different chats; above it Telegram answers 429.
 const MaxTelegramSendRate = 30
 
+// MaxMoveRate bounds NODE_FAILOVER_RATE and NODE_DRAIN_RATE (users moved
+// a minute): each move is a few workflow tasks and two Xray calls, and the
+// server takes a few thousand of those a minute at most.
+const MaxMoveRate = 20000
+
 // Config is the whole configuration. Field tags are the contract documented
 // in the README's configuration table; a test keeps the two in step.
 type Config struct {
@@ -109,6 +114,16 @@ type Config struct {
 	ReconcileInterval   time.Duration `env:"RECONCILE_INTERVAL" envDefault:"10m"`
 	XrayWatchInterval   time.Duration `env:"XRAY_WATCH_INTERVAL" envDefault:"30s"`
 	HealthCheckInterval time.Duration `env:"HEALTH_CHECK_INTERVAL" envDefault:"1m"`
+
+	// Failover and drain of Xray nodes (workflows/evacuation.go): a node
+	// whose health probes have failed for NodeFailoverAfter (0: never) is
+	// set to draining and its users are moved to healthy nodes at
+	// NodeFailoverRate a minute; not again within NodeFailoverCooldown. An
+	// operator's drain moves them at NodeDrainRate a minute.
+	NodeFailoverAfter    time.Duration `env:"NODE_FAILOVER_AFTER" envDefault:"3m"`
+	NodeFailoverCooldown time.Duration `env:"NODE_FAILOVER_COOLDOWN" envDefault:"1h"`
+	NodeFailoverRate     int           `env:"NODE_FAILOVER_RATE" envDefault:"1500"`
+	NodeDrainRate        int           `env:"NODE_DRAIN_RATE" envDefault:"60"`
 
 	// Liveness (daemon.Liveness): a process whose loops (the bot's update
 	// loop, the worker's pollers) complete no round for LivenessBound fails
@@ -232,6 +247,17 @@ func load(opts env.Options) (Config, error) {
 	checkInterval("RECONCILE_INTERVAL", c.ReconcileInterval, time.Minute, 24*time.Hour)
 	checkInterval("XRAY_WATCH_INTERVAL", c.XrayWatchInterval, 10*time.Second, 10*time.Minute)
 	checkInterval("HEALTH_CHECK_INTERVAL", c.HealthCheckInterval, 10*time.Second, time.Hour)
+	if c.NodeFailoverAfter != 0 {
+		checkInterval("NODE_FAILOVER_AFTER", c.NodeFailoverAfter, 30*time.Second, 24*time.Hour)
+	}
+	checkInterval("NODE_FAILOVER_COOLDOWN", c.NodeFailoverCooldown, time.Minute, 7*24*time.Hour)
+	checkRate := func(name string, n int) {
+		if n < 1 || n > MaxMoveRate {
+			add(name, fmt.Errorf("must be between 1 and %d users a minute, got %d", MaxMoveRate, n))
+		}
+	}
+	checkRate("NODE_FAILOVER_RATE", c.NodeFailoverRate)
+	checkRate("NODE_DRAIN_RATE", c.NodeDrainRate)
 	checkInterval("LIVENESS_BOUND", c.LivenessBound, 2*time.Second, time.Hour)
 	checkInterval("TELEGRAM_LEASE_TTL", c.TelegramLeaseTTL, 3*time.Second, 10*time.Minute)
 	if c.WatchdogLimit != 0 {

@@ -43,6 +43,13 @@ func TestLoadDefaults(t *testing.T) {
 	if len(c.PlanList) != 3 || c.PlanList[0] != (Plan{ID: "1m", Days: 30, Price: 300, Stars: 150}) {
 		t.Errorf("plans: %+v", c.PlanList)
 	}
+	if c.NodeFailoverAfter != 3*time.Minute || c.NodeFailoverCooldown != time.Hour || c.NodeFailoverRate != 1500 || c.NodeDrainRate != 60 {
+		t.Errorf("failover defaults: after %s, cooldown %s, rates %d and %d", c.NodeFailoverAfter, c.NodeFailoverCooldown, c.NodeFailoverRate, c.NodeDrainRate)
+	}
+	// 0 turns failover off.
+	if off, err := LoadFrom(with(valid(), "NODE_FAILOVER_AFTER", "0")); err != nil || off.NodeFailoverAfter != 0 {
+		t.Errorf("NODE_FAILOVER_AFTER=0: %v, %s", err, off.NodeFailoverAfter)
+	}
 	if c.TelegramSendRate != 28 {
 		t.Errorf("TELEGRAM_SEND_RATE default: %d", c.TelegramSendRate)
 	}
@@ -89,6 +96,11 @@ func TestLoadNamesTheBadVariable(t *testing.T) {
 		{"SUBSCRIPTION_UPDATE_INTERVAL", "200h", "SUBSCRIPTION_UPDATE_INTERVAL: must be whole hours between 1h and 168h"},
 		{"SUBSCRIPTION_SUPPORT_URL", "@support", "SUBSCRIPTION_SUPPORT_URL: must be an http(s) URL"},
 		{"SUBSCRIPTION_WEB_PAGE_URL", "ftp://x", "SUBSCRIPTION_WEB_PAGE_URL: must be an http(s) URL"},
+		{"NODE_FAILOVER_AFTER", "10s", "NODE_FAILOVER_AFTER: must be between 30s and 24h0m0s"},
+		{"NODE_FAILOVER_AFTER", "-1m", "NODE_FAILOVER_AFTER: must be between"},
+		{"NODE_FAILOVER_COOLDOWN", "0", "NODE_FAILOVER_COOLDOWN: must be between 1m0s"},
+		{"NODE_FAILOVER_RATE", "0", "NODE_FAILOVER_RATE: must be between 1 and 20000 users a minute"},
+		{"NODE_DRAIN_RATE", "20001", "NODE_DRAIN_RATE: must be between 1 and 20000 users a minute"},
 		{"SUBSCRIPTION_CLIENT_IP_HEADER", "X Real IP", "SUBSCRIPTION_CLIENT_IP_HEADER: must be an HTTP header name"},
 	}
 	for _, c := range cases {

@@ -271,6 +271,15 @@ func idempotencyCases() []idempotencyCase {
 			return e.a.RecordTrafficBatch, RecordTrafficInput{BatchID: "batch-1",
 				Deltas: []TrafficDelta{{Email: "tg1@vpnflow", Up: 10, Down: 20}}}, RecordTrafficResult{}
 		}},
+		{"MoveSubscription", func(e *dbEnv) (any, any, any) {
+			e.paidUser(1)
+			if _, err := e.s.AddNode(e.ctx, store.Node{Name: "b", APIAddr: "127.0.0.1:20085", InboundTag: "vless-in",
+				Host: "b.example", Port: 443, PublicKey: "Gh1QKQJvVh3j5dOdmV9n3p8q1oZr0RjqSAh6TNdIWSs", SNI: "www.example.com",
+				Capacity: 10, State: store.NodeEnabled}); err != nil {
+				e.t.Fatal(err)
+			}
+			return e.a.MoveSubscription, MoveInput{UserID: 1, From: e.a.NodeID, MoveID: "move:1:t"}, MoveResult{}
+		}},
 		{"SetSandboxExpiry", func(e *dbEnv) (any, any, any) {
 			e.paidUser(1)
 			return e.a.SetSandboxExpiry, SandboxExpiryInput{UserID: 1, ExpiresAt: time.Now().Add(time.Hour).Truncate(time.Microsecond)}, SandboxExpiryResult{}

@@ -41,6 +41,9 @@ const (
 type EndSessionsInput struct {
 	UserID int64
 	Email  string
+	// NodeID is the node the key was removed from when it is not the
+	// user's current one (a move left it); 0: the user's node.
+	NodeID int16 `json:",omitempty"`
 }
 
 // EndSessionsResult says what ending the key's sessions did.
@@ -69,6 +72,9 @@ func (a *Activities) EndSessions(ctx context.Context, in EndSessionsInput) (EndS
 	if in.Email != "" {
 		// A key replaced by a reissue: on the same node as its successor.
 		email = in.Email
+	}
+	if in.NodeID > 0 {
+		node = in.NodeID
 	}
 	xc, err := a.nodeXray(ctx, node)
 	if err != nil {

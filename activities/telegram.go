@@ -63,6 +63,9 @@ func (a *Activities) SendStarsInvoice(ctx context.Context, in StarsInvoice) erro
 	return a.telegramError(ctx, in.UserID, "send stars invoice "+in.PurchaseID, err)
 }
 
+// KeyReasonMoved is the key message of a user moved to another node.
+const KeyReasonMoved = "moved"
+
 // SendKey sends the user's current key: the vless:// link as copyable text
 // and its QR code, in one photo message.
 func (a *Activities) SendKey(ctx context.Context, in SendKeyInput) error {
@@ -80,8 +83,13 @@ func (a *Activities) SendKey(ctx context.Context, in SendKeyInput) error {
 		return permanent(ErrConfiguration, err)
 	}
 	r := a.render()
-	photo, err := telegram.KeyMessage(in.UserID, key, r.KeyCaption(lang, a.planLabel(lang, sub), sub.ExpiresAt, key),
-		r.Buttons(lang, []notice.Button{notice.ButtonMenu}))
+	caption := r.KeyCaption(lang, a.planLabel(lang, sub), sub.ExpiresAt, key)
+	if in.Reason == KeyReasonMoved {
+		// One message says what happened and carries the new link: the
+		// subscription URL is unchanged and updates itself.
+		caption = r.WithKeyLinks(lang, a.Texts.T(lang, "key_moved", map[string]any{"Server": node.Name}), key)
+	}
+	photo, err := telegram.KeyMessage(in.UserID, key, caption, r.Buttons(lang, []notice.Button{notice.ButtonMenu}))
 	if err != nil {
 		return permanent("Invalid", err)
 	}

@@ -21,6 +21,9 @@ func TestWorkflowIDsAndNamesAreStable(t *testing.T) {
 		PromoWorkflowID(" spring ", 42):          "promo/SPRING/42",
 		BroadcastWorkflowID("b"):                 "broadcast/b",
 		SandboxExpireWorkflowID(42, 7):           "sandbox-expire/42/7",
+		EvacuationWorkflowID(3):                  "node-evacuation/3",
+		EvacuationWorkflowType + SignalEvacuate:  "NodeEvacuationevacuate",
+		SubscriptionWorkflowType + SignalMove:    "Subscriptionmove",
 		StarsStartParameter("a-b-c"):             "pay_abc",
 		PurchaseWorkflowType + SignalPayment:     "Purchasepayment",
 		PromoWorkflowType + ModerateWorkflowType: "PromoRedemptionModerate",
@@ -60,5 +63,23 @@ func TestRefusalFrom(t *testing.T) {
 	}
 	if r := RefusalFrom(errors.New("boom")); r.Type != "" || r.MessageID() != "error_generic" {
 		t.Errorf("a plain error read as %+v", r)
+	}
+}
+
+func TestEvacuationRequestValidate(t *testing.T) {
+	at := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		req EvacuationRequest
+		ok  bool
+	}{
+		{EvacuationRequest{Mode: EvacuateDrain, PerMinute: 60}, true},
+		{EvacuationRequest{Mode: EvacuateFailover, PerMinute: 1500, At: at}, true},
+		{EvacuationRequest{Mode: EvacuateFailover, PerMinute: 1500}, false},
+		{EvacuationRequest{Mode: EvacuateDrain}, false},
+		{EvacuationRequest{Mode: "panic", PerMinute: 1}, false},
+	} {
+		if err := c.req.Validate(); (err == nil) != c.ok {
+			t.Errorf("%+v: Validate = %v, want ok=%v", c.req, err, c.ok)
+		}
 	}
 }

@@ -35,7 +35,10 @@ const (
 	// holds a live row whose expiry has passed (a missed timer): the workflow
 	// expires it now, database first, then Xray, then the user.
 	SignalExpireOverdue = "expire-overdue"
-	QueryState          = "state"
+	// SignalMove moves the user off a node (Move): a node evacuation's
+	// request, applied once; a user no longer on that node is left alone.
+	SignalMove = "move"
+	QueryState = "state"
 
 	UpdateStartTrial   = "start-trial"
 	UpdateReissue      = "reissue"
@@ -90,6 +93,7 @@ type SubscriptionInput struct {
 	Pending []Extension
 	Bans    []Ban
 	Overdue *Overdue
+	Moves   []Move `json:",omitempty"`
 	// Messages queued for the user and not yet delivered.
 	Outbox []Outgoing `json:",omitempty"`
 }

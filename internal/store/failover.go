@@ -36,11 +36,16 @@ type NodeMove struct {
 // MoveSubscription moves userID's subscription off node from, in one
 // transaction: the least loaded enabled node other than from (preferring
 // the user's region, by the placement rule; over capacity if need be, as
-// for paid time) becomes the row's node, and the move is audited. A row
-// that is no longer on from (moved already) is left alone: Moved is false
-// and To is where it is, so a repeated request does nothing.
-func (s *Store) MoveSubscription(ctx context.Context, userID int64, from int16) (NodeMove, error) {
+// for paid time) becomes the row's node, and the move is audited under
+// moveID. A row that is no longer on from is left alone: Moved is false
+// and To is where it is, so a repeated request does nothing — unless this
+// very move (moveID) took it there, when the answer is the first one's
+// again, so a retry after a lost reply goes on to move the key.
+func (s *Store) MoveSubscription(ctx context.Context, userID int64, from int16, moveID string) (NodeMove, error) {
 	op := fmt.Sprintf("move subscription of user %d off node %d", userID, from)
+	if moveID == "" {
+		return NodeMove{}, fmt.Errorf("%s: %w: no move id", op, ErrInvalid)
+	}
 	var res NodeMove
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = NodeMove{}
@@ -52,6 +57,17 @@ func (s *Store) MoveSubscription(ctx context.Context, userID int64, from int16) 
 		}
 		res.Live = status == "trial" || status == "active"
 		if res.To != from {
+			var to int16
+			err := tx.QueryRow(ctx, `SELECT (details->>'to')::smallint FROM audit_log
+				WHERE user_id = $1 AND event = $2 AND details->>'move' = $3 AND (details->>'from')::smallint = $4
+				ORDER BY id DESC LIMIT 1`, userID, EventNodeMoved, moveID, from).Scan(&to)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("read earlier move: %w", err)
+			}
+			res.Moved, res.To = true, to
 			return nil
 		}
 		n, region, err := chooseNode(ctx, tx, userID, true, from)
@@ -66,7 +82,7 @@ func (s *Store) MoveSubscription(ctx context.Context, userID int64, from int16) 
 			userID, n.ID); err != nil {
 			return fmt.Errorf("update node: %w", err)
 		}
-		details := map[string]any{"from": from, "to": n.ID, "users": n.Users, "capacity": n.Capacity}
+		details := map[string]any{"move": moveID, "from": from, "to": n.ID, "users": n.Users, "capacity": n.Capacity}
 		if region != "" {
 			details["region"], details["in_region"] = region, n.Region == region
 		}

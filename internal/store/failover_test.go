@@ -30,7 +30,7 @@ func TestMoveSubscription(t *testing.T) {
 		dead.ID, eu.ID, us.ID)
 
 	// The user's region wins over load: us1 and eu2 are both empty.
-	m, err := e.s.MoveSubscription(e.ctx, 1, dead.ID)
+	m, err := e.s.MoveSubscription(e.ctx, 1, dead.ID, "m1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,18 +41,24 @@ func TestMoveSubscription(t *testing.T) {
 		t.Errorf("row of user 1 names node %d, want %d", node, eu.ID)
 	}
 	// Without a region, the least loaded: us1 (0 users) over eu2 (1).
-	m, err = e.s.MoveSubscription(e.ctx, 2, dead.ID)
+	m, err = e.s.MoveSubscription(e.ctx, 2, dead.ID, "m1")
 	if err != nil || !m.Moved || m.To != us.ID {
 		t.Fatalf("move of user 2 = %+v, %v; want moved to us1 (%d)", m, err, us.ID)
 	}
 	// A repeated request: the row is no longer on dead, nothing happens.
-	again, err := e.s.MoveSubscription(e.ctx, 1, dead.ID)
+	again, err := e.s.MoveSubscription(e.ctx, 1, dead.ID, "m2")
 	if err != nil || again.Moved || again.To != eu.ID {
 		t.Fatalf("repeated move of user 1 = %+v, %v; want not moved, on %d", again, err, eu.ID)
 	}
+	// The same move retried (its reply lost) answers as the first time,
+	// and moves nothing more.
+	retried, err := e.s.MoveSubscription(e.ctx, 1, dead.ID, "m1")
+	if err != nil || !retried.Moved || retried.To != eu.ID || !retried.Live {
+		t.Fatalf("retried move of user 1 = %+v, %v; want the first answer", retried, err)
+	}
 	// An expired row is moved too (its renewal belongs on a live node),
 	// and says it is not live.
-	m, err = e.s.MoveSubscription(e.ctx, 4, dead.ID)
+	m, err = e.s.MoveSubscription(e.ctx, 4, dead.ID, "m1")
 	if err != nil || !m.Moved || m.Live {
 		t.Fatalf("move of expired user 4 = %+v, %v", m, err)
 	}
@@ -61,11 +67,11 @@ func TestMoveSubscription(t *testing.T) {
 	}
 	// Nowhere to go: the row stays, and says why.
 	e.exec(`UPDATE nodes SET state = 'disabled' WHERE id IN ($1, $2)`, eu.ID, us.ID)
-	m, err = e.s.MoveSubscription(e.ctx, 3, dead.ID)
+	m, err = e.s.MoveSubscription(e.ctx, 3, dead.ID, "m1")
 	if err != nil || m.Moved || !m.NoNode || m.To != dead.ID {
 		t.Fatalf("move of user 3 with no enabled node = %+v, %v", m, err)
 	}
-	if _, err := e.s.MoveSubscription(e.ctx, 99, dead.ID); !errorIs(err, store.ErrNotFound) {
+	if _, err := e.s.MoveSubscription(e.ctx, 99, dead.ID, "m1"); !errorIs(err, store.ErrNotFound) {
 		t.Errorf("move of a user without a subscription: %v, want ErrNotFound", err)
 	}
 }
@@ -91,7 +97,7 @@ func TestMoveSubscriptionConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := e.s.MoveSubscription(e.ctx, id, dead.ID); err != nil {
+			if _, err := e.s.MoveSubscription(e.ctx, id, dead.ID, "m1"); err != nil {
 				errs <- err
 			}
 		}()

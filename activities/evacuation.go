@@ -114,6 +114,7 @@ func (a *Activities) FailOverNodes(ctx context.Context, in FailoverInput) (Failo
 type MovePageInput struct {
 	NodeID      int16
 	Mode        string
+	MoveID      string // shop.EvacuationMoveID: the workflows apply each once
 	AfterUserID int64
 	Limit       int
 }
@@ -133,6 +134,9 @@ const movesParallel = 16
 // asks again; the workflows move a user once.
 func (a *Activities) RequestMoves(ctx context.Context, in MovePageInput) (MovePageResult, error) {
 	op := fmt.Sprintf("request moves off node %d after user %d", in.NodeID, in.AfterUserID)
+	if in.MoveID == "" {
+		return MovePageResult{}, permanent("Invalid", fmt.Errorf("%s: no move id", op))
+	}
 	ids, err := a.Store.NodeUsersAfter(ctx, in.NodeID, in.AfterUserID, in.Limit)
 	if err != nil {
 		return MovePageResult{}, storeError(op, err)
@@ -145,7 +149,7 @@ func (a *Activities) RequestMoves(ctx context.Context, in MovePageInput) (MovePa
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(movesParallel)
 	var sent atomic.Int64
-	move := shop.Move{From: in.NodeID, Mode: in.Mode}
+	move := shop.Move{ID: in.MoveID, From: in.NodeID, Mode: in.Mode}
 	for _, id := range ids {
 		g.Go(func() error {
 			if err := shop.SignalSubscription(gctx, a.Temporal, a.Config.TaskQueue, a.policy(), id, shop.SignalMove, move); err != nil {

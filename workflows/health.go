@@ -64,6 +64,7 @@ type HealthReport struct {
 	Down         []string // component ids, sorted
 	Alerts       int      // changes the admins were told about
 	AlertsFailed int      // changes nobody could be told about; retried next run
+	FailedOver   []string `json:",omitempty"` // nodes failed over by this run
 }
 
 type healthProbe struct {
@@ -180,6 +181,7 @@ func HealthCheck(ctx workflow.Context, in schedules.HealthCheckInput) (HealthRep
 	}
 	if perNode {
 		recordNodeHealth(ctx, nodes, report.Components)
+		report.FailedOver = failOver(ctx, nodes, report.Components)
 	}
 	slices.Sort(report.Down)
 	if !sameSet(report.Down, in.Down) {

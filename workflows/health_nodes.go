@@ -11,6 +11,11 @@ import (
 // it probe the one Xray ("xray").
 const healthPerNodeChange = "health-per-node"
 
+// healthFailoverChange versions the failover step (issue 12): runs
+// recorded before it never failed a node over. It is read only by runs in
+// which a node's probe failed, so a healthy run records no marker.
+const healthFailoverChange = "health-node-failover"
+
 // ComponentXrayNode is the component id of one node's Xray.
 func ComponentXrayNode(name string) string { return ComponentXray + ":" + name }
 
@@ -57,4 +62,32 @@ func recordNodeHealth(ctx workflow.Context, nodes []activities.XrayNode, compone
 	if err := workflow.ExecuteActivity(withNodeList(ctx), a.RecordNodeHealth, in).Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Warn("health: node health not recorded", "error", err)
 	}
+}
+
+// failOver fails over the nodes whose probes have failed for the
+// configured time (activities.FailOverNodes: the rule, the cooldown and
+// the evacuation are the database's and the activity's), when one of this
+// run's node probes failed. It returns the names of the nodes failed
+// over; a failure is logged, and the next run looks again.
+func failOver(ctx workflow.Context, nodes []activities.XrayNode, components []ComponentHealth) []string {
+	down := false
+	for _, n := range nodes {
+		for _, c := range components {
+			down = down || (c.Component == ComponentXrayNode(n.Name) && !c.Up)
+		}
+	}
+	if !down || workflow.GetVersion(ctx, healthFailoverChange, workflow.DefaultVersion, 1) < 1 {
+		return nil
+	}
+	var a *activities.Activities
+	var res activities.FailoverResult
+	if err := workflow.ExecuteActivity(withNodeList(ctx), a.FailOverNodes, activities.FailoverInput{At: workflow.Now(ctx)}).Get(ctx, &res); err != nil {
+		workflow.GetLogger(ctx).Warn("health: failover not checked", "error", err)
+		return nil
+	}
+	var names []string
+	for _, n := range res.Nodes {
+		names = append(names, n.Name)
+	}
+	return names
 }

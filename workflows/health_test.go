@@ -19,10 +19,12 @@ import (
 // down, and records alerts and saved states.
 type healthEnv struct {
 	*testsuite.TestWorkflowEnvironment
-	alerts    []activities.AdminAlert
-	saved     []schedules.HealthCheckInput
-	recorded  []activities.NodeHealthInput
-	alertFail error
+	alerts     []activities.AdminAlert
+	saved      []schedules.HealthCheckInput
+	recorded   []activities.NodeHealthInput
+	failovers  []activities.FailoverInput
+	failedOver []activities.XrayNode // what FailOverNodes answers
+	alertFail  error
 }
 
 // xrayDefault is the component of the one node the tests' health checks
@@ -62,6 +64,10 @@ func newHealthEnvIn(env *testsuite.TestWorkflowEnvironment, down map[string]stri
 	env.OnActivity(a.RecordNodeHealth, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NodeHealthInput) error {
 		he.recorded = append(he.recorded, in)
 		return nil
+	})
+	env.OnActivity(a.FailOverNodes, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.FailoverInput) (activities.FailoverResult, error) {
+		he.failovers = append(he.failovers, in)
+		return activities.FailoverResult{Nodes: he.failedOver}, nil
 	})
 	env.OnActivity(a.CheckCryptoPay, mock.Anything, mock.Anything).Return(probe(ComponentCryptoPay))
 	env.OnActivity(a.CheckTemporal, mock.Anything, mock.Anything).Return(probe(ComponentTemporal))
@@ -224,7 +230,7 @@ func TestHealthCheckBeforeNodes(t *testing.T) {
 	he.OnGetVersion(healthPerNodeChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	r := he.run(t)
 	require.Equal(t, []string{ComponentXray}, r.Down)
-	require.Len(t, r.Components, 7)
+	require.Len(t, r.Components, 8)
 	require.Empty(t, he.recorded)
 }
 
@@ -235,7 +241,7 @@ func TestHealthCheckProbesEachNode(t *testing.T) {
 	he := newHealthEnvIn(newTestEnv(), map[string]string{ComponentXrayNode("eu-2"): "context deadline exceeded"}, nodes...)
 	r := he.run(t)
 	require.Equal(t, []string{ComponentXrayNode("eu-2")}, r.Down)
-	require.Len(t, r.Components, 9)
+	require.Len(t, r.Components, 10)
 	require.Equal(t, []activities.AdminAlert{{
 		Message: activities.AlertHealthDown, Component: "Xray eu-2", Error: "context deadline exceeded",
 	}}, he.alerts)
@@ -244,6 +250,28 @@ func TestHealthCheckProbesEachNode(t *testing.T) {
 	require.Equal(t, []activities.NodeProbeOutcome{
 		{NodeID: 1}, {NodeID: 2, Error: "context deadline exceeded"}, {NodeID: 3},
 	}, he.recorded[0].Probes)
+}
+
+// A node probe that fails asks for the failover rule at the run's time
+// (the database decides whether the node is due); a run whose node
+// probes all answer does not ask.
+func TestHealthCheckFailsOverADownNode(t *testing.T) {
+	nodes := []activities.XrayNode{{ID: 1, Name: "default"}, {ID: 2, Name: "eu-2"}}
+	he := newHealthEnvIn(newTestEnv(), map[string]string{ComponentXrayNode("eu-2"): "connection refused"}, nodes...)
+	he.failedOver = []activities.XrayNode{{ID: 2, Name: "eu-2"}}
+	r := he.run(t, ComponentXrayNode("eu-2"))
+	require.Len(t, he.failovers, 1)
+	require.Equal(t, he.recorded[0].At, he.failovers[0].At)
+	require.Equal(t, []string{"eu-2"}, r.FailedOver)
+
+	up := newHealthEnvIn(newTestEnv(), nil, nodes...)
+	r = up.run(t)
+	require.Empty(t, up.failovers)
+	require.Empty(t, r.FailedOver)
+	// Another component down is no reason to look.
+	pg := newHealthEnvIn(newTestEnv(), map[string]string{ComponentPostgres: "down"}, nodes...)
+	pg.run(t)
+	require.Empty(t, pg.failovers)
 }
 
 func component(r HealthReport, id string) ComponentHealth {

@@ -35,4 +35,5 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(Refund, workflow.RegisterOptions{Name: shop.RefundWorkflowType})
 	r.RegisterWorkflowWithOptions(PromoRedemption, workflow.RegisterOptions{Name: shop.PromoWorkflowType})
 	r.RegisterWorkflowWithOptions(XrayUsers, workflow.RegisterOptions{Name: shop.XrayUsersWorkflowType})
+	r.RegisterWorkflowWithOptions(NodeEvacuation, workflow.RegisterOptions{Name: shop.EvacuationWorkflowType})
 }

@@ -50,7 +50,7 @@ func Subscription(ctx workflow.Context, in shop.SubscriptionInput) error {
 	} else {
 		s.state = shop.SubscriptionState{UserID: in.UserID, Status: shop.StatusNone}
 	}
-	s.pending, s.bans, s.overdue = in.Pending, in.Bans, in.Overdue
+	s.pending, s.bans, s.overdue, s.moves = in.Pending, in.Bans, in.Overdue, in.Moves
 	if err := s.setup(ctx); err != nil {
 		return err
 	}
@@ -73,13 +73,14 @@ type subscription struct {
 	bans       []shop.Ban
 	overdue    *shop.Overdue
 	reissues   []*reissueJob
+	moves      []shop.Move // node moves asked for (subscription_move.go)
 	outbox     *outbox // nil in runs recorded before versionOutbox
 	// rearm wakes the main loop to re-arm its timer: turning auto-renewal
 	// on can put the renewal before the moment the loop sleeps until.
 	rearm bool
 	timer *wakeTimer // the main loop's timer, in lean runs (sleep)
 
-	extensions, banSignals, overdueSignals workflow.ReceiveChannel
+	extensions, banSignals, overdueSignals, moveSignals workflow.ReceiveChannel
 }
 
 // reissueJob is a reissue update waiting for the main loop, which runs every
@@ -116,6 +117,7 @@ func (s *subscription) setup(ctx workflow.Context) error {
 	s.extensions = workflow.GetSignalChannel(ctx, shop.SignalExtend)
 	s.banSignals = workflow.GetSignalChannel(ctx, shop.SignalBan)
 	s.overdueSignals = workflow.GetSignalChannel(ctx, shop.SignalExpireOverdue)
+	s.moveSignals = workflow.GetSignalChannel(ctx, shop.SignalMove)
 	if !s.edges {
 		// Runs from before edgesChange read signals in a coroutine. A
 		// coroutine blocked on a channel takes a signal straight from it,
@@ -152,6 +154,7 @@ func (s *subscription) setup(ctx workflow.Context) error {
 // time after every handler has finished and just before continuing as new,
 // so no signal stays behind in a channel of a finished run.
 func (s *subscription) receiveSignals() {
+	s.receiveMoves()
 	if !s.edges {
 		return
 	}
@@ -180,7 +183,8 @@ func (s *subscription) receiveSignals() {
 
 // signalled reports whether signals wait in a channel (runs on edgesChange).
 func (s *subscription) signalled() bool {
-	return s.edges && (s.extensions.Len() > 0 || s.banSignals.Len() > 0 || s.overdueSignals.Len() > 0)
+	return s.moveSignals.Len() > 0 ||
+		s.edges && (s.extensions.Len() > 0 || s.banSignals.Len() > 0 || s.overdueSignals.Len() > 0)
 }
 
 // waiting reports whether anything waits for the main loop: queued work or
@@ -191,7 +195,7 @@ func (s *subscription) waiting() bool {
 
 // queued reports whether signals or updates wait for the main loop.
 func (s *subscription) queued() bool {
-	return len(s.pending) > 0 || len(s.bans) > 0 || len(s.reissues) > 0 || s.overdue != nil ||
+	return len(s.pending) > 0 || len(s.bans) > 0 || len(s.reissues) > 0 || s.overdue != nil || len(s.moves) > 0 ||
 		(s.edges && len(s.state.Cleanup) > 0)
 }
 
@@ -279,11 +283,11 @@ func (s *subscription) continueAsNew(ctx workflow.Context, in shop.SubscriptionI
 	st := s.state
 	return workflow.NewContinueAsNewError(ctx, Subscription, shop.SubscriptionInput{
 		UserID: in.UserID, Policy: s.policy, State: &st, Pending: s.pending, Bans: s.bans, Overdue: s.overdue,
-		Outbox: s.outbox.undelivered(),
+		Moves: s.moves, Outbox: s.outbox.undelivered(),
 	})
 }
 
-// drain applies queued bans, extensions, an overdue expiry and reissues, in
+// drain applies queued bans, extensions, an overdue expiry, node moves and reissues, in
 // that order: a ban wins over anything that arrived with it. Work a stuck
 // step could not finish goes back to the front of its queue.
 func (s *subscription) drain(ctx workflow.Context) error {
@@ -315,6 +319,13 @@ func (s *subscription) drain(ctx workflow.Context) error {
 			}
 		case s.edges && len(s.state.Cleanup) > 0:
 			if err := s.cleanup(ctx); err != nil {
+				return err
+			}
+		case len(s.moves) > 0:
+			m := s.moves[0]
+			s.moves = s.moves[1:]
+			if err := s.move(ctx, m); err != nil {
+				s.requeueMove(err, m)
 				return err
 			}
 		default:

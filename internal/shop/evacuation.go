@@ -75,9 +75,12 @@ type EvacuationInput struct {
 // EvacuationState is an evacuation's progress: its state query's answer,
 // its result, and what a continue-as-new carries.
 type EvacuationState struct {
-	Mode         string
-	PerMinute    int
-	StartedAt    time.Time
+	Mode      string
+	PerMinute int
+	StartedAt time.Time
+	// FailoverAt is when the node was failed over (EvacuationRequest.At):
+	// a probe it answers after this ends the failover. Zero for a drain.
+	FailoverAt   time.Time
 	UsersAtFirst int   // live users on the node when it started
 	AfterUserID  int64 // keyset cursor of the current pass
 	Passes       int   // passes over the node's users finished
@@ -98,7 +101,8 @@ func (s EvacuationState) Moved() int { return max(0, s.UsersAtFirst-s.Left) }
 const (
 	EvacuationEmpty     = "empty"     // no live user is left on the node
 	EvacuationRecovered = "recovered" // a failover's node answers again
-	EvacuationStalled   = "stalled"   // a pass moved nobody (no node to move to); the rest stay
+	EvacuationStalled   = "stalled"   // passes moved nobody (no node to move to); the rest stay
+	EvacuationCancelled = "cancelled" // an operator enabled the node again
 )
 
 // EvacuationMoveID is the id of the moves one evacuation asks for: the

@@ -74,7 +74,7 @@ type subscription struct {
 	overdue    *shop.Overdue
 	reissues   []*reissueJob
 	moves      []shop.Move // node moves asked for (subscription_move.go)
-	outbox     *outbox // nil in runs recorded before versionOutbox
+	outbox     *outbox     // nil in runs recorded before versionOutbox
 	// rearm wakes the main loop to re-arm its timer: turning auto-renewal
 	// on can put the renewal before the moment the loop sleeps until.
 	rearm bool

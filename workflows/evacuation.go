@@ -54,16 +54,17 @@ const (
 	// evacuationIdlePasses: after this many passes in a row that moved
 	// nobody, the rest cannot move (no node to go to) and it stops.
 	evacuationIdlePasses = 3
-	// evacuationPagesPerRun bounds a run's history: a drain of a large
-	// node at a slow rate continues as new after this many pages.
-	evacuationPagesPerRun = 200
+	// evacuationStepsPerRun bounds a run's history (a page and a wait
+	// are a step, about ten events): a drain of a large node at a slow
+	// rate continues as new after this many.
+	evacuationStepsPerRun = 200
 )
 
 type evacuation struct {
 	in       shop.EvacuationInput
 	st       shop.EvacuationState
 	requests workflow.ReceiveChannel
-	pages    int // this run's
+	steps    int // this run's pages and waits
 }
 
 // pageSize is the requests of one tick at the current rate.
@@ -93,6 +94,7 @@ func (e *evacuation) run(ctx workflow.Context) (shop.EvacuationState, error) {
 	leftAtPass, idle := e.st.Left, 0
 	for {
 		e.receive(ctx)
+		prev := e.st.Left
 		st, err := e.status(ctx)
 		if err != nil {
 			return e.st, err
@@ -102,8 +104,19 @@ func (e *evacuation) run(ctx workflow.Context) (shop.EvacuationState, error) {
 			return e.finish(ctx, outcome), nil
 		}
 		if e.st.AfterUserID == 0 && e.st.Passes > 0 {
-			// A pass is over: nobody moved since the last one means the
-			// rest have nowhere to go.
+			// A pass is over. While its moves are still landing, wait:
+			// a new pass would only ask the same users again.
+			if e.st.Left < prev {
+				if err := e.wait(ctx, evacuationSettle); err != nil {
+					return e.st, err
+				}
+				if can := e.continueAsNew(ctx); can != nil {
+					return e.st, can
+				}
+				continue
+			}
+			// They have landed: a pass that moved nobody means the rest
+			// have nowhere to go.
 			if e.st.Left < leftAtPass {
 				idle = 0
 			} else if idle++; idle >= evacuationIdlePasses {
@@ -127,22 +140,35 @@ func (e *evacuation) run(ctx workflow.Context) (shop.EvacuationState, error) {
 			e.st.AfterUserID = 0
 			wait = max(wait, evacuationSettle)
 		}
-		e.pages++
-		// Wait out the pace, or less if a request changes the rate.
-		if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return e.requests.Len() > 0 }); err != nil {
+		if err := e.wait(ctx, wait); err != nil {
 			return e.st, err
 		}
-		info := workflow.GetInfo(ctx)
-		if e.pages >= evacuationPagesPerRun || info.GetContinueAsNewSuggested() {
-			e.receive(ctx)
-			e.st.Runs++
-			st := e.st
-			return st, workflow.NewContinueAsNewError(ctx, NodeEvacuation, shop.EvacuationInput{
-				NodeID: e.in.NodeID, Node: e.in.Node, State: &st,
-				Request: shop.EvacuationRequest{Mode: st.Mode, PerMinute: st.PerMinute, At: st.FailoverAt},
-			})
+		if can := e.continueAsNew(ctx); can != nil {
+			return e.st, can
 		}
 	}
+}
+
+// wait waits d, or less if a request changes the mode or rate.
+func (e *evacuation) wait(ctx workflow.Context, d time.Duration) error {
+	e.steps++
+	_, err := workflow.AwaitWithTimeout(ctx, d, func() bool { return e.requests.Len() > 0 })
+	return err
+}
+
+// continueAsNew returns the continue-as-new error once a run has taken
+// enough steps (or the server suggests it), nil before.
+func (e *evacuation) continueAsNew(ctx workflow.Context) error {
+	if e.steps < evacuationStepsPerRun && !workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		return nil
+	}
+	e.receive(ctx)
+	e.st.Runs++
+	st := e.st
+	return workflow.NewContinueAsNewError(ctx, NodeEvacuation, shop.EvacuationInput{
+		NodeID: e.in.NodeID, Node: e.in.Node, State: &st,
+		Request: shop.EvacuationRequest{Mode: st.Mode, PerMinute: st.PerMinute, At: st.FailoverAt},
+	})
 }
 
 // outcome says why the evacuation should stop now, or "".

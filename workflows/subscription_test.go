@@ -30,6 +30,7 @@ type subEnv struct {
 	notices  []string
 	sent     []notice.Notice // the notices in full
 	keys     int
+	keyWhy   []string // each SendKey's reason
 	adds     int
 	removes  int
 	expireAt func() time.Time                                     // what the database says on expiry; zero = expired
@@ -68,11 +69,12 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 		se.sent = append(se.sent, n)
 		return nil
 	})
-	env.OnActivity(a.SendKey, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.SendKeyInput) error {
+	env.OnActivity(a.SendKey, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SendKeyInput) error {
 		if se.telegramDown {
 			return errTelegramDown
 		}
 		se.keys++
+		se.keyWhy = append(se.keyWhy, in.Reason)
 		if se.onKey != nil {
 			se.onKey()
 		}

@@ -141,6 +141,7 @@ func sampleData() map[string]map[string]any {
 		"evacuation_outcome_empty":     nil,
 		"evacuation_outcome_recovered": nil,
 		"evacuation_outcome_stalled":   nil,
+		"evacuation_outcome_cancelled": nil,
 		"key_moved":                    {"Server": "eu-2"},
 		"admin_overdue":                {"Count": 12, "Users": "1, 2, <3>"},
 		"admin_payment_alert":          {"Event": "extra_refunded<>", "User": int64(42), "Purchase": "0190<>", "Charge": hostile, "Amount": "150 XTR", "Detail": hostile},

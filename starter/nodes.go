@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+
+	"go.temporal.io/sdk/client"
+
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +13,7 @@ import (
 	"vpnflow/internal/config"
 	"vpnflow/internal/db"
 	"vpnflow/internal/nodeadmin"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -33,7 +37,13 @@ func nodes(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer pool.Close()
-	text, err := nodeadmin.Run(ctx, store.New(pool), req, time.Now())
+	text, err := nodeadmin.Run(ctx, store.New(pool), req, time.Now(), func(ctx context.Context, n store.Node) (int, error) {
+		// Temporal is dialled only for a drain that moves users.
+		return cfg.NodeDrainRate, withTemporal(ctx, func(cfg config.Config, tc client.Client) error {
+			return shop.StartEvacuation(ctx, tc, cfg.TaskQueue, n.ID, n.Name,
+				shop.EvacuationRequest{Mode: shop.EvacuateDrain, PerMinute: cfg.NodeDrainRate})
+		})
+	})
 	if err != nil {
 		if nodeadmin.IsInputError(err) {
 			return nodesUsage(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"vpnflow/internal/nodeadmin"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
 
@@ -25,7 +26,7 @@ func (a *App) adminNodes(ctx context.Context, admin store.User, cmd, args string
 	}
 	var out string
 	if err == nil {
-		out, err = nodeadmin.Run(ctx, a.store, req, time.Now())
+		out, err = nodeadmin.Run(ctx, a.store, req, time.Now(), a.drainNode)
 	}
 	switch {
 	case err != nil && nodeadmin.IsInputError(err):
@@ -41,4 +42,11 @@ func (a *App) adminNodes(ctx context.Context, admin store.User, cmd, args string
 		a.log.Info("admin node command", "admin_id", admin.TelegramID, "op", req.Op, "node", req.Name)
 		a.reply(ctx, admin.TelegramID, a.texts.T(lang, "admin_node_done", map[string]any{"Text": strings.TrimSpace(out)}), nil)
 	}
+}
+
+// drainNode starts moving a drained node's users to other nodes at the
+// configured drain rate (the NodeEvacuation workflow).
+func (a *App) drainNode(ctx context.Context, n store.Node) (int, error) {
+	req := shop.EvacuationRequest{Mode: shop.EvacuateDrain, PerMinute: a.cfg.NodeDrainRate}
+	return req.PerMinute, shop.StartEvacuation(ctx, a.temporal, a.cfg.TaskQueue, n.ID, n.Name, req)
 }

@@ -35,7 +35,7 @@ const (
 const Usage = `list
 add name=<name> region=<region> api=<host:port> host=<public host> pbk=<REALITY public key> sni=<server name> capacity=<users> [port=443] [tag=vless-in] [sid=<short id>]
 set <name> <field>=<value>…   (fields as for add, but name)
-drain <name>     keep its users, place no new ones
+drain <name>     place no new users, move its users to other nodes gradually
 disable <name>   out of service: no new users, not probed, watched or reconciled
 enable <name>    take new users again`
 

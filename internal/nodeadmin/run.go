@@ -11,11 +11,17 @@ import (
 	"vpnflow/internal/store"
 )
 
+// Drainer starts moving a drained node's users to other nodes (the
+// NodeEvacuation workflow) and says at what rate, users a minute.
+type Drainer func(ctx context.Context, n store.Node) (perMinute int, err error)
+
 // Run carries out a request against the node rows and describes the
 // outcome in plain text (the node list, or what changed). An error that
 // is the operator's input — bad syntax, a value Validate refuses, a name
-// taken or unknown — satisfies IsInputError and says what is wrong.
-func Run(ctx context.Context, st *store.Store, req Request, now time.Time) (string, error) {
+// taken or unknown — satisfies IsInputError and says what is wrong. A
+// drain of a node with live users starts moving them through drain; a
+// nil drain leaves them where they are.
+func Run(ctx context.Context, st *store.Store, req Request, now time.Time, drain Drainer) (string, error) {
 	switch req.Op {
 	case OpList:
 		usage, err := st.NodeUsages(ctx)
@@ -52,21 +58,29 @@ func Run(ctx context.Context, st *store.Store, req Request, now time.Time) (stri
 		if err != nil {
 			return "", err
 		}
-		if !changed {
-			return fmt.Sprintf("node %s is already %s\n", n.Name, n.State), nil
-		}
 		msg := fmt.Sprintf("node %s is now %s", n.Name, n.State)
-		if n.State != store.NodeEnabled {
-			users, err := liveUsers(ctx, st, n.ID)
+		if !changed {
+			msg = fmt.Sprintf("node %s is already %s", n.Name, n.State)
+		}
+		if n.State == store.NodeEnabled {
+			return msg + "\n", nil
+		}
+		users, err := liveUsers(ctx, st, n.ID)
+		if err != nil {
+			return "", err
+		}
+		switch {
+		case n.State == store.NodeDisabled && users > 0:
+			msg += fmt.Sprintf("; %d users still live on it keep their keys there, unprobed and unreconciled, until they are moved", users)
+		case users > 0 && drain != nil:
+			// Asked again, the drain joins the evacuation already running.
+			perMinute, err := drain(ctx, n)
 			if err != nil {
-				return "", err
+				return "", fmt.Errorf("start moving the users of node %s: %w", n.Name, err)
 			}
-			switch {
-			case n.State == store.NodeDisabled && users > 0:
-				msg += fmt.Sprintf("; %d users still live on it keep their keys there, unprobed and unreconciled, until they are moved", users)
-			case users > 0:
-				msg += fmt.Sprintf("; its %d live users stay", users)
-			}
+			msg += fmt.Sprintf("; its %d live users move to other nodes, %d a minute", users, perMinute)
+		case users > 0:
+			msg += fmt.Sprintf("; its %d live users stay", users)
 		}
 		return msg + "\n", nil
 	}

@@ -31,7 +31,7 @@ chaos-seed: tools
 	go run ./internal/dev/cmd/vpnflow-dev chaos-seed $(if $(CHAOS_SEED_LONG),-long)
 
 ## bench: the benchmarks' table (BENCH_PURCHASES, BENCH_CONCURRENCY, BENCH_BARE, BENCH_PAIRS,
-## BENCH_STORM, BENCH_WORKERS, BENCH_BROADCAST, BENCH_RECONCILE; -1 skips a case;
+## BENCH_STORM, BENCH_WORKERS, BENCH_BROADCAST, BENCH_RECONCILE, BENCH_FAILOVER; -1 skips a case;
 ## TEMPORAL=postgres: on the production Temporal server)
 bench: tools
 	$(if $(TEMPORAL),VPNFLOW_TEST_TEMPORAL=$(TEMPORAL)) go run ./internal/dev/cmd/vpnflow-dev bench

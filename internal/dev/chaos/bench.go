@@ -30,6 +30,7 @@ type BenchOptions struct {
 	Pairs       int           // interleaved pairs of the pipeline and the minimal one; default 3, -1 skips them
 	Broadcast   int           // users seeded for the broadcast burst; default 2,000, -1 skips the case
 	Reconcile   int           // live subscriptions seeded for the reconcile case; default 100,000, -1 skips it
+	Failover    int           // users on a node that is stopped and failed over; default 1,000, -1 skips the case
 	Dir         string
 	Out         io.Writer
 }
@@ -58,6 +59,9 @@ func (o *BenchOptions) defaults() {
 	}
 	if o.Reconcile == 0 {
 		o.Reconcile = 100_000
+	}
+	if o.Failover == 0 {
+		o.Failover = 1000
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -90,6 +94,7 @@ type BenchReport struct {
 	// Broadcast and Reconcile are nil when their case was skipped.
 	Broadcast *BroadcastRow
 	Reconcile *ReconcileRow
+	Failover  *FailoverRow
 	// Answers are the bot's first answers to users clicking through the
 	// menus while the pipeline saturated the server.
 	Answers answerSnapshot
@@ -108,7 +113,7 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	sys, err := startSystem(ctx, opts.Dir, out, map[string]string{
+	env := map[string]string{
 		"LOG_LEVEL": "warn", "WORKER_METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", port),
 		// The production default, not the chaos suite's 3 s: each poll is
 		// an activity of the Purchase, and hundreds of invoices prepared
@@ -118,7 +123,14 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 		// The production reminder stages, without the sandbox's last
 		// one-minute reminder, which would fall into a storm's setup.
 		"REMINDERS_PAID": "72h,24h,1h", "REMINDERS_TRIAL": "24h,1h",
-	}, false)
+	}
+	if opts.Failover > 0 {
+		// The failover case's clocks: a node is failed over within about
+		// 40 s of its stop rather than the production 3-4 minutes.
+		env["NODE_FAILOVER_AFTER"] = failoverBenchAfter.String()
+		env["HEALTH_CHECK_INTERVAL"] = failoverBenchHealth.String()
+	}
+	sys, err := startSystem(ctx, opts.Dir, out, env, false)
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +165,13 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 			return nil, fmt.Errorf("expiry storm: %w", err)
 		}
 		r.Storm = &storm
+	}
+	if opts.Failover > 0 {
+		fo, err := sys.failoverCase(ctx, d, opts.Failover, opts.Dir, out)
+		if err != nil {
+			return nil, fmt.Errorf("failover: %w", err)
+		}
+		r.Failover = &fo
 	}
 	// Last: its users stay, a hundred thousand by default.
 	if opts.Reconcile > 0 {

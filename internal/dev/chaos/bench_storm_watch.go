@@ -94,7 +94,7 @@ func (s *system) awaitExpiry(ctx context.Context, n int, at, instant time.Time, 
 	}
 }
 
-// noticePace is the rate of the users' notices containing text, from the
+// noticePace is the rate of the users' notices (or captions) containing text, from the
 // first to the last after at, and the most that arrived in any one second.
 func noticePace(d *driver, users []*user, at time.Time, text string) (float64, int) {
 	var first, last time.Time
@@ -102,7 +102,7 @@ func noticePace(d *driver, users []*user, at time.Time, text string) (float64, i
 	count := 0
 	for _, u := range users {
 		for _, m := range d.tg.Messages(u.id) {
-			if !strings.Contains(m.Text, text) || m.Date.Before(at) {
+			if !strings.Contains(m.Text+m.Caption, text) || m.Date.Before(at) {
 				continue
 			}
 			count++

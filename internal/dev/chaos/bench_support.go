@@ -235,6 +235,9 @@ func (r *BenchReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "expiry storm: notices %.1f/s from the first to the last, at most %d in one second; %d sends answered 429 (flood control at 30/s); worker's database pool: %s\n",
 			st.NoticesPerSecond, st.NoticesPeak, st.RateLimited, st.Pool)
 	}
+	if r.Failover != nil {
+		fmt.Fprintf(w, "\n%s\n", r.Failover)
+	}
 	if r.Broadcast != nil {
 		r.Broadcast.print(w)
 	}

@@ -103,12 +103,13 @@ func runBench(ctx context.Context, args []string) error {
 	pairs := fs.Int("pairs", envInt("BENCH_PAIRS", 3), "interleaved pairs of the pipeline and the minimal one; -1 skips (env BENCH_PAIRS)")
 	broadcast := fs.Int("broadcast", envInt("BENCH_BROADCAST", 2000), "users seeded for the broadcast burst; -1 skips (env BENCH_BROADCAST)")
 	reconcile := fs.Int("reconcile", envInt("BENCH_RECONCILE", 100_000), "live subscriptions seeded for the reconcile case; -1 skips (env BENCH_RECONCILE)")
+	failover := fs.Int("failover", envInt("BENCH_FAILOVER", 1000), "users on a node that is stopped and failed over; -1 skips (env BENCH_FAILOVER)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opts := chaos.BenchOptions{
 		Purchases: *purchases, Concurrency: *concurrency, BareFor: *bare, Storm: *storm, Workers: *workers, Pairs: *pairs,
-		Broadcast: *broadcast, Reconcile: *reconcile, Out: os.Stdout,
+		Broadcast: *broadcast, Reconcile: *reconcile, Failover: *failover, Out: os.Stdout,
 	}
 	var err error
 	if opts.Dir, err = chaosRunDir(ctx, "bench"); err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
+
 	"vpnflow/internal/dev/devstack"
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/dev/vlessclient"
@@ -166,6 +168,37 @@ func TestFailoverMovesUsersOffAStoppedNode(t *testing.T) {
 			t.Errorf("user %d got %d moved messages, want 1:\n%s", u, n, s.conversation(u))
 		}
 	}
+
+	// The histories replay against the code (and are the replay fixtures
+	// with VPNFLOW_RECORD_HISTORIES set): a moved user's Subscription, the
+	// evacuation, and the health check that failed the node over.
+	s.replayHistories(map[string]string{
+		"subscription-node-move":   shop.SubscriptionWorkflowID(someone),
+		"node-evacuation-failover": shop.EvacuationWorkflowID(second.ID),
+		"healthcheck-failover":     s.runWith("HealthCheck", "FailOverNodes"),
+	})
+}
+
+// runWith finds a completed run of a workflow type whose history
+// scheduled the activity, and returns its workflow ID.
+func (s *shopEnv) runWith(wfType, activity string) string {
+	s.t.Helper()
+	ctx := context.Background()
+	resp, err := s.temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Completed'", wfType),
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for _, e := range resp.Executions {
+		for _, ev := range s.history(e.Execution.WorkflowId).Events {
+			if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == activity {
+				return e.Execution.WorkflowId
+			}
+		}
+	}
+	s.t.Fatalf("no completed %s ran %s", wfType, activity)
+	return ""
 }
 
 func isMoved(m faketg.Message) bool { return isKey(m) && strings.Contains(m.Caption, movedText) }

@@ -74,31 +74,52 @@ func (s *subscription) move(ctx workflow.Context, m shop.Move) error {
 		return nil
 	}
 	if res.Live && s.active() && s.state.Status != shop.StatusBanned {
+		// A drained node still serves the user until the key is on the
+		// new one, so it leaves after; a failed-over node serves nobody,
+		// so the removal goes out with the add, and the move takes one
+		// workflow task less (the 1,000-users-a-minute goal).
+		var removed workflow.Future
+		if m.Mode == shop.EvacuateFailover {
+			removed = s.leave(ctx, m, res.Email)
+		}
 		if err := s.addKey(ctx); err != nil {
 			return err
 		}
 		s.sendKey(ctx, activities.KeyReasonMoved)
-		s.leaveNode(ctx, m, res.Email)
+		if removed == nil {
+			removed = s.leave(ctx, m, res.Email)
+		}
+		s.leftNode(ctx, m, res.Email, removed)
 	}
 	s.state.MarkApplied(m.ID)
 	return nil
 }
 
-// leaveNode removes the key from the node the user left and ends its
-// sessions there, with a few quick tries: a dead node must not hold the
-// workflow.
-func (s *subscription) leaveNode(ctx workflow.Context, m shop.Move, email string) {
+// leave removes the key from the node the user left, with a few quick
+// tries: a dead node must not hold the workflow.
+func (s *subscription) leave(ctx workflow.Context, m shop.Move, email string) workflow.Future {
 	var a *activities.Activities
+	return workflow.ExecuteActivity(leaveOptions(ctx, m), a.RemoveKeyFromNode,
+		activities.NodeKeyRef{UserID: s.state.UserID, NodeID: m.From, Email: email})
+}
+
+func leaveOptions(ctx workflow.Context, m shop.Move) workflow.Context {
 	attempts := int32(leaveAttemptsDrain)
 	if m.Mode == shop.EvacuateFailover {
 		attempts = leaveAttemptsFailover
 	}
-	opts := on(ctx, shop.BulkheadXray, workflow.ActivityOptions{
+	return on(ctx, shop.BulkheadXray, workflow.ActivityOptions{
 		StartToCloseTimeout: 5 * time.Second, ScheduleToCloseTimeout: 20 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumAttempts: attempts},
 	})
-	ref := activities.NodeKeyRef{UserID: s.state.UserID, NodeID: m.From, Email: email}
-	if err := workflow.ExecuteActivity(opts, a.RemoveKeyFromNode, ref).Get(ctx, nil); err != nil {
+}
+
+// leftNode waits for the removal and, if it happened, ends the key's
+// sessions on that node, best effort.
+func (s *subscription) leftNode(ctx workflow.Context, m shop.Move, email string, removed workflow.Future) {
+	var a *activities.Activities
+	opts := leaveOptions(ctx, m)
+	if err := removed.Get(ctx, nil); err != nil {
 		workflow.GetLogger(ctx).Info("key left on the node the user moved off; reconcile removes it when the node is back",
 			"node", m.From, "error", err)
 		return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"vpnflow/internal/store"
 )
@@ -57,5 +58,20 @@ func TestApply(t *testing.T) {
 	}
 	if _, err := Apply(NewNode(), map[string]string{"port": "443x"}); !errors.Is(err, ErrUsage) {
 		t.Errorf("a bad port: %v", err)
+	}
+}
+
+// A failed-over node says so in the list, beside its draining state.
+func TestFormatShowsAFailover(t *testing.T) {
+	now := time.Date(2026, 12, 6, 3, 10, 0, 0, time.UTC)
+	at, answered := now.Add(-7*time.Minute), now.Add(-10*time.Minute)
+	checked := now.Add(-20 * time.Second)
+	out := Format([]store.NodeUsage{{Node: store.Node{ID: 2, Name: "eu-2", State: store.NodeDraining, Capacity: 100,
+		APIAddr: "10.0.0.2:10085", InboundTag: "vless-in", Host: "eu2.example.com", Port: 443,
+		CheckedAt: &checked, HealthyAt: &answered, HealthError: "connection refused", FailedOverAt: &at}, Users: 3}}, now)
+	for _, want := range []string{"draining", "3/100", "DOWN", "last answered 10m0s ago", "failed over 7m0s ago"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list lacks %q:\n%s", want, out)
+		}
 	}
 }

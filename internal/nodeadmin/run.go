@@ -150,7 +150,13 @@ func Format(nodes []store.NodeUsage, now time.Time) string {
 	w.Flush()
 	b.WriteString("\n")
 	for _, n := range nodes {
-		fmt.Fprintf(&b, "%s: api %s inbound %s, links to %s:%d sni %s\n", n.Name, n.APIAddr, n.InboundTag, n.Host, n.Port, orNone(n.SNI))
+		fmt.Fprintf(&b, "%s: api %s inbound %s, links to %s:%d sni %s", n.Name, n.APIAddr, n.InboundTag, n.Host, n.Port, orNone(n.SNI))
+		if n.FailedOverAt != nil {
+			// Why a node is draining though nobody drained it, and that
+			// enabling it again is the operator's call.
+			fmt.Fprintf(&b, "; failed over %s", ago(now, *n.FailedOverAt))
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
 }

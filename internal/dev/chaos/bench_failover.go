@@ -79,6 +79,13 @@ func (s *system) failoverCase(ctx context.Context, d *driver, n int, dir string,
 	if err != nil {
 		return FailoverRow{}, err
 	}
+	// Out of service afterwards: a later case's reconcile or health check
+	// would otherwise wait on the stopped node.
+	defer func() {
+		if _, _, err := s.store.SetNodeState(context.WithoutCancel(ctx), b.Name, store.NodeDisabled); err != nil {
+			fmt.Fprintf(out, "bench: failover: %s not disabled: %v\n", b.Name, err)
+		}
+	}()
 	first, err := s.firstNode(ctx, b.ID)
 	if err != nil {
 		return FailoverRow{}, err

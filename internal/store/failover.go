@@ -153,13 +153,15 @@ const qHealthyElsewhere = `EXISTS (SELECT 1 FROM nodes o WHERE o.id <> n.id AND 
 	AND o.healthy_at IS NOT NULL AND o.checked_at = o.healthy_at)`
 
 // DueFailovers lists the nodes the rule fails over, by id, provided
-// another enabled node is healthy.
+// another enabled node is healthy; and those failed over at r.Now
+// already, so a retried health check step finishes what it began.
 func (s *Store) DueFailovers(ctx context.Context, r FailoverRule) ([]Node, error) {
 	if r.Now.IsZero() || r.After <= 0 {
 		return nil, fmt.Errorf("list nodes due for failover: %w: need a time and a positive delay", ErrInvalid)
 	}
 	ns, err := collectAll[Node](s.pool.Query(ctx, `SELECT `+nodeColumns+` FROM nodes n
-		WHERE `+qFailoverDue+` AND `+qHealthyElsewhere+` ORDER BY n.id`, r.Now, r.After.Seconds(), r.Cooldown.Seconds()))
+		WHERE (`+qFailoverDue+` AND `+qHealthyElsewhere+`) OR n.failed_over_at = $1 ORDER BY n.id`,
+		r.Now, r.After.Seconds(), r.Cooldown.Seconds()))
 	return ns, wrap("list nodes due for failover", err)
 }
 
@@ -167,6 +169,7 @@ func (s *Store) DueFailovers(ctx context.Context, r FailoverRule) ([]Node, error
 // is set to draining (no new users; still probed, so its evacuation sees
 // it recover) and failed_over_at is set to r.Now, which starts the
 // cooldown. It reports whether it did, and the live users on the node.
+// Asked again at the same r.Now (a retry), it answers yes again.
 func (s *Store) BeginFailover(ctx context.Context, node int16, r FailoverRule) (bool, int, error) {
 	op := fmt.Sprintf("fail over node %d", node)
 	if r.Now.IsZero() || r.After <= 0 {
@@ -181,7 +184,8 @@ func (s *Store) BeginFailover(ctx context.Context, node int16, r FailoverRule) (
 			return fmt.Errorf("lock node: %w", err)
 		}
 		tag, err := tx.Exec(ctx, `UPDATE nodes n SET state = 'draining', failed_over_at = $1, updated_at = now()
-			WHERE n.id = $4 AND `+qFailoverDue+` AND `+qHealthyElsewhere, r.Now, r.After.Seconds(), r.Cooldown.Seconds(), node)
+			WHERE n.id = $4 AND ((`+qFailoverDue+` AND `+qHealthyElsewhere+`) OR n.failed_over_at = $1)`,
+			r.Now, r.After.Seconds(), r.Cooldown.Seconds(), node)
 		if err != nil {
 			return err
 		}

@@ -177,6 +177,14 @@ func TestFailoverRule(t *testing.T) {
 	if err != nil || !started || users != 2 {
 		t.Fatalf("BeginFailover = %v, %d users, %v; want started with 2", started, users, err)
 	}
+	// A retry of the same health check step gets the same answer, so it
+	// goes on to start the evacuation.
+	if again, _, err := e.s.BeginFailover(e.ctx, dead.ID, rule); err != nil || !again {
+		t.Errorf("BeginFailover retried at the same time = %v, %v; want started", again, err)
+	}
+	if got := due(rule); len(got) != 1 || got[0] != dead.ID {
+		t.Errorf("due at the failover's own time = %v, want [%d]", got, dead.ID)
+	}
 	n, err := e.s.GetNode(e.ctx, dead.ID)
 	if err != nil || n.State != store.NodeDraining || n.FailedOverAt == nil || !n.FailedOverAt.Equal(now) {
 		t.Fatalf("failed-over node = %+v, %v; want draining, failed over at %s", n, err, now)

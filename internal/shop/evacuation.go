@@ -116,13 +116,16 @@ const QueryEvacuation = "state"
 
 // StartEvacuation starts node's evacuation, or hands the request to the
 // one already running (a failover speeds up a drain). It returns once
-// Temporal has accepted it.
+// Temporal has accepted it. The evacuation runs on the operations queue
+// beside taskQueue (OpsQueue), like the scheduled workflows: the moves it
+// asks for fill the users' queue, and its own pacing must not wait
+// behind them.
 func StartEvacuation(ctx context.Context, c client.Client, taskQueue string, node int16, name string, req EvacuationRequest) error {
 	if err := req.Validate(); err != nil {
 		return fmt.Errorf("evacuate node %s: %w", name, err)
 	}
 	_, err := c.SignalWithStartWorkflow(ctx, EvacuationWorkflowID(node), SignalEvacuate, req, client.StartWorkflowOptions{
-		ID: EvacuationWorkflowID(node), TaskQueue: taskQueue,
+		ID: EvacuationWorkflowID(node), TaskQueue: OpsQueue(taskQueue),
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	}, EvacuationWorkflowType, EvacuationInput{NodeID: node, Node: name, Request: req})

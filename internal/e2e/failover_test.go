@@ -259,3 +259,62 @@ func (s *shopEnv) feedLink(url string) vless.Link {
 	}
 	return l
 }
+
+// TestDrainMovesUsersGradually: an admin drains the second node; its
+// users move to the first node at the drain rate, each told once, and
+// each key is then on exactly its new node: the drained node, still up,
+// no longer holds any.
+func TestDrainMovesUsersGradually(t *testing.T) {
+	tn := startTwoNodes(t, map[string]string{"NODE_DRAIN_RATE": "120"})
+	tn.runInProcess()
+	ctx := context.Background()
+	second, err := tn.store.NodeByName(ctx, devstack.SecondNodeName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, name := range []string{"Ann", "Bob", "Cat", "Dan"} {
+		u := tn.register(name)
+		tn.press(u, "Free trial")
+		tn.waitText(u, 0, "Where would you like your server")
+		tn.press(u, devstack.SecondNodeRegion)
+		tn.waitFor(u, 0, "the key message", isKey)
+		ids = append(ids, u)
+	}
+	tn.eventually("each key on its node", func() error { return tn.exactlyOnTheirNodes(ids) })
+
+	start := time.Now()
+	tn.adminSays(ids[0], "/node drain "+devstack.SecondNodeName, "move to other nodes, 120 a minute")
+	tn.eventually("everyone moved off the drained node", func() error {
+		for _, u := range ids {
+			if node, err := tn.store.UserNode(ctx, u); err != nil || node == second.ID {
+				return fmt.Errorf("user %d on node %d (%v)", u, node, err)
+			}
+		}
+		return tn.exactlyOnTheirNodes(ids)
+	})
+	t.Logf("drain of %d users at 120/min: all moved %s after the command", len(ids), time.Since(start).Round(100*time.Millisecond))
+	for _, u := range ids {
+		tn.waitFor(u, 0, "the moved key message", isMoved)
+	}
+	tn.eventually("the drain ended", func() error {
+		v, err := tn.temporal.QueryWorkflow(ctx, shop.EvacuationWorkflowID(second.ID), "", shop.QueryEvacuation)
+		if err != nil {
+			return err
+		}
+		var st shop.EvacuationState
+		if err := v.Get(&st); err != nil {
+			return err
+		}
+		if !st.Done || st.Outcome != shop.EvacuationEmpty || st.Mode != shop.EvacuateDrain {
+			return fmt.Errorf("evacuation: %+v", st)
+		}
+		return nil
+	})
+	time.Sleep(2 * time.Second)
+	for _, u := range ids {
+		if n := tn.count(u, isMoved); n != 1 {
+			t.Errorf("user %d got %d moved messages, want 1", u, n)
+		}
+	}
+}

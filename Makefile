@@ -67,4 +67,4 @@ fmt:
 ## a workflow change is meant to be incompatible and is versioned)
 record-histories:
 	mkdir -p workflows/testdata/histories
-	VPNFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories go test -count=1 -run 'TestHistoriesReplay|TestRevocationEndsOpenSessions' ./internal/e2e/
+	VPNFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories go test -count=1 -run 'TestHistoriesReplay|TestRevocationEndsOpenSessions|TestFailoverMovesUsersOffAStoppedNode' ./internal/e2e/

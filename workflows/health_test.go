@@ -230,7 +230,7 @@ func TestHealthCheckBeforeNodes(t *testing.T) {
 	he.OnGetVersion(healthPerNodeChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	r := he.run(t)
 	require.Equal(t, []string{ComponentXray}, r.Down)
-	require.Len(t, r.Components, 8)
+	require.Len(t, r.Components, 8) // the seven, and the revocation probe
 	require.Empty(t, he.recorded)
 }
 
@@ -241,7 +241,7 @@ func TestHealthCheckProbesEachNode(t *testing.T) {
 	he := newHealthEnvIn(newTestEnv(), map[string]string{ComponentXrayNode("eu-2"): "context deadline exceeded"}, nodes...)
 	r := he.run(t)
 	require.Equal(t, []string{ComponentXrayNode("eu-2")}, r.Down)
-	require.Len(t, r.Components, 10)
+	require.Len(t, r.Components, 10) // six, one per node, and the revocation probe
 	require.Equal(t, []activities.AdminAlert{{
 		Message: activities.AlertHealthDown, Component: "Xray eu-2", Error: "context deadline exceeded",
 	}}, he.alerts)

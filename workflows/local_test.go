@@ -83,7 +83,7 @@ func TestLocalStepHandedToBulkheadWhenDatabaseDown(t *testing.T) {
 	require.Len(t, *delivered, 1)
 	require.Equal(t, "local", ran[0])
 	require.Equal(t, dbQueue, ran[len(ran)-1])
-	locals := countOf(ran, "local")
+	locals := count(ran, "local")
 	require.Greater(t, locals, 1, "tried locally more than once: %v", ran)
 	require.Less(t, locals, len(ran)-1, "handed over while the database was still down: %v", ran)
 	require.Empty(t, pe.failed)
@@ -128,17 +128,7 @@ func TestLocalDeliveryHandedToActivity(t *testing.T) {
 
 	require.Equal(t, shop.PurchasePaid, pe.result(t).Status)
 	require.Equal(t, "default-test-taskqueue", ran[len(ran)-1])
-	require.Equal(t, len(ran)-1, countOf(ran, "local"))
-}
-
-func countOf(xs []string, x string) int {
-	n := 0
-	for _, v := range xs {
-		if v == x {
-			n++
-		}
-	}
-	return n
+	require.Equal(t, len(ran)-1, count(ran, "local"))
 }
 
 // A lean Subscription run reads the configured policy locally, once for

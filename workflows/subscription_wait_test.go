@@ -57,7 +57,7 @@ func TestLeanSubscriptionKeepsOneTimer(t *testing.T) {
 	require.Equal(t, 1, lean.canceled, "the day-2 timer is cancelled")
 	require.Greater(t, before.fired, lean.fired)
 	require.Equal(t, before.notices, lean.notices)
-	require.Equal(t, 1, countOf(lean.notices, "reminder"))
+	require.Equal(t, 1, count(lean.notices, "reminder"))
 	require.Equal(t, before.keys, lean.keys)
 	t.Logf("main-loop timers fired: %d lean, %d before", lean.fired, before.fired)
 }

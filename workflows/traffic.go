@@ -38,7 +38,7 @@ func CollectTraffic(ctx workflow.Context, in schedules.TrafficInput) (TrafficRes
 	info := workflow.GetInfo(ctx)
 	res := TrafficResult{BatchID: info.WorkflowExecution.ID + "/" + info.WorkflowExecution.RunID}
 	if workflow.GetVersion(ctx, trafficPerNodeChange, workflow.DefaultVersion, 1) == 1 {
-		return collectTrafficNodes(ctx, res)
+		return collectTrafficNodes(ctx, in, res)
 	}
 	var a *activities.Activities
 	var reading activities.TrafficReading

@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
+	"vpnflow/internal/schedules"
 )
 
 // trafficPerNodeChange marks the CollectTraffic runs that read each node's
@@ -18,7 +19,7 @@ const trafficPerNodeChange = "traffic-per-node"
 // node's reading under a batch id of its own (the run's, plus the node), so
 // a node that cannot be read leaves its counters for the next run and
 // holds up no other node's.
-func collectTrafficNodes(ctx workflow.Context, res TrafficResult) (TrafficResult, error) {
+func collectTrafficNodes(ctx workflow.Context, in schedules.TrafficInput, res TrafficResult) (TrafficResult, error) {
 	var a *activities.Activities
 	var nodes activities.XrayNodes
 	if err := workflow.ExecuteActivity(withNodeList(ctx), a.ListXrayNodes, activities.XrayNodesInput{}).Get(ctx, &nodes); err != nil {
@@ -27,6 +28,7 @@ func collectTrafficNodes(ctx workflow.Context, res TrafficResult) (TrafficResult
 	}
 	type outcome struct {
 		users, updated int
+		revoked        int
 		applied        bool
 		skipped        string
 		err            error
@@ -50,12 +52,13 @@ func collectTrafficNodes(ctx workflow.Context, res TrafficResult) (TrafficResult
 			var rec activities.RecordTrafficResult
 			err := workflow.ExecuteActivity(withDB(ctx), a.RecordTrafficBatch, activities.RecordTrafficInput{
 				BatchID: fmt.Sprintf("%s/node-%d", res.BatchID, n.ID), Deltas: reading.Deltas,
+				ReadAt: reading.ReadAt, RevokedGrace: in.RevokedGrace,
 			}).Get(ctx, &rec)
 			if err != nil {
 				outcomes[i].err = fmt.Errorf("record traffic batch of node %s: %w", n.Name, err)
 				return
 			}
-			outcomes[i].updated, outcomes[i].applied = rec.Updated, rec.Applied
+			outcomes[i].updated, outcomes[i].applied, outcomes[i].revoked = rec.Updated, rec.Applied, rec.Revoked
 		})
 	}
 	wg.Wait(ctx)
@@ -66,6 +69,7 @@ func collectTrafficNodes(ctx workflow.Context, res TrafficResult) (TrafficResult
 		}
 		res.Users += o.users
 		res.Updated += o.updated
+		res.Revoked += o.revoked
 		res.Applied = res.Applied || o.applied
 		if o.skipped != "" {
 			skipped = append(skipped, o.skipped)

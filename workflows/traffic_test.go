@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -112,6 +114,41 @@ func TestCollectTrafficPerNode(t *testing.T) {
 	require.Equal(t, 2, res.Updated)
 	require.True(t, res.Applied)
 	require.Contains(t, res.Skipped, "eu-2")
+}
+
+// Each node's reading carries its time and the run's grace to the write,
+// which looks for revoked keys that moved bytes; their counts add up.
+func TestCollectTrafficPerNodeChecksRevokedKeys(t *testing.T) {
+	env := newTestEnv()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	env.OnActivity(a.ListXrayNodes, mock.Anything, mock.Anything).Return(activities.XrayNodes{Nodes: []activities.XrayNode{
+		{ID: 1, Name: "default"}, {ID: 2, Name: "eu-2"},
+	}}, nil)
+	readAt := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
+	env.OnActivity(a.ReadTrafficCounters, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReadTrafficInput) (activities.TrafficReading, error) {
+		return activities.TrafficReading{ReadAt: readAt.Add(time.Duration(in.NodeID) * time.Second),
+			Deltas: []activities.TrafficDelta{{Email: fmt.Sprintf("tg%d@vpnflow", in.NodeID), Up: 1}}}, nil
+	})
+	var writes []activities.RecordTrafficInput
+	env.OnActivity(a.RecordTrafficBatch, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordTrafficInput) (activities.RecordTrafficResult, error) {
+		writes = append(writes, in)
+		return activities.RecordTrafficResult{Applied: true, Updated: 1, Revoked: 1}, nil
+	})
+	env.ExecuteWorkflow(CollectTraffic, schedules.TrafficInput{RevokedGrace: 7 * time.Second})
+	require.NoError(t, env.GetWorkflowError())
+	var res TrafficResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Len(t, writes, 2)
+	for _, w := range writes {
+		node := int64(1)
+		if strings.HasSuffix(w.BatchID, "/node-2") {
+			node = 2
+		}
+		require.Equal(t, 7*time.Second, w.RevokedGrace, w.BatchID)
+		require.True(t, w.ReadAt.Equal(readAt.Add(time.Duration(node)*time.Second)), "%s read at %s", w.BatchID, w.ReadAt)
+	}
+	require.Equal(t, 2, res.Revoked)
 }
 
 // Runs recorded before nodes read the one Xray under the run's batch id.

@@ -88,11 +88,13 @@ func (s *system) checkCreditedOnce(ctx context.Context) Check {
 	return c
 }
 
+const chargesCheck = "no charge without a credit or a refund"
+
 // checkChargesCredited: every payment a provider took (a paid Crypto Pay
 // invoice, a Stars charge) belongs to a purchase that is paid or refunded,
 // unless the provider refunded it.
 func (s *system) checkChargesCredited(ctx context.Context) Check {
-	c := Check{Name: "no charge without a credit or a refund"}
+	c := Check{Name: chargesCheck, converges: true}
 	settled := map[string]bool{} // provider + "/" + invoice or charge id
 	rows, err := s.pool.Query(ctx, `SELECT provider, coalesce(provider_invoice_id, ''), coalesce(provider_charge_id, '')
 		FROM purchases WHERE status IN ('paid', 'refunded')`)

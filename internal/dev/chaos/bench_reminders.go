@@ -52,7 +52,7 @@ func (s *system) reminderStorm(ctx context.Context, d *driver, users []*user, em
 	}
 	lead := slices.Min(stages)
 	n := len(users)
-	at := time.Now().Add(30*time.Second + time.Duration(n)*time.Second/40).Truncate(time.Second).Add(time.Second)
+	at := time.Now().Add(stormLead(n)).Truncate(time.Second).Add(time.Second)
 	fmt.Fprintf(out, "bench: reminder storm: %d reminders due at %s\n", n, at.UTC().Format(time.TimeOnly))
 	if err := s.moveExpiries(ctx, users, at.Add(lead), at, out); err != nil {
 		return ReminderRow{}, err

@@ -122,8 +122,10 @@ func (w *seedWatch) sampleFlag() {
 	sc := bufio.NewScanner(strings.NewReader(body))
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "vpnflow_health_component_up{") && strings.Contains(line, `component="xray"`) &&
-			strings.HasSuffix(line, " 0") {
+		// The one node is "xray:default" since nodes are components of
+		// their own; "xray" before.
+		xray := strings.Contains(line, `component="xray"`) || strings.Contains(line, `component="xray:`)
+		if strings.HasPrefix(line, "vpnflow_health_component_up{") && xray && strings.HasSuffix(line, " 0") {
 			w.mu.Lock()
 			w.r.Flagged = time.Since(time.Unix(0, from))
 			w.mu.Unlock()

@@ -216,3 +216,46 @@ func TestFailoverRule(t *testing.T) {
 		t.Errorf("evacuation status = %+v, %v", st, err)
 	}
 }
+
+// TestRenewalLeavesANodeThatTakesNoUsers: an evacuation moves live users
+// only, so an expired user still names the failed-over node; their
+// renewal puts them on a node that takes users, and a renewal while on an
+// enabled node (or while live, which the evacuation moves) stays put.
+func TestRenewalLeavesANodeThatTakesNoUsers(t *testing.T) {
+	e := newEnv(t)
+	e.onlyNodes()
+	dead := e.addNode("dead", "eu", 100)
+	for id := int64(1); id <= 3; id++ {
+		if node := e.mustTrialOn(id); node != dead.ID {
+			t.Fatalf("user %d placed on %d", id, node)
+		}
+	}
+	alive := e.addNode("alive", "eu", 100)
+	e.exec(`UPDATE subscriptions SET status = 'expired', expires_at = now() - interval '1 day' WHERE user_id IN (1, 2)`)
+	e.exec(`UPDATE nodes SET state = 'draining' WHERE id = $1`, dead.ID)
+
+	grant := func(id int64, ref string) {
+		t.Helper()
+		if _, err := e.s.GrantTime(e.ctx, store.GrantParams{UserID: id, Duration: 24 * time.Hour, Kind: "admin", Reference: ref, EmailDomain: domain}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grant(1, "renew")
+	if node, _ := e.s.UserNode(e.ctx, 1); node != alive.ID {
+		t.Errorf("expired user 1 renewed on node %d, want %d (dead is draining)", node, alive.ID)
+	}
+	// Live on the draining node: the evacuation's to move, not the renewal's.
+	grant(3, "renew")
+	if node, _ := e.s.UserNode(e.ctx, 3); node != dead.ID {
+		t.Errorf("live user 3 renewed on node %d, want it left on %d for the evacuation", node, dead.ID)
+	}
+	// Nowhere else to go: the renewal is credited where the row is.
+	e.exec(`UPDATE nodes SET state = 'disabled' WHERE id = $1`, alive.ID)
+	grant(2, "renew")
+	if node, _ := e.s.UserNode(e.ctx, 2); node != dead.ID {
+		t.Errorf("expired user 2 renewed on node %d with no node enabled, want %d", node, dead.ID)
+	}
+	if n := e.count(`SELECT count(*) FROM audit_log WHERE event = $1 AND user_id = 1`, store.EventNodeMoved); n != 1 {
+		t.Errorf("%d moves of user 1 audited, want 1", n)
+	}
+}

@@ -153,11 +153,46 @@ func extendSubscription(ctx context.Context, tx pgx.Tx, e extension) (extended, 
 	} else if err != nil {
 		return extended{}, fmt.Errorf("lock subscription: %w", err)
 	}
+	if !prev.LiveAt(e.now) {
+		if err := leaveClosedNode(ctx, tx, prev); err != nil {
+			return extended{}, err
+		}
+	}
 	sub, err := collectOne[Subscription](tx.Query(ctx, qExtendSubscription, e.userID, e.now, e.by, banned, e.planID))
 	if err != nil {
 		return extended{}, fmt.Errorf("extend subscription: %w", err)
 	}
 	return extended{sub: sub, previousStatus: prev.Status}, nil
+}
+
+// leaveClosedNode re-places a row that is not live and names a node that
+// takes no users (failed over, drained or disabled): an evacuation moves
+// the live users only, so without this a renewal would put its key back
+// on that node. With no enabled node anywhere the row stays where it is,
+// and the renewal is credited all the same.
+func leaveClosedNode(ctx context.Context, tx pgx.Tx, prev Subscription) error {
+	var state string
+	if err := tx.QueryRow(ctx, `SELECT state FROM nodes WHERE id = $1`, prev.NodeID).Scan(&state); err != nil {
+		return fmt.Errorf("read node of the subscription: %w", err)
+	}
+	if state == NodeEnabled {
+		return nil
+	}
+	n, region, err := chooseNode(ctx, tx, prev.UserID, true, prev.NodeID)
+	if errors.Is(err, ErrNoNode) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("re-place subscription: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE subscriptions SET node_id = $2, updated_at = now() WHERE user_id = $1`, prev.UserID, n.ID); err != nil {
+		return fmt.Errorf("re-place subscription: %w", err)
+	}
+	details := map[string]any{"renewal": true, "from": prev.NodeID, "to": n.ID, "from_state": state, "users": n.Users, "capacity": n.Capacity}
+	if region != "" {
+		details["region"], details["in_region"] = region, n.Region == region
+	}
+	return appendAudit(ctx, tx, prev.UserID, EventNodeMoved, details)
 }
 
 // ExpireSubscription marks a live subscription expired if its time is up

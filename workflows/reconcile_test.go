@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +20,10 @@ import (
 )
 
 // fakeLiveKeys pages through users 1..n the way the store does, and says
-// every third one was missing from Xray.
+// every third one was missing from Xray. The test environment runs the
+// nodes' activities at once, hence the lock.
 type fakeLiveKeys struct {
+	mu       sync.Mutex
 	n        int64
 	calls    []activities.ReconcilePageInput
 	failAt   int64   // a page after this user id fails for good; 0 never
@@ -33,7 +36,9 @@ func (f *fakeLiveKeys) page(_ context.Context, in activities.ReconcilePageInput)
 		return activities.ReconcilePageResult{}, temporal.NewNonRetryableApplicationError("no time given", "Invalid", nil)
 	}
 	in.Now = time.Time{} // the calls are compared by page bounds
+	f.mu.Lock()
 	f.calls = append(f.calls, in)
+	f.mu.Unlock()
 	if (f.failAt != 0 && in.AfterUserID == f.failAt) || (f.failNode != 0 && in.NodeID == f.failNode) {
 		return activities.ReconcilePageResult{}, temporal.NewNonRetryableApplicationError("inbound gone", activities.ErrConfiguration, nil)
 	}
@@ -60,7 +65,9 @@ func newReconcileEnv(keys *fakeLiveKeys, nodes ...activities.XrayNode) (*testsui
 	env.OnActivity(a.ListXrayNodes, mock.Anything, mock.Anything).Return(activities.XrayNodes{Nodes: nodes}, nil)
 	env.OnActivity(a.ReconcilePage, mock.Anything, mock.Anything).Return(keys.page)
 	env.OnActivity(a.RemoveOrphans, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RemoveOrphansInput) (activities.RemoveOrphansResult, error) {
+		keys.mu.Lock()
 		keys.swept = append(keys.swept, in.NodeID)
+		keys.mu.Unlock()
 		return activities.RemoveOrphansResult{InXray: 10, Foreign: 2, Removed: 3, Errors: 1}, nil
 	})
 	// No row is overdue.

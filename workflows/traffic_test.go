@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,8 +101,11 @@ func TestCollectTrafficPerNode(t *testing.T) {
 		}
 		return activities.TrafficReading{Deltas: []activities.TrafficDelta{{Email: fmt.Sprintf("tg%d@vpnflow", in.NodeID), Up: 1}}}, nil
 	})
+	var mu sync.Mutex // the nodes' writes run at once
 	var batches []string
 	env.OnActivity(a.RecordTrafficBatch, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordTrafficInput) (activities.RecordTrafficResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		batches = append(batches, in.BatchID)
 		return activities.RecordTrafficResult{Applied: true, Updated: len(in.Deltas)}, nil
 	})
@@ -130,8 +134,11 @@ func TestCollectTrafficPerNodeChecksRevokedKeys(t *testing.T) {
 		return activities.TrafficReading{ReadAt: readAt.Add(time.Duration(in.NodeID) * time.Second),
 			Deltas: []activities.TrafficDelta{{Email: fmt.Sprintf("tg%d@vpnflow", in.NodeID), Up: 1}}}, nil
 	})
+	var mu sync.Mutex // the nodes' writes run at once
 	var writes []activities.RecordTrafficInput
 	env.OnActivity(a.RecordTrafficBatch, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.RecordTrafficInput) (activities.RecordTrafficResult, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		writes = append(writes, in)
 		return activities.RecordTrafficResult{Applied: true, Updated: 1, Revoked: 1}, nil
 	})

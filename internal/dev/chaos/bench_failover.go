@@ -6,10 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/dev/stack"
@@ -94,27 +91,8 @@ func (s *system) failoverCase(ctx context.Context, d *driver, n int, dir string,
 		return FailoverRow{}, err
 	}
 	fmt.Fprintf(out, "bench: failover: %d trials on %s\n", n, failoverNodeName)
-	users := make([]*user, n)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
-	var given atomic.Int64
-	for i := range users {
-		g.Go(func() error {
-			u := &user{n: 6_000_000 + i, kind: KindTrial}
-			if err := d.startBenchUser(gctx, u); err != nil {
-				return err
-			}
-			if err := d.pressUntil(gctx, u, "Free trial", isKey); err != nil {
-				return fmt.Errorf("trial of user %d: %w", u.id, err)
-			}
-			users[i] = u
-			if m := given.Add(1); m%500 == 0 {
-				fmt.Fprintf(out, "bench: failover: %d of %d trials given\n", m, n)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	users, err := giveTrials(ctx, d, n, 6_000_000, "failover", out)
+	if err != nil {
 		return FailoverRow{}, err
 	}
 	if _, _, err := s.store.SetNodeState(ctx, first.Name, store.NodeEnabled); err != nil {

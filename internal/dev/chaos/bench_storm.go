@@ -43,28 +43,8 @@ const stormWait = 30 * time.Minute
 // and watches Xray from that second until every key is gone.
 func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Writer) (StormRow, error) {
 	fmt.Fprintf(out, "bench: expiry storm: %d trials\n", n)
-	users := make([]*user, n)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(32)
-	var given atomic.Int64
-	began := time.Now()
-	for i := range users {
-		g.Go(func() error {
-			u := &user{n: 4_000_000 + i, kind: KindTrial}
-			if err := d.startBenchUser(gctx, u); err != nil {
-				return err
-			}
-			if err := d.pressUntil(gctx, u, "Free trial", isKey); err != nil {
-				return fmt.Errorf("trial of user %d: %w", u.id, err)
-			}
-			users[i] = u
-			if m := given.Add(1); m%500 == 0 {
-				fmt.Fprintf(out, "bench: expiry storm: %d of %d trials given (%.1f/s)\n", m, n, float64(m)/time.Since(began).Seconds())
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	users, err := giveTrials(ctx, d, n, 4_000_000, "expiry storm", out)
+	if err != nil {
 		return StormRow{}, err
 	}
 	emails := map[string]bool{}
@@ -143,6 +123,33 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 	row.RateLimited = s.stack.Telegram.RateLimited()
 	row.NoticesPerSecond, row.NoticesPeak = noticePace(d, users, at, expiredText)
 	return row, nil
+}
+
+// giveTrials gives n new users (numbered from base) the trial through the
+// bot, 32 at a time, printing progress every 500 under the case's name.
+func giveTrials(ctx context.Context, d *driver, n, base int, name string, out io.Writer) ([]*user, error) {
+	users := make([]*user, n)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(32)
+	var given atomic.Int64
+	began := time.Now()
+	for i := range users {
+		g.Go(func() error {
+			u := &user{n: base + i, kind: KindTrial}
+			if err := d.startBenchUser(gctx, u); err != nil {
+				return err
+			}
+			if err := d.pressUntil(gctx, u, "Free trial", isKey); err != nil {
+				return fmt.Errorf("trial of user %d: %w", u.id, err)
+			}
+			users[i] = u
+			if m := given.Add(1); m%500 == 0 {
+				fmt.Fprintf(out, "bench: %s: %d of %d trials given (%.1f/s)\n", name, m, n, float64(m)/time.Since(began).Seconds())
+			}
+			return nil
+		})
+	}
+	return users, g.Wait()
 }
 
 // stormLead is how far ahead of now the storms' instant is set for n

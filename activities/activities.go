@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"golang.org/x/sync/semaphore"
 
 	"vpnflow/internal/config"
 	"vpnflow/internal/cryptopay"
@@ -42,6 +43,9 @@ type Activities struct {
 	NodeID int16
 	// Database answers the health check's ping (the store's pool).
 	Database Pinger
+	// LocalXray bounds the Xray calls run as local activities at once
+	// (local_xray.go); nil runs none locally.
+	LocalXray *semaphore.Weighted
 }
 
 // permanent marks an error that retrying cannot fix.

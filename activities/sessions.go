@@ -80,6 +80,11 @@ func (a *Activities) EndSessions(ctx context.Context, in EndSessionsInput) (EndS
 	if err != nil {
 		return EndSessionsResult{}, err
 	}
+	release, err := a.admitXray(ctx, xc)
+	if err != nil {
+		return EndSessionsResult{}, err
+	}
+	defer release()
 	res, err := a.endSessions(ctx, xc, []string{email})
 	if err != nil {
 		return res, xrayError("end sessions of "+email, err)

@@ -87,6 +87,11 @@ func (a *Activities) EnsureVLESSUser(ctx context.Context, in UserRef) error {
 	if err != nil {
 		return err
 	}
+	release, err := a.admitXray(ctx, xc)
+	if err != nil {
+		return err
+	}
+	defer release()
 	u := xray.User{Email: sub.XrayEmail, UUID: sub.VLESSUUID.String(), Flow: a.Config.VLESSFlow}
 	return xrayError("add vless user "+u.Email, addReplacingStale(ctx, xc, u))
 }
@@ -117,6 +122,11 @@ func (a *Activities) RemoveVLESSUser(ctx context.Context, in UserRef) error {
 	if err != nil {
 		return err
 	}
+	release, err := a.admitXray(ctx, xc)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return xrayError("remove vless user "+email, xc.RemoveUser(ctx, email))
 }
 

@@ -35,9 +35,15 @@ func TestActivationNoticeOnlyWhenSlow(t *testing.T) {
 				if !lean {
 					beforeLean(se.TestWorkflowEnvironment)
 				}
+				// A lean run tries once locally first (xrayStep): that
+				// try fails too, and the queue sees the same refusals.
+				refusals := tc.failures
+				if lean && tc.failures > 0 {
+					refusals++
+				}
 				failures := 0
 				se.ensure = func() error {
-					if failures < tc.failures {
+					if failures < refusals {
 						failures++
 						return errors.New("xray unavailable")
 					}
@@ -48,7 +54,7 @@ func TestActivationNoticeOnlyWhenSlow(t *testing.T) {
 
 				se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
 
-				require.Equal(t, tc.failures, failures)
+				require.Equal(t, refusals, failures)
 				require.Equal(t, 1, se.keys)
 				require.Equal(t, tc.notices, se.notices)
 			})

@@ -182,7 +182,8 @@ func (s *subscription) ensureInXray(ctx workflow.Context) error {
 // activationNotice, retries included; only a call that has not succeeded
 // by then tells the user and goes on retrying without limit. An error
 // retrying cannot fix (a wrong inbound tag) is not news for the user: the
-// step is retried after configRetry, as before.
+// step is retried after configRetry, as before. From leanXray the very
+// first try runs locally (xrayLocal), in the task that decided it.
 func (s *subscription) addKey(ctx workflow.Context) error {
 	var a *activities.Activities
 	ref := activities.UserRef{UserID: s.state.UserID}
@@ -190,6 +191,18 @@ func (s *subscription) addKey(ctx workflow.Context) error {
 		StartToCloseTimeout: 10 * time.Second, ScheduleToCloseTimeout: activationNotice,
 		RetryPolicy: backoff(30 * time.Second),
 	})
+	if leanIn(ctx) >= leanXray {
+		err := xrayLocal(ctx, a.EnsureVLESSUser, ref, nil)
+		if err == nil {
+			s.state.InXray = true
+			return s.unstuck(ctx)
+		}
+		if final(err) {
+			if err := s.retryLater(ctx, "add key to xray", err); err != nil {
+				return err
+			}
+		}
+	}
 	told := false
 	for {
 		opts := withXray(ctx)

@@ -16,7 +16,7 @@ func (s *subscription) ban(ctx workflow.Context, b shop.Ban) error {
 			return nil
 		}
 		if err := s.untilDone(ctx, "remove banned user's key", func() error {
-			return workflow.ExecuteActivity(withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}).Get(ctx, nil)
+			return xrayStep(ctx, withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}, nil)
 		}); err != nil {
 			return err
 		}

@@ -34,7 +34,7 @@ func (s *subscription) expire(ctx workflow.Context) error {
 		workflow.GetLogger(ctx).Warn("database did not expire subscription", "expires_at", res.ExpiresAt)
 	}
 	if err := s.untilDone(ctx, "remove expired key", func() error {
-		return workflow.ExecuteActivity(withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}).Get(ctx, nil)
+		return xrayStep(ctx, withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}, nil)
 	}); err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func (s *subscription) expireNow(ctx workflow.Context) error {
 		workflow.GetLogger(ctx).Warn("database did not expire subscription; removing the key anyway", "expires_at", res.ExpiresAt, "status", res.Status)
 	}
 	if err := s.untilDone(ctx, "remove expired key", func() error {
-		return workflow.ExecuteActivity(withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}).Get(ctx, nil)
+		return xrayStep(ctx, withXray(ctx), a.RemoveVLESSUser, activities.UserRef{UserID: s.state.UserID}, nil)
 	}); err != nil {
 		return err
 	}

@@ -31,9 +31,9 @@ func (s *subscription) endSessions(ctx workflow.Context, email string) {
 	}
 	var a *activities.Activities
 	var res activities.EndSessionsResult
-	err := workflow.ExecuteActivity(withEndSessions(ctx), a.EndSessions, activities.EndSessionsInput{
+	err := xrayStep(ctx, withEndSessions(ctx), a.EndSessions, activities.EndSessionsInput{
 		UserID: s.state.UserID, Email: email,
-	}).Get(ctx, &res)
+	}, &res)
 	switch {
 	case err != nil:
 		workflow.GetLogger(ctx).Error("revoked key's open sessions not ended: xray did not answer in time", "email", email, "error", err)

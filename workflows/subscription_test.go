@@ -47,6 +47,9 @@ type subEnv struct {
 	// Telegram does (the activity is retried until its time runs out).
 	telegramDown bool
 	removedAt    []time.Time // when each RemoveVLESSUser ran (workflow time)
+	// xrayOn is where each EnsureVLESSUser ("add@") and RemoveVLESSUser
+	// ("remove@") ran: "local" or its queue.
+	xrayOn []string
 }
 
 func newSubEnv(t *testing.T) *subEnv {
@@ -80,7 +83,8 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 		}
 		return nil
 	})
-	env.OnActivity(a.EnsureVLESSUser, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) error {
+	env.OnActivity(a.EnsureVLESSUser, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.UserRef) error {
+		se.xrayOn = append(se.xrayOn, "add@"+where(ctx))
 		if se.ensure != nil {
 			if err := se.ensure(); err != nil {
 				return err
@@ -89,7 +93,8 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 		se.adds++
 		return nil
 	})
-	env.OnActivity(a.RemoveVLESSUser, mock.Anything, mock.Anything).Return(func(_ context.Context, _ activities.UserRef) error {
+	env.OnActivity(a.RemoveVLESSUser, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.UserRef) error {
+		se.xrayOn = append(se.xrayOn, "remove@"+where(ctx))
 		se.removes++
 		se.removedAt = append(se.removedAt, se.Now())
 		return nil

@@ -49,6 +49,13 @@ func LocalSlots(poolSize int32) int {
 	return max(dbShare(poolSize)/2, 1)
 }
 
+// LocalXraySlots is how many of the local activity slots a user's Xray
+// calls may hold at once (activities.admitXray): all but one, so a hung
+// node never holds every database step up.
+func LocalXraySlots(poolSize int32) int {
+	return max(LocalSlots(poolSize)-1, 1)
+}
+
 // Slots is how many activities each bulkhead runs at once in one worker
 // process whose pool has poolSize connections. The database bulkhead gets
 // the database's share less the local activities', so neither queues for

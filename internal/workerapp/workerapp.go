@@ -114,6 +114,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 		Config:    cfg,
 		NodeID:    nodeID,
 		Database:  pool,
+		LocalXray: activities.NewLocalXray(LocalXraySlots(pool.Config().MaxConns)),
 	}, pool.Config().MaxConns)
 	if err := ensureSchedules(ctx, tc, cfg, log); err != nil {
 		if ctx.Err() != nil {

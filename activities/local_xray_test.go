@@ -1,0 +1,67 @@
+package activities
+
+import (
+	"strings"
+	"testing"
+
+	"vpnflow/internal/dev/stack"
+	"vpnflow/internal/dev/testenv"
+)
+
+// A user's Xray call run as a local activity is admitted only within the
+// worker's local Xray slots (and while the node's breaker is closed); run
+// as an activity, the bulkhead bounds it and it always runs. Against real
+// PostgreSQL and Xray.
+func TestLocalXrayCallsAreBounded(t *testing.T) {
+	e := newDBEnv(t)
+	xc := e.useXray(testenv.NewXray(t, stack.XrayOptions{}))
+	e.paidUser(1)
+	sub, err := e.s.GetSubscription(e.ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inXray := func() bool {
+		t.Helper()
+		_, ok, err := xc.GetUser(e.ctx, sub.XrayEmail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	local := func() error {
+		t.Helper()
+		_, err := e.act.ExecuteLocalActivity(e.a.EnsureVLESSUser, UserRef{UserID: 1})
+		return err
+	}
+	notAdmitted := func(err error) bool {
+		return err != nil && strings.Contains(err.Error(), ErrNotAdmittedLocally.Error())
+	}
+
+	// A worker without local Xray slots runs none locally.
+	if err := local(); !notAdmitted(err) || inXray() {
+		t.Fatalf("without slots: err = %v, key in xray = %v; want not admitted, no key", err, inXray())
+	}
+	// Every slot taken: refused after a short wait, not queued.
+	e.a.LocalXray = NewLocalXray(1)
+	if !e.a.LocalXray.TryAcquire(1) {
+		t.Fatal("fresh slot busy")
+	}
+	if err := local(); !notAdmitted(err) || inXray() {
+		t.Fatalf("slots busy: err = %v, key in xray = %v; want not admitted, no key", err, inXray())
+	}
+	// The same call on the bulkhead is not bounded by the local slots.
+	if _, err := e.run(e.a.EnsureVLESSUser, UserRef{UserID: 1}, nil); err != nil || !inXray() {
+		t.Fatalf("as an activity with the local slots busy: err = %v, key in xray = %v; want the key added", err, inXray())
+	}
+	// A free slot: the local call runs, and gives its slot back.
+	e.a.LocalXray.Release(1)
+	if _, err := e.act.ExecuteLocalActivity(e.a.RemoveVLESSUser, UserRef{UserID: 1}); err != nil || inXray() {
+		t.Fatalf("local remove: err = %v, key in xray = %v; want removed", err, inXray())
+	}
+	if err := local(); err != nil || !inXray() {
+		t.Fatalf("local add: err = %v, key in xray = %v; want added", err, inXray())
+	}
+	if !e.a.LocalXray.TryAcquire(1) {
+		t.Error("a local call kept its slot")
+	}
+}

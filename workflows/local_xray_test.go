@@ -1,0 +1,58 @@
+package workflows
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/workflow"
+
+	"vpnflow/internal/shop"
+)
+
+var xrayQueue = shop.BulkheadQueue("default-test-taskqueue", shop.BulkheadXray)
+
+// From leanXray a user's Xray calls run in the workflow task that decided
+// them, and go to the Xray bulkhead only when the local try is refused
+// (slots busy, the node's breaker open) or fails; a run from before keeps
+// them on the bulkhead.
+func TestXrayCallsTryLocallyFirst(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		before  bool
+		refused int // local and queued adds refused first
+		want    []string
+	}{
+		{"lean", false, 0, []string{"add@local", "remove@local"}},
+		{"lean, local try refused", false, 1, []string{"add@local", "add@" + xrayQueue, "remove@local"}},
+		{"before leanXray", true, 0, []string{"add@" + xrayQueue, "remove@" + xrayQueue}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv()
+			if tc.before {
+				env.OnGetVersion(leanChange, workflow.DefaultVersion, leanVersion).Return(leanXray - 1)
+			}
+			se := newSubEnvIn(t, env)
+			refusals := tc.refused
+			se.ensure = func() error {
+				if refusals > 0 {
+					refusals--
+					return errors.New("xray call not run locally")
+				}
+				return nil
+			}
+			se.extendAt(time.Second, "purchase:a", 24*time.Hour)
+			var end shop.SubscriptionState
+			se.RegisterDelayedCallback(func() { end = se.state(t) }, 2*24*time.Hour)
+			se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 3*24*time.Hour)
+
+			se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+			require.Equal(t, tc.want, se.xrayOn)
+			require.Equal(t, shop.StatusExpired, end.Status)
+			require.False(t, end.InXray)
+			require.Equal(t, []string{"reminder", "subscription_expired"}, se.notices)
+		})
+	}
+}

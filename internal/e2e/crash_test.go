@@ -15,6 +15,7 @@ const activationNoticeText = "Setting up your access"
 // payment is credited but before the key can reach Xray (Xray is down),
 // then brings up a new worker: the purchase finishes by itself, once.
 func TestWorkerKilledMidPurchase(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, nil)
 	s.stack.Xray.Stop()
 	worker := s.startWorkerProcess()
@@ -68,6 +69,7 @@ func TestWorkerKilledMidPurchase(t *testing.T) {
 // activation is in progress, and the key follows once Xray is back, with
 // nobody acting on the workflow.
 func TestKeyArrivesAfterXrayComesBack(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, nil)
 	s.runInProcess()
 	s.stack.Xray.Stop()

@@ -22,6 +22,7 @@ import (
 // (VPNFLOW_RECORD_HISTORIES=$PWD/workflows/testdata/histories go test
 // -run TestPurchaseHistories ./internal/e2e/).
 func TestPurchaseHistories(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, nil)
 	s.runInProcess()
 	ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 // A subscription that ends is gone from Xray within a minute of its expiry
 // instant, and the user is told, without anyone acting.
 func TestExpiredKeyLeavesXrayAndUserIsTold(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, map[string]string{"TRIAL_DURATION": "15s", "REMINDERS_TRIAL": "5s"})
 	s.runInProcess()
 	ctx := context.Background()

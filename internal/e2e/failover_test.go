@@ -43,6 +43,7 @@ const movedText = "You are on a new server"
 // refreshed subscription sends traffic again. The admins are told when
 // the failover starts and ends, and the node no longer takes users.
 func TestFailoverMovesUsersOffAStoppedNode(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShopWith(t, failoverConfig, devstack.Options{
 		SecondNode: true, XrayTarget: vlessclient.LocalTLSTarget(t), XrayAllowPrivate: true,
 	})
@@ -265,6 +266,7 @@ func (s *shopEnv) feedLink(url string) vless.Link {
 // each key is then on exactly its new node: the drained node, still up,
 // no longer holds any.
 func TestDrainMovesUsersGradually(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	tn := startTwoNodes(t, map[string]string{"NODE_DRAIN_RATE": "120"})
 	tn.runInProcess()
 	ctx := context.Background()

@@ -36,6 +36,15 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
+// Parallel tests: every test has a shop of its own (its own Temporal
+// server, database, Xray and stand-ins, on free ports), so tests that
+// spend most of their time waiting on the shop's clocks (a failover
+// delay, a trial running out, a health check interval) call t.Parallel
+// and wait together; `make test` runs up to four at once (-parallel).
+// Tests that measure the machine (a burst, a pace) or read the process's
+// global telemetry, and the liveness tests, whose bounds are a few
+// seconds of a busy machine, stay sequential: Go runs those first, alone.
+
 // waitLimit bounds every wait for something the user should see. Real
 // flows take well under a second; the bound only keeps a broken build from
 // hanging.

@@ -30,6 +30,7 @@ const recordDir = "VPNFLOW_RECORD_HISTORIES"
 // with VPNFLOW_RECORD_HISTORIES set it also saves them as the fixtures
 // workflows/replay_test.go replays in every CI run.
 func TestHistoriesReplay(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, map[string]string{"HEALTH_CHECK_INTERVAL": "10s", "XRAY_WATCH_INTERVAL": "10s"})
 	s.runInProcess()
 	ctx := context.Background()

@@ -15,6 +15,7 @@ import (
 // purchase paid and one payment ledger row — within a bound, while the key
 // waits; once Xray is thawed the key arrives.
 func TestCreditWhileXrayFrozen(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, nil)
 	s.runInProcess()
 

@@ -83,6 +83,7 @@ func TestDroppedLateWebhookFoundBySweep(t *testing.T) {
 // recorded first and credited by the payments sweep once Temporal is back;
 // it used to be logged "credit or refund by hand".
 func TestStarsPaymentWhileTemporalUnreachable(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, nil)
 	proxy := newSwitchProxy(t, s.cfg.TemporalAddress)
 	s.startComponent("worker", func(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error {

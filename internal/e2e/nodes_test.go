@@ -222,6 +222,7 @@ func (tn *twoNodes) driftBothNodes(ids []int64) {
 // stray key, a key on the wrong node) is repaired by one reconciliation,
 // each node by its own child workflow.
 func TestReconcileRepairsEachNode(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	tn := startTwoNodes(t, reconcileConfig)
 	tn.startWorkerOnly()
 	tn.waitWatchSettled()
@@ -254,6 +255,7 @@ func TestReconcileRepairsEachNode(t *testing.T) {
 // other node while the frozen node's child is still waiting on it; once
 // the node thaws, its own child repairs it too.
 func TestHungNodeDoesNotHoldUpTheOthers(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	tn := startTwoNodes(t, reconcileConfig)
 	tn.startWorkerOnly()
 	tn.waitWatchSettled()

@@ -23,6 +23,7 @@ import (
 // within the grace is left to its own timer, but its key is not served
 // either.
 func TestReconcileNeverServesAnOverdueKey(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, reconcileConfig)
 	admin := s.newUser("Admin")
 	if !s.cfg.IsAdmin(admin) {

@@ -265,6 +265,7 @@ func (s *shopEnv) scheduleInput(id string, v any) error {
 // added through its API; the watch schedule notices the new process and
 // triggers a reconciliation, which puts every key back.
 func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, reconcileConfig)
 	s.startWorkerOnly()
 	ctx := context.Background()
@@ -388,6 +389,7 @@ func TestXrayRestartHealsWithoutAnyone(t *testing.T) {
 // the wrong UUID, leaves another domain's users and a reissue's pending key
 // alone.
 func TestReconcileRemovesOnlyOurOrphans(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, reconcileConfig)
 	s.startWorkerOnly()
 	s.waitWatchSettled()
@@ -470,6 +472,7 @@ func TestReconcileRemovesOnlyOurOrphans(t *testing.T) {
 // told once, however many health checks run meanwhile; it comes back and
 // the admin is told that too.
 func TestHealthCheckTellsAdminsOfChangesOnly(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, map[string]string{"HEALTH_CHECK_INTERVAL": "10s", "RECONCILE_INTERVAL": "24h"})
 	admin := s.newUser("Admin")
 	if !s.cfg.IsAdmin(admin) {

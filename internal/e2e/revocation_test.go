@@ -24,6 +24,7 @@ import (
 // lists) keeps moving bytes after its ban: the traffic readings catch it
 // and the admins are told once. "My subscription" shows the traffic.
 func TestRevocationEndsOpenSessions(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startTrafficShop(t, map[string]string{
 		"TRIAL_DURATION": "75s", "REMINDERS_TRIAL": "5s", "HEALTH_CHECK_INTERVAL": "10s",
 	})

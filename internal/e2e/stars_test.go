@@ -25,6 +25,7 @@ func (s *shopEnv) starsInvoice(userID int64) faketg.Message {
 }
 
 func TestBuyWithStars(t *testing.T) {
+	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	// The shortest invoice lifetime the configuration allows, so the
 	// refused-checkout half of the test sees an invoice expire.
 	s := startShop(t, map[string]string{"CRYPTOPAY_INVOICE_TTL": "1m"})

@@ -43,9 +43,10 @@ type Activities struct {
 	NodeID int16
 	// Database answers the health check's ping (the store's pool).
 	Database Pinger
-	// LocalXray bounds the Xray calls run as local activities at once
-	// (local_xray.go); nil runs none locally.
-	LocalXray *semaphore.Weighted
+	// LocalXray and LocalTelegram bound the Xray calls and the notices run
+	// as local activities at once (local.go); nil runs none locally.
+	LocalXray     *semaphore.Weighted
+	LocalTelegram *semaphore.Weighted
 }
 
 // permanent marks an error that retrying cannot fix.

@@ -25,6 +25,11 @@ import (
 // finds it already edited) the notice is sent as a new message instead,
 // unless the refusal says the message already reads so.
 func (a *Activities) Notify(ctx context.Context, n notice.Notice) error {
+	ctx, release, err := a.admitTelegram(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	lang := a.language(ctx, n.UserID)
 	msg := a.render().Notice(lang, n)
 	if n.Replace != 0 {
@@ -37,7 +42,7 @@ func (a *Activities) Notify(ctx context.Context, n notice.Notice) error {
 		}
 		activity.GetLogger(ctx).Info("edit refused; sending the notice as a new message", "message", n.Message, "error", err)
 	}
-	_, err := a.Telegram.Send(ctx, msg)
+	_, err = a.Telegram.Send(ctx, msg)
 	return a.telegramError(ctx, n.UserID, "send "+n.Message, err)
 }
 

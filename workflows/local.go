@@ -86,17 +86,17 @@ func final(err error) bool {
 	return temporal.IsCanceledError(err) || errors.As(err, &appErr) && appErr.NonRetryable()
 }
 
-// localXrayLimit is all a local Xray call gets: one attempt of at most
-// this long. A node that answers takes milliseconds; one that does not
-// is tried through the bulkhead, with its retries, from then on (and the
-// activity's own admission keeps a node with an open breaker off the
-// local path: activities.admitXray).
-const localXrayLimit = 3 * time.Second
+// localCallLimit is all a local call to Xray or Telegram gets: one attempt
+// of at most this long. A system that answers takes milliseconds; one that
+// does not is tried through the bulkhead, with its retries, from then on
+// (and the activity's own admission keeps a node with an open breaker off
+// the local path: activities.admitXray).
+const localCallLimit = 3 * time.Second
 
-func localXrayOptions() workflow.LocalActivityOptions {
+func localCallOptions() workflow.LocalActivityOptions {
 	return workflow.LocalActivityOptions{
-		StartToCloseTimeout:    localXrayLimit,
-		ScheduleToCloseTimeout: localXrayLimit,
+		StartToCloseTimeout:    localCallLimit,
+		ScheduleToCloseTimeout: localCallLimit,
 		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
 	}
 }
@@ -121,7 +121,7 @@ func xrayStep(ctx, fallback workflow.Context, activity, in, out any) error {
 // xrayLocal is the local try alone, for a caller with a fallback of its
 // own. It is logged at debug only: a refusal is the bound working.
 func xrayLocal(ctx workflow.Context, activity, in, out any) error {
-	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localXrayOptions()), activity, in).Get(ctx, out)
+	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localCallOptions()), activity, in).Get(ctx, out)
 	if err != nil {
 		workflow.GetLogger(ctx).Debug("xray call not done locally; handing it to the xray queue", "error", err)
 	}

@@ -102,5 +102,30 @@ func deliver(ctx workflow.Context, userID int64, m shop.Outgoing) {
 	}
 }
 
+// sendNow sends n at once, from this workflow task, in a run from
+// leanNotice on, when nothing is queued before it (the queue holds the
+// message in flight too, so order is kept). It reports whether n is done
+// with: sent, or refused for good (the user blocked the bot), which the
+// outbox would only be told again. A try that is not admitted (no local
+// slot, no turn in the Telegram pace soon: activities.admitTelegram) or
+// fails leaves n to the outbox. Like any send, a try whose workflow task
+// is lost (the worker dies before it completes) may be sent twice.
+func (o *outbox) sendNow(ctx workflow.Context, n notice.Notice) bool {
+	if leanIn(ctx) < leanNotice || !o.empty() {
+		return false
+	}
+	var a *activities.Activities
+	err := workflow.ExecuteLocalActivity(workflow.WithLocalActivityOptions(ctx, localCallOptions()), a.Notify, n).Get(ctx, nil)
+	switch {
+	case err == nil:
+		return true
+	case final(err):
+		workflow.GetLogger(ctx).Warn("message not delivered", "message", n.Message, "error", err)
+		return true
+	}
+	workflow.GetLogger(ctx).Debug("notice not sent locally; queued in the outbox", "message", n.Message, "error", err)
+	return false
+}
+
 // noticeOf wraps n for the outbox.
 func noticeOf(n notice.Notice) shop.Outgoing { return shop.Outgoing{Notice: &n} }

@@ -344,7 +344,9 @@ func (s *subscription) notify(ctx workflow.Context, n notice.Notice) {
 	var a *activities.Activities
 	n.UserID = s.state.UserID
 	if s.outbox != nil {
-		s.outbox.post(noticeOf(n))
+		if !s.outbox.sendNow(ctx, n) {
+			s.outbox.post(noticeOf(n))
+		}
 		return
 	}
 	if err := workflow.ExecuteActivity(withTelegram(ctx), a.Notify, n).Get(ctx, nil); err != nil {

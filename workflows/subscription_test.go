@@ -50,6 +50,10 @@ type subEnv struct {
 	// xrayOn is where each EnsureVLESSUser ("add@") and RemoveVLESSUser
 	// ("remove@") ran: "local" or its queue.
 	xrayOn []string
+	// noticeOn is where each notice delivered ran; refuseLocal makes that
+	// many local Notify tries fail (not admitted).
+	noticeOn    []string
+	refuseLocal int
 }
 
 func newSubEnv(t *testing.T) *subEnv {
@@ -64,10 +68,15 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 		se.policyReads = append(se.policyReads, where(ctx))
 		return se.policy, nil
 	})
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(_ context.Context, n notice.Notice) error {
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(ctx context.Context, n notice.Notice) error {
 		if se.telegramDown {
 			return errTelegramDown
 		}
+		if se.refuseLocal > 0 && where(ctx) == "local" {
+			se.refuseLocal--
+			return activities.ErrNotAdmittedLocally
+		}
+		se.noticeOn = append(se.noticeOn, where(ctx))
 		se.notices = append(se.notices, n.Message)
 		se.sent = append(se.sent, n)
 		return nil

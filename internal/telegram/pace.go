@@ -88,6 +88,11 @@ func (p *Pace) take(ctx context.Context) (done func(), err error) {
 	}
 	start := time.Now()
 	defer func() { p.waited.Observe(time.Since(start).Seconds()) }()
+	if d, ok := ctx.Value(paceWaitKey{}).(time.Duration); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	err = p.lim.Wait(ctx)
 	if err == nil {
 		select {
@@ -102,6 +107,15 @@ func (p *Pace) take(ctx context.Context) (done func(), err error) {
 	}
 	p.refused.Inc()
 	return nil, fmt.Errorf("%w: %w", ErrNoSendSlot, err)
+}
+
+type paceWaitKey struct{}
+
+// WithPaceWait bounds how long a send made with ctx waits for its turn in
+// the pace: a turn further off is refused at once (ErrNoSendSlot), and
+// the caller sends another way. The send itself keeps ctx's own deadline.
+func WithPaceWait(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, paceWaitKey{}, d)
 }
 
 // release ends a send's count in the window one second after its answer,

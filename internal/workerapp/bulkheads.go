@@ -49,11 +49,14 @@ func LocalSlots(poolSize int32) int {
 	return max(dbShare(poolSize)/2, 1)
 }
 
-// LocalXraySlots is how many of the local activity slots a user's Xray
-// calls may hold at once (activities.admitXray): all but one, so a hung
-// node never holds every database step up.
-func LocalXraySlots(poolSize int32) int {
-	return max(LocalSlots(poolSize)-1, 1)
+// LocalCallSlots is how many of the local activity slots a user's Xray
+// calls may hold at once (activities.admitXray), and as many the notices
+// (admitTelegram): half of all but one each, so that even a hung node and
+// a hung Telegram together leave the database steps a slot (with the
+// default pool: 3 local slots, 1 for each). Each such call takes
+// milliseconds, so one slot passes hundreds a second.
+func LocalCallSlots(poolSize int32) int {
+	return max((LocalSlots(poolSize)-1)/2, 1)
 }
 
 // Slots is how many activities each bulkhead runs at once in one worker

@@ -105,16 +105,17 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	defer tc.Close()
 
 	workers := NewWorkers(tc, cfg, &activities.Activities{
-		Store:     st,
-		Nodes:     nodes,
-		CryptoPay: cryptopay.New(cfg.CryptoPayAPIURL, cfg.CryptoPayToken, &http.Client{Timeout: 15 * time.Second, Transport: cpBreaker.Transport(nil)}),
-		Telegram:  tg,
-		Temporal:  tc,
-		Texts:     texts,
-		Config:    cfg,
-		NodeID:    nodeID,
-		Database:  pool,
-		LocalXray: activities.NewLocalXray(LocalXraySlots(pool.Config().MaxConns)),
+		Store:         st,
+		Nodes:         nodes,
+		CryptoPay:     cryptopay.New(cfg.CryptoPayAPIURL, cfg.CryptoPayToken, &http.Client{Timeout: 15 * time.Second, Transport: cpBreaker.Transport(nil)}),
+		Telegram:      tg,
+		Temporal:      tc,
+		Texts:         texts,
+		Config:        cfg,
+		NodeID:        nodeID,
+		Database:      pool,
+		LocalXray:     activities.NewLocalSlots(LocalCallSlots(pool.Config().MaxConns)),
+		LocalTelegram: activities.NewLocalSlots(LocalCallSlots(pool.Config().MaxConns)),
 	}, pool.Config().MaxConns)
 	if err := ensureSchedules(ctx, tc, cfg, log); err != nil {
 		if ctx.Err() != nil {

@@ -56,3 +56,37 @@ func TestXrayCallsTryLocallyFirst(t *testing.T) {
 		})
 	}
 }
+
+var telegramQueue = shop.BulkheadQueue("default-test-taskqueue", shop.BulkheadTelegram)
+
+// From leanNotice a notice with nothing queued before it is sent from the
+// workflow task that decided it; one whose local try is refused (no slot,
+// no turn in the pace soon) goes through the outbox and is sent once. A
+// run from before sends every notice through the outbox.
+func TestNoticeSentFromItsTaskWhenNothingIsQueued(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		version workflow.Version
+		refuse  int
+		want    []string
+	}{
+		{"lean", leanVersion, 0, []string{"local", "local"}},
+		{"lean, first local try refused", leanVersion, 1, []string{telegramQueue, "local"}},
+		{"before leanNotice", leanNotice - 1, 0, []string{telegramQueue, telegramQueue}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv()
+			env.OnGetVersion(leanChange, workflow.DefaultVersion, leanVersion).Return(tc.version)
+			se := newSubEnvIn(t, env)
+			se.refuseLocal = tc.refuse
+			se.extendAt(time.Second, "purchase:a", 24*time.Hour)
+			se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 3*24*time.Hour)
+
+			se.ExecuteWorkflow(Subscription, shop.SubscriptionInput{UserID: 42, Policy: testPolicy})
+
+			require.Equal(t, []string{"reminder", "subscription_expired"}, se.notices, "each notice once, in order")
+			require.Equal(t, tc.want, se.noticeOn)
+			require.Zero(t, se.refuseLocal)
+		})
+	}
+}

@@ -14,10 +14,10 @@ import (
 
 // A user's Xray call (add the key, remove it, end its sessions) and a
 // notice to them may run as a local activity, in the workflow task that
-// decided it (workflows: xrayStep, subscription.sendNow). That saves the server an activity and a workflow task per
-// call, which in an expiry storm or a failover is most of its work per
-// user. A local call skips the Xray bulkhead, so it is admitted only when
-// it cannot hold the worker up:
+// decided it (workflows: xrayStep, outbox.sendNow). That saves the server
+// an activity and a workflow task per call, which in an expiry storm or a
+// failover is most of its work per user. A local call skips its bulkhead,
+// so it is admitted only when it cannot hold the worker up:
 //   - at most LocalXray calls run locally at once, and a call waits at most
 //     localQueue for its turn;
 //   - the node's circuit breaker must be closed: a node that has timed out
@@ -25,7 +25,7 @@ import (
 //   - the workflow gives the call a few seconds and one attempt.
 //
 // A call that is not admitted, or fails, is handed by the workflow to the
-// same activity on the Xray bulkhead, with the retries it has there.
+// same activity on its bulkhead, with the retries it has there.
 //
 // A notice is admitted locally under the same kind of bound (LocalTelegram
 // slots, the same short wait), and only if its turn in the worker's
@@ -41,9 +41,9 @@ const localQueue = 100 * time.Millisecond
 // may be (two turns at the default 28/s).
 const localSendTurn = 75 * time.Millisecond
 
-// ErrNotAdmittedLocally: the local Xray slots are busy or the node's
-// breaker is not closed; the call goes to the Xray bulkhead instead. It is
-// retryable, which is what makes the workflow hand it over.
+// ErrNotAdmittedLocally: the local slots of the call's kind are busy, or
+// the node's breaker is not closed; the call goes to its bulkhead instead.
+// It is retryable, which is what makes the workflow hand it over.
 var ErrNotAdmittedLocally = errors.New("call not run locally (local slots busy or the system not healthy); handed to its queue")
 
 // NewLocalSlots bounds the calls of one kind run as local activities at

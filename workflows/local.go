@@ -17,10 +17,11 @@ import (
 // failure, a trial, the auto-renewal switch.
 //
 // Local activities bypass the bulkhead queues, so nothing else runs so:
-// not a call to Telegram or Crypto Pay, which can hang, and not a
-// database step that reads or writes many rows. A user's own Xray calls
-// are the one exception, admitted under a bound of their own (xrayStep). One more kind of step
-// runs locally (leanDeliver): handing a purchase's extension to the
+// not a call to Crypto Pay, which can hang, and not a database step that
+// reads or writes many rows. A user's own Xray calls and notices are the
+// exception: tried once, under a bound of their own (xrayStep,
+// outbox.sendNow), and handed to their bulkhead otherwise. One more kind
+// of step runs locally (leanDeliver): handing a purchase's extension to the
 // Subscription workflow, a signal-with-start to Temporal, which has no
 // bulkhead and ran on the workflows' own queue in this same worker; and
 // one reads no system at all (leanPolicy): the policy in the worker's

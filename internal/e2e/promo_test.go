@@ -27,7 +27,6 @@ func (s *shopEnv) buyPlanWithCryptoPay(userID int64) {
 }
 
 func TestPromoCodesNeverBeyondTheirUses(t *testing.T) {
-	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, nil)
 	s.runInProcess()
 	ctx := context.Background()

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"strconv"
 	"testing"
 	"time"
@@ -29,12 +30,14 @@ type broadcastEnv struct {
 	tg    *faketg.Server
 	users []int64
 	act   *testsuite.TestActivityEnvironment
+	pool  *pgxpool.Pool
 }
 
 func newBroadcastEnv(t *testing.T, n int) *broadcastEnv {
 	t.Helper()
 	ctx := context.Background()
-	st := store.New(testenv.Database(t))
+	pool := testenv.Database(t)
+	st := store.New(pool)
 	tg := testenv.Telegram(t)
 	client, err := telegram.New(tg.Token(), tg.URL(), nil, nil)
 	if err != nil {
@@ -44,7 +47,7 @@ func newBroadcastEnv(t *testing.T, n int) *broadcastEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &broadcastEnv{t: t, ctx: ctx, tg: tg, a: &Activities{Store: st, Telegram: client, Texts: texts}}
+	e := &broadcastEnv{t: t, ctx: ctx, tg: tg, pool: pool, a: &Activities{Store: st, Telegram: client, Texts: texts}}
 	for i := range n {
 		u, err := tg.AddUser(faketg.User{FirstName: "user" + strconv.Itoa(i), LanguageCode: "en"})
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"vpnflow/internal/schedules"
+	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 	"vpnflow/internal/xray"
 )
@@ -33,6 +34,10 @@ type RevokeExpiredResult struct {
 	// SessionsEnded counts the connections of removed keys that were ended
 	// (endSessions); the users' workflows end any left when they expire them.
 	SessionsEnded int
+	// Told counts expiry notices written to the outbox for rows still
+	// marked live: their users hear of the expiry at Telegram's pace, not
+	// when their workflows get to it.
+	Told int
 }
 
 // revokeProgress is the sweep's heartbeat: the counts so far and the users
@@ -56,7 +61,7 @@ const RevokeLookback = 15 * time.Minute
 var afterRevokeRemovals func(removed []int64)
 
 // revokeParallel bounds the Xray removals in flight. Removals are the only
-// calls made in parallel; the database sees two statements per page.
+// calls made in parallel; the database sees three statements per page.
 const revokeParallel = 16
 
 // RevokeExpired takes out of Xray the keys whose rows are past their
@@ -68,7 +73,9 @@ const revokeParallel = 16
 // removed, and one query reads which of them went live meanwhile (a
 // renewal); those keys are put back. A renewal writes the database before
 // it adds the key, so it either is seen by that second read or adds its
-// key after the removal: no renewed user is left without a key. No
+// key after the removal: no renewed user is left without a key. Then one
+// transaction writes the expiry notices of the rows still marked live
+// (tellExpired). No
 // connection is held across an Xray call; a heartbeat follows each page.
 // The workflows still expire their users and find the keys gone.
 func (a *Activities) RevokeExpired(ctx context.Context, in RevokeExpiredInput) (RevokeExpiredResult, error) {
@@ -154,6 +161,7 @@ func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXra
 	if rerr := a.restoreRenewed(ctx, removedIDs, now, res); rerr != nil {
 		return rerr
 	}
+	a.tellExpired(ctx, keys, now, res)
 	// Then end the removed keys' sessions, skipping those put back. A
 	// failure is only logged: the keys are out of Xray either way, and each
 	// user's workflow ends their sessions again when it expires them.
@@ -173,6 +181,23 @@ func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXra
 		}
 	}
 	return err
+}
+
+// tellExpired writes the expiry notices of the page's rows still marked
+// live (one transaction). A failure is only logged: each user's workflow
+// writes its notice when it expires the row.
+func (a *Activities) tellExpired(ctx context.Context, keys []store.LiveKey, now time.Time, res *RevokeExpiredResult) {
+	var live []int64
+	for _, k := range keys {
+		if k.Status == shop.StatusTrial || k.Status == shop.StatusActive {
+			live = append(live, k.UserID)
+		}
+	}
+	told, err := a.Store.EnqueueExpiryNotices(ctx, now, live)
+	res.Told += told
+	if err != nil {
+		activity.GetLogger(ctx).Warn("revoke: expiry notices not written; the users' workflows write them", "users", len(live), "error", err)
+	}
 }
 
 // restoreRenewed adds back the keys of rows among ids that are live again.

@@ -78,10 +78,12 @@ func (e *revokeEnv) sweep(in RevokeExpiredInput) RevokeExpiredResult {
 }
 
 // The sweep takes every expired-but-still-marked-live key out of Xray, page
-// by page, leaves live keys alone and never writes the database: each
-// user's workflow still expires them. A row the workflow has expired
-// already, whose key is still in Xray (the workflow's removal is queued),
-// goes too; one expired long ago is reconciliation's.
+// by page, leaves live keys alone and never changes a subscription: each
+// user's workflow still expires them. It writes the expiry notices of the
+// rows still marked live to the outbox, once. A row the workflow has
+// expired already, whose key is still in Xray (the workflow's removal is
+// queued), goes too, without a notice (its workflow wrote that); one
+// expired long ago is reconciliation's.
 func TestRevokeExpiredRemovesExpiredKeysOnly(t *testing.T) {
 	e := newRevokeEnv(t, 7)
 	e.expire(1, 2, 3, 5)
@@ -98,8 +100,18 @@ func TestRevokeExpiredRemovesExpiredKeysOnly(t *testing.T) {
 	}
 
 	res := e.sweep(RevokeExpiredInput{Now: time.Now(), PageSize: 2})
-	if res.Expired != 5 || res.Removed != 4 || res.Restored != 0 || res.Errors != 0 {
-		t.Fatalf("sweep = %+v, want 5 expired, 4 removed", res)
+	if res.Expired != 5 || res.Removed != 4 || res.Restored != 0 || res.Errors != 0 || res.Told != 4 {
+		t.Fatalf("sweep = %+v, want 5 expired, 4 removed, 4 told", res)
+	}
+	for id := int64(1); id <= 7; id++ {
+		ns, err := e.s.NoticesOf(e.ctx, id)
+		want := 0
+		if id <= 5 && id != 4 {
+			want = 1
+		}
+		if err != nil || len(ns) != want {
+			t.Errorf("user %d: outbox %+v (err %v), want %d notices", id, ns, err, want)
+		}
 	}
 	if got := e.inXray(1, 2, 3, 4, 5, 6, 7); !slices.Equal(got, []int64{4, 7}) {
 		t.Fatalf("keys in Xray after the sweep: %v, want the live user 4 and the long-expired 7 (reconcile's)", got)
@@ -111,7 +123,7 @@ func TestRevokeExpiredRemovesExpiredKeysOnly(t *testing.T) {
 		}
 	}
 	// A second run finds the rows still expired but nothing left to remove.
-	if res := e.sweep(RevokeExpiredInput{Now: time.Now(), PageSize: 2}); res.Removed != 0 || res.Expired != 5 {
+	if res := e.sweep(RevokeExpiredInput{Now: time.Now(), PageSize: 2}); res.Removed != 0 || res.Expired != 5 || res.Told != 0 {
 		t.Fatalf("second sweep = %+v", res)
 	}
 }

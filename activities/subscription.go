@@ -51,7 +51,11 @@ func (a *Activities) StartTrial(ctx context.Context, in UserRef) (shop.TrialResu
 // the expiry wins and is reported back, with the row's status ("" when the
 // user has no subscription row).
 func (a *Activities) ExpireSubscription(ctx context.Context, in ExpireInput) (ExpireResult, error) {
-	expired, err := a.Store.ExpireSubscription(ctx, in.UserID, in.At)
+	expire := a.Store.ExpireSubscription
+	if in.Tell {
+		expire = a.Store.ExpireAndTell
+	}
+	expired, err := expire(ctx, in.UserID, in.At)
 	if errors.Is(err, store.ErrNotFound) {
 		// No row, so no key may be in Xray: an answer, not an error the
 		// workflow would retry every few minutes forever.

@@ -30,7 +30,15 @@ func (a *Activities) Notify(ctx context.Context, n notice.Notice) error {
 		return err
 	}
 	defer release()
-	lang := a.language(ctx, n.UserID)
+	return a.telegramError(ctx, n.UserID, "notify", a.deliverNotice(ctx, a.language(ctx, n.UserID), n, n.UserID))
+}
+
+// deliverNotice renders n in lang and sends it to userID (an edit, when
+// it replaces a message); the error is Telegram's, wrapped.
+func (a *Activities) deliverNotice(ctx context.Context, lang string, n notice.Notice, userID int64) error {
+	if n.UserID == 0 {
+		n.UserID = userID
+	}
 	msg := a.render().Notice(lang, n)
 	if n.Replace != 0 {
 		err := a.Telegram.Edit(ctx, n.Replace, msg)
@@ -38,12 +46,14 @@ func (a *Activities) Notify(ctx context.Context, n notice.Notice) error {
 		case err == nil, telegram.Classify(err).Kind == telegram.NotModified:
 			return nil
 		case !telegram.Classify(err).Permanent():
-			return a.telegramError(ctx, n.UserID, "edit into "+n.Message, err)
+			return fmt.Errorf("edit into %s: %w", n.Message, err)
 		}
 		activity.GetLogger(ctx).Info("edit refused; sending the notice as a new message", "message", n.Message, "error", err)
 	}
-	_, err = a.Telegram.Send(ctx, msg)
-	return a.telegramError(ctx, n.UserID, "send "+n.Message, err)
+	if _, err := a.Telegram.Send(ctx, msg); err != nil {
+		return fmt.Errorf("send %s: %w", n.Message, err)
+	}
+	return nil
 }
 
 // SendInvoiceMessage sends a Crypto Pay invoice as a message with a pay button.

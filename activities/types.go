@@ -118,6 +118,10 @@ type SendKeyInput struct {
 type ExpireInput struct {
 	UserID int64
 	At     time.Time
+	// Tell writes the "subscription expired" notice to the outbox in the
+	// expiry's transaction (runs from leanOutbox on); the NoticeOutbox
+	// workflow sends it.
+	Tell bool `json:",omitempty"`
 }
 
 // ExpireResult says whether the subscription really expired: a renewal that

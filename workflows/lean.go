@@ -54,8 +54,14 @@ const (
 	// takes one workflow task instead of two, and in a storm the notices
 	// keep to Telegram's pace instead of the server's.
 	leanNotice workflow.Version = 10
+	// leanOutbox: the expiry notice is written to the notice outbox in the
+	// expiry's own transaction (ExpireInput.Tell), and the NoticeOutbox
+	// workflow sends it, instead of this workflow. In a storm the
+	// revocation sweep writes most of them first, so users are told at
+	// Telegram's pace whatever the pace of their workflows.
+	leanOutbox workflow.Version = 11
 
-	leanVersion = leanNotice
+	leanVersion = leanOutbox
 )
 
 type leanKey struct{}

@@ -29,6 +29,7 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(CollectTraffic, workflow.RegisterOptions{Name: schedules.CollectTrafficWorkflowType})
 	r.RegisterWorkflowWithOptions(PaymentsSweep, workflow.RegisterOptions{Name: schedules.PaymentsSweepWorkflowType})
 	r.RegisterWorkflowWithOptions(RevokeExpired, workflow.RegisterOptions{Name: schedules.RevokeExpiredWorkflowType})
+	r.RegisterWorkflowWithOptions(NoticeOutbox, workflow.RegisterOptions{Name: schedules.NoticeOutboxWorkflowType})
 	r.RegisterWorkflowWithOptions(Broadcast, workflow.RegisterOptions{Name: shop.BroadcastWorkflowType})
 	r.RegisterWorkflowWithOptions(Grant, workflow.RegisterOptions{Name: shop.GrantWorkflowType})
 	r.RegisterWorkflowWithOptions(Moderate, workflow.RegisterOptions{Name: shop.ModerateWorkflowType})

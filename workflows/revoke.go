@@ -32,9 +32,10 @@ type RevokeResult struct {
 
 // RevokeExpired is the revocation sweep (schedules.RevokeID): every key
 // whose subscription expired is taken out of Xray within one schedule
-// interval, however far behind the users' own workflows are. It never
-// changes the database: each user's workflow still expires them and finds
-// the key gone. A run that cannot reach Xray or PostgreSQL is skipped, not
+// interval, however far behind the users' own workflows are. It changes
+// no subscription: each user's workflow still expires them and finds the
+// key gone. It writes their expiry notices to the outbox, so they are told
+// at Telegram's pace (NoticeOutbox). A run that cannot reach Xray or PostgreSQL is skipped, not
 // failed: it says so in its result, the log and a metric, and the next
 // run tries again.
 func RevokeExpired(ctx workflow.Context, in schedules.RevokeInput) (RevokeResult, error) {

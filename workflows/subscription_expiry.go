@@ -9,8 +9,9 @@ import (
 )
 
 // expire ends the period: the database first (which refuses if a renewal
-// just moved the expiry), then Xray, then the user. The database compares
-// with the workflow's time, so one clock decides.
+// just moved the expiry, and writes the user's notice to the outbox), then
+// Xray. The database compares with the workflow's time, so one clock
+// decides.
 func (s *subscription) expire(ctx workflow.Context) error {
 	if s.edges {
 		return s.expireNow(ctx)
@@ -19,7 +20,7 @@ func (s *subscription) expire(ctx workflow.Context) error {
 	var res activities.ExpireResult
 	if err := s.untilDone(ctx, "expire subscription", func() error {
 		return step(ctx, leanExpiry, withDB(ctx), a.ExpireSubscription, activities.ExpireInput{
-			UserID: s.state.UserID, At: workflow.Now(ctx),
+			UserID: s.state.UserID, At: workflow.Now(ctx), Tell: tellsInOutbox(ctx),
 		}, &res)
 	}); err != nil {
 		return err
@@ -44,9 +45,16 @@ func (s *subscription) expire(ctx workflow.Context) error {
 	if err := s.upsert(ctx); err != nil {
 		return err
 	}
-	s.notify(ctx, notice.Expired(s.state.PlanID))
+	if !tellsInOutbox(ctx) {
+		s.notify(ctx, notice.Expired(s.state.PlanID))
+	}
 	return nil
 }
+
+// tellsInOutbox: from leanOutbox on, the expiry's transaction writes the
+// notice to the outbox (when it ends a live period, which is when the
+// user is to be told), and this workflow sends none.
+func tellsInOutbox(ctx workflow.Context) bool { return leanIn(ctx) >= leanOutbox }
 
 // expireOverdue handles the reconcile sweep's report of a live row whose
 // expiry has passed (a missed timer, a terminated run, an operator's
@@ -77,7 +85,7 @@ func (s *subscription) expireNow(ctx workflow.Context) error {
 	at := workflow.Now(ctx)
 	if err := s.untilDone(ctx, "expire subscription", func() error {
 		return step(ctx, leanExpiry, withDB(ctx), a.ExpireSubscription, activities.ExpireInput{
-			UserID: s.state.UserID, At: at,
+			UserID: s.state.UserID, At: at, Tell: tellsInOutbox(ctx),
 		}, &res)
 	}); err != nil {
 		return err
@@ -102,7 +110,7 @@ func (s *subscription) expireNow(ctx workflow.Context) error {
 	if err := s.upsert(ctx); err != nil {
 		return err
 	}
-	if wasLive {
+	if wasLive && !tellsInOutbox(ctx) {
 		s.notify(ctx, notice.Expired(s.state.PlanID))
 	}
 	return nil

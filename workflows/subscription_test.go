@@ -50,10 +50,14 @@ type subEnv struct {
 	// xrayOn is where each EnsureVLESSUser ("add@") and RemoveVLESSUser
 	// ("remove@") ran: "local" or its queue.
 	xrayOn []string
-	// noticeOn is where each notice delivered ran; refuseLocal makes that
-	// many local Notify tries fail (not admitted).
+	// noticeOn is where each notice delivered ran ("outbox": written by
+	// the expiry's transaction); refuseLocal makes that many local Notify
+	// tries fail (not admitted).
 	noticeOn    []string
 	refuseLocal int
+	// told: the period's expiry notice is in the outbox (until a key is
+	// added again, a new period).
+	told bool
 }
 
 func newSubEnv(t *testing.T) *subEnv {
@@ -100,6 +104,7 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 			}
 		}
 		se.adds++
+		se.told = false
 		return nil
 	})
 	env.OnActivity(a.RemoveVLESSUser, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.UserRef) error {
@@ -111,15 +116,23 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 	env.OnActivity(a.ExpireSubscription, mock.Anything, mock.Anything).Return(func(ctx context.Context, in activities.ExpireInput) (activities.ExpireResult, error) {
 		se.expires = append(se.expires, in)
 		se.expiredOn = append(se.expiredOn, where(ctx))
+		res := activities.ExpireResult{Expired: true, Status: shop.StatusExpired}
 		if se.expire != nil {
-			return se.expire(in), nil
-		}
-		if se.expireAt != nil {
+			res = se.expire(in)
+		} else if se.expireAt != nil {
 			if at := se.expireAt(); !at.IsZero() {
-				return activities.ExpireResult{ExpiresAt: at, Status: shop.StatusActive}, nil
+				res = activities.ExpireResult{ExpiresAt: at, Status: shop.StatusActive}
 			}
 		}
-		return activities.ExpireResult{Expired: true, Status: shop.StatusExpired}, nil
+		if in.Tell && res.Expired && !se.told {
+			se.told = true // the row is expired now: a repeat writes nothing
+			// The expiry's transaction writes the notice to the outbox
+			// (store.ExpireAndTell); the NoticeOutbox workflow sends it.
+			se.noticeOn = append(se.noticeOn, "outbox")
+			se.notices = append(se.notices, "subscription_expired")
+			se.sent = append(se.sent, notice.Expired(""))
+		}
+		return res, nil
 	})
 	return se
 }

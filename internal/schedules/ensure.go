@@ -59,11 +59,16 @@ func ensure(ctx context.Context, sc client.ScheduleClient, taskQueue string, d D
 		ID:            d.ID,
 		Spec:          spec(d),
 		Action:        action(d, taskQueue, []any{d.Args}),
-		Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Overlap:       d.overlap(),
 		CatchupWindow: d.Catchup,
 	})
 	if err == nil {
 		o.Did = Created
+		if d.Continuous {
+			if err := sc.GetHandle(ctx, d.ID).Trigger(ctx, client.ScheduleTriggerOptions{Overlap: d.overlap()}); err != nil {
+				return o, fmt.Errorf("start the first run: %w", err)
+			}
+		}
 		return o, nil
 	}
 	if !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
@@ -87,7 +92,7 @@ func ensure(ctx context.Context, sc client.ScheduleClient, taskQueue string, d D
 			cur.Spec = &s
 			cur.Action = action(d, taskQueue, args)
 			cur.Policy = &client.SchedulePolicies{
-				Overlap:       enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+				Overlap:       d.overlap(),
 				CatchupWindow: d.Catchup,
 			}
 			return &client.ScheduleUpdate{Schedule: &cur}, nil
@@ -129,7 +134,7 @@ func matches(cur client.Schedule, d Definition, taskQueue string, args []any) bo
 		!slices.Equal(cur.Spec.Intervals, []client.ScheduleIntervalSpec{{Every: d.Every, Offset: d.Offset}}) {
 		return false
 	}
-	return cur.Policy != nil && cur.Policy.Overlap == enumspb.SCHEDULE_OVERLAP_POLICY_SKIP && cur.Policy.CatchupWindow == d.Catchup
+	return cur.Policy != nil && cur.Policy.Overlap == d.overlap() && cur.Policy.CatchupWindow == d.Catchup
 }
 
 // sameArgs compares the encoded arguments the server holds with want, which

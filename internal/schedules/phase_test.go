@@ -75,9 +75,17 @@ func TestSchedulesNeverFireTogether(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defs, err := schedules.Definitions(cfg)
+			all, err := schedules.Definitions(cfg)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// A continuous workflow (the notice drain) runs all the time;
+			// the others are the ones that fire.
+			var defs []schedules.Definition
+			for _, d := range all {
+				if !d.Continuous {
+					defs = append(defs, d)
+				}
 			}
 			for _, date := range []time.Time{
 				time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC),

@@ -7,9 +7,10 @@ import "time"
 // storm (everyone who bought on launch day) the workflows expire their
 // users at the pace of the Temporal server, minutes behind; the sweep
 // removes the keys within RevokeEvery of their expiry: one Xray listing per
-// run, two statements per page of keys, removals in parallel. Each user's
-// workflow still expires its user (database, notice, history) and finds the
-// key gone.
+// run, three statements per page of keys, removals in parallel. It writes
+// the users' expiry notices to the outbox, drained at Telegram's pace
+// (NoticeOutboxID). Each user's workflow still expires its user (database,
+// history) and finds the key gone.
 const (
 	RevokeID                  = "vpnflow-revoke-expired"
 	RevokeExpiredWorkflowType = "RevokeExpired"

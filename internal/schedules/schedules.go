@@ -18,6 +18,8 @@ package schedules
 import (
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"vpnflow/internal/config"
 )
 
@@ -132,12 +134,27 @@ type Definition struct {
 	// schedule's input: Ensure sets the input when it creates the schedule
 	// and never overwrites it afterwards.
 	KeepsState bool
+	// Continuous marks a workflow that runs back to back: each run lasts
+	// about Every, and the schedule buffers the next one while it goes
+	// (overlap BUFFER_ONE) instead of skipping it, so one always runs.
+	// Ensure starts the first run when it creates the schedule, and it has
+	// no phase to keep apart from the others.
+	Continuous bool
+}
+
+// overlap is d's overlap policy: SKIP, so a slow run is never doubled, or
+// BUFFER_ONE for a continuous workflow.
+func (d Definition) overlap() enumspb.ScheduleOverlapPolicy {
+	if d.Continuous {
+		return enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE
+	}
+	return enumspb.SCHEDULE_OVERLAP_POLICY_SKIP
 }
 
 // Definitions are the schedules for cfg, each with its phase offset (see
 // MinGap). The error says which intervals leave no room between runs.
 func Definitions(cfg config.Config) ([]Definition, error) {
-	return place([]Definition{
+	defs, err := place([]Definition{
 		{
 			ID:       ReconcileID,
 			Workflow: ReconcileWorkflowType,
@@ -171,6 +188,12 @@ func Definitions(cfg config.Config) ([]Definition, error) {
 		paymentsSweepDefinition(),
 		revokeDefinition(),
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The notice drain runs back to back (BUFFER_ONE), so it has no phase
+	// to place.
+	return append(defs, noticeOutboxDefinition()), nil
 }
 
 // catchup is about one interval, and at least the server's minimum of ten

@@ -132,6 +132,15 @@ func TestEnsureCreatesUpdatesAndKeepsState(t *testing.T) {
 	if got := describe(t, c, schedules.XrayWatchID).Schedule.Spec.Intervals[0].Every; got != 30*time.Second {
 		t.Errorf("xray watch every %s, want 30s", got)
 	}
+	// The notice drain is continuous: the next run is buffered, not
+	// skipped, and the first started when the schedule was created.
+	drain := describe(t, c, schedules.NoticeOutboxID)
+	if drain.Schedule.Policy.Overlap != enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE {
+		t.Errorf("notice outbox overlap %s, want BUFFER_ONE", drain.Schedule.Policy.Overlap)
+	}
+	if drain.Info.NumActions < 1 {
+		t.Errorf("notice outbox took %d actions, want its first run started at once", drain.Info.NumActions)
+	}
 
 	// Again: nothing to do.
 	wantDid(t, ensure(t, c, cfg), map[string]string{

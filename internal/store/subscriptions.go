@@ -202,16 +202,29 @@ func leaveClosedNode(ctx context.Context, tx pgx.Tx, prev Subscription) error {
 // reports whether it expired the row: false means a renewal moved the
 // expiry (or it was not live), so the key must stay.
 func (s *Store) ExpireSubscription(ctx context.Context, userID int64, at time.Time) (bool, error) {
+	return s.expire(ctx, userID, at, false)
+}
+
+// ExpireAndTell is ExpireSubscription that also writes the user's
+// "subscription expired" notice to the outbox, in the same transaction,
+// when it expires the row: the notice exists exactly when the expiry does.
+func (s *Store) ExpireAndTell(ctx context.Context, userID int64, at time.Time) (bool, error) {
+	return s.expire(ctx, userID, at, true)
+}
+
+func (s *Store) expire(ctx context.Context, userID int64, at time.Time, tell bool) (bool, error) {
 	var changed bool
 	var atArg *time.Time
 	if !at.IsZero() {
 		atArg = &at
 	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		changed = false
 		var expiresAt time.Time
+		var planID string
 		err := tx.QueryRow(ctx, `UPDATE subscriptions SET status = 'expired', updated_at = now()
 			WHERE user_id = $1 AND status IN ('trial', 'active') AND expires_at <= coalesce($2::timestamptz, now())
-			RETURNING expires_at`, userID, atArg).Scan(&expiresAt)
+			RETURNING expires_at, plan_id`, userID, atArg).Scan(&expiresAt, &planID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return subscriptionExists(ctx, tx, userID)
 		}
@@ -219,6 +232,11 @@ func (s *Store) ExpireSubscription(ctx context.Context, userID int64, at time.Ti
 			return err
 		}
 		changed = true
+		if tell {
+			if _, err := enqueueExpiry(ctx, tx, userID, planID, expiresAt); err != nil {
+				return err
+			}
+		}
 		return appendAudit(ctx, tx, userID, EventExpired, map[string]any{"expires_at": expiresAt})
 	})
 	return changed, wrap(fmt.Sprintf("expire subscription of user %d", userID), err)

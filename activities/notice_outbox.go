@@ -1,0 +1,165 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"golang.org/x/sync/errgroup"
+
+	"vpnflow/internal/store"
+	"vpnflow/internal/telegram"
+)
+
+// The notice outbox (schema 00010): notices written in the transaction
+// that makes them true, sent by the NoticeOutbox workflow at the worker's
+// Telegram pace. Each activity here is one transaction, one poll, or one
+// batch of sends.
+
+// ClaimNoticesInput claims up to Limit due notices for Lease.
+type ClaimNoticesInput struct {
+	Limit int
+	Lease time.Duration
+}
+
+// ClaimNotices claims a batch of due notices (one transaction); see
+// store.ClaimNotices.
+func (a *Activities) ClaimNotices(ctx context.Context, in ClaimNoticesInput) (store.Claimed, error) {
+	c, err := a.Store.ClaimNotices(ctx, in.Limit, in.Lease)
+	if err != nil {
+		return store.Claimed{}, storeError("claim notices", err)
+	}
+	return c, nil
+}
+
+// noticePoll is how often AwaitNotices looks at the outbox: the most a
+// notice written while the drain is idle waits before it is claimed.
+const noticePoll = 300 * time.Millisecond
+
+// AwaitNotices returns true as soon as a notice is due, or false once
+// wait has passed without one. It polls the outbox with one short query
+// every noticePoll, holding no connection between them, and heartbeats.
+func (a *Activities) AwaitNotices(ctx context.Context, wait time.Duration) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		due, err := a.Store.NoticesDue(ctx)
+		if err != nil {
+			return false, storeError("poll the notice outbox", err)
+		}
+		if due {
+			return true, nil
+		}
+		activity.RecordHeartbeat(ctx, nil)
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(min(noticePoll, left)):
+		}
+	}
+}
+
+// noticeSendParallel is how many notices of a batch are in flight at once:
+// enough to keep the worker's Telegram pace busy while each waits on its
+// round trip; the pace itself keeps the sum under Telegram's limit.
+const noticeSendParallel = 4
+
+// noticeRetryAfter is how long a notice whose send failed for now (a
+// timeout, Telegram down) waits before it is claimed again.
+const noticeRetryAfter = 30 * time.Second
+
+// noticeMaxAttempts: a notice whose sends failed this many times is
+// dropped, with a warning that names it; the user can still open "My
+// subscription".
+const noticeMaxAttempts = 10
+
+// SendNotices sends a claimed batch through the worker's Telegram pace
+// and reports what became of each notice; it never fails as a whole. A
+// retried attempt (the worker died, the activity timed out) skips the
+// notices its heartbeat says were sent.
+func (a *Activities) SendNotices(ctx context.Context, batch []store.OutboxNotice) (store.NoticeOutcome, error) {
+	out := store.NoticeOutcome{Dropped: map[int64]string{}, RetryAfter: noticeRetryAfter}
+	done := map[int64]bool{}
+	if activity.HasHeartbeatDetails(ctx) {
+		var prev []int64
+		if err := activity.GetHeartbeatDetails(ctx, &prev); err == nil {
+			for _, id := range prev {
+				done[id] = true
+				out.Sent = append(out.Sent, id)
+			}
+		}
+	}
+	var mu sync.Mutex
+	var stop error // a 429: the rest of the batch waits for its retry
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(noticeSendParallel)
+	for _, n := range batch {
+		if done[n.ID] {
+			continue
+		}
+		g.Go(func() error {
+			mu.Lock()
+			halted := stop != nil
+			mu.Unlock()
+			var err error
+			if halted {
+				err = stop
+			} else {
+				err = a.deliverNotice(gctx, n.Language, n.Notice, n.UserID)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			f := telegram.Classify(err)
+			switch {
+			case err == nil:
+				out.Sent = append(out.Sent, n.ID)
+				activity.RecordHeartbeat(ctx, out.Sent)
+			case f.Kind == telegram.RateLimited:
+				if stop == nil {
+					stop = err
+					out.RetryAfter = max(out.RetryAfter, f.RetryAfter+time.Second)
+				}
+				out.Retry = append(out.Retry, n.ID)
+			case f.Kind == telegram.Blocked || f.Permanent():
+				if f.Kind == telegram.Blocked {
+					if serr := a.Store.SetBotBlocked(ctx, n.UserID, true); serr != nil {
+						activity.GetLogger(ctx).Warn("notice outbox: recording that the user blocked the bot failed", "user_id", n.UserID, "error", serr)
+					}
+				}
+				out.Dropped[n.ID] = "refused: " + err.Error()
+			case n.Attempts >= noticeMaxAttempts:
+				activity.GetLogger(ctx).Warn("notice outbox: giving up on a notice", "user_id", n.UserID,
+					"message", n.Notice.Message, "attempts", n.Attempts, "error", err)
+				out.Dropped[n.ID] = store.DroppedGaveUp + ": " + err.Error()
+			default:
+				out.Retry = append(out.Retry, n.ID)
+			}
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out, nil
+}
+
+// FinishNotices records a batch's outcome (one transaction).
+func (a *Activities) FinishNotices(ctx context.Context, o store.NoticeOutcome) error {
+	if err := a.Store.FinishNotices(ctx, o); err != nil {
+		return storeError("finish notices", err)
+	}
+	return nil
+}
+
+// PruneNotices deletes finished notices past store.NoticeKept, at most
+// limit (one statement).
+func (a *Activities) PruneNotices(ctx context.Context, limit int) (int, error) {
+	n, err := a.Store.PruneNotices(ctx, limit)
+	if err != nil {
+		return 0, storeError(fmt.Sprintf("prune up to %d notices", limit), err)
+	}
+	return n, nil
+}

@@ -1,0 +1,123 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+
+	"vpnflow/activities"
+	"vpnflow/internal/notice"
+	"vpnflow/internal/schedules"
+	"vpnflow/internal/shop"
+	"vpnflow/internal/store"
+)
+
+// outboxEnv is a NoticeOutbox run against an outbox held in memory: claims
+// hand out its notices in batches, sends and finishes are recorded.
+type outboxEnv struct {
+	claims    int
+	pending   []store.OutboxNotice
+	moot      int
+	sendFails int // the next SendNotices attempts that fail as a whole
+	sentOn    []string
+	finished  []store.NoticeOutcome
+	awaits    []time.Duration
+	dueAfter  int // AwaitNotices finds notices due this many times, then waits out the run
+	result    NoticeOutboxResult
+}
+
+func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)) {
+	env := newTestEnv()
+	a := &activities.Activities{}
+	env.RegisterActivity(a)
+	env.OnActivity(a.PruneNotices, mock.Anything, mock.Anything).Return(3, nil)
+	env.OnActivity(a.ClaimNotices, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ClaimNoticesInput) (store.Claimed, error) {
+		o.claims++
+		n := min(in.Limit, len(o.pending))
+		c := store.Claimed{Notices: o.pending[:n], Moot: o.moot}
+		o.pending, o.moot = o.pending[n:], 0
+		return c, nil
+	})
+	env.OnActivity(a.SendNotices, mock.Anything, mock.Anything).Return(func(ctx context.Context, batch []store.OutboxNotice) (store.NoticeOutcome, error) {
+		if o.sendFails > 0 {
+			o.sendFails--
+			return store.NoticeOutcome{}, errors.New("telegram hung")
+		}
+		o.sentOn = append(o.sentOn, activity.GetInfo(ctx).TaskQueue)
+		out := store.NoticeOutcome{Dropped: map[int64]string{}}
+		for _, n := range batch {
+			if n.UserID == 13 {
+				out.Dropped[n.ID] = "refused: blocked"
+				continue
+			}
+			out.Sent = append(out.Sent, n.ID)
+		}
+		return out, nil
+	})
+	env.OnActivity(a.FinishNotices, mock.Anything, mock.Anything).Return(func(_ context.Context, out store.NoticeOutcome) error {
+		o.finished = append(o.finished, out)
+		return nil
+	})
+	env.OnActivity(a.AwaitNotices, mock.Anything, mock.Anything).Return(func(_ context.Context, wait time.Duration) (bool, error) {
+		o.awaits = append(o.awaits, wait)
+		if o.dueAfter > 0 {
+			o.dueAfter--
+			o.pending = append(o.pending, store.OutboxNotice{ID: 99, UserID: 99, Notice: notice.Expired("1m")})
+			return true, nil
+		}
+		return false, nil
+	})
+	return a, func(args ...any) {
+		env.ExecuteWorkflow(NoticeOutbox, args...)
+		require.NoError(t, env.GetWorkflowError())
+		var res NoticeOutboxResult
+		require.NoError(t, env.GetWorkflowResult(&res))
+		o.result = res
+	}
+}
+
+func notices(ids ...int64) []store.OutboxNotice {
+	var out []store.OutboxNotice
+	for _, id := range ids {
+		out = append(out, store.OutboxNotice{ID: id, UserID: id, Notice: notice.Expired("1m")})
+	}
+	return out
+}
+
+// A run claims the outbox in batches of in.Batch, sends each batch on the
+// Telegram bulkhead, records each outcome, and waits for more in one poll;
+// a notice written while it waits is sent in the same run.
+func TestNoticeOutboxDrainsInBatches(t *testing.T) {
+	o := &outboxEnv{pending: notices(11, 12, 13, 14, 15), moot: 1, dueAfter: 1}
+	_, run := o.register(t)
+	run(schedules.NoticeInput{Batch: 2})
+
+	require.Equal(t, NoticeOutboxResult{Batches: 4, Sent: 5, Dropped: 1, Moot: 1, Pruned: 3}, o.result)
+	require.Len(t, o.finished, 4)
+	require.Equal(t, []int64{11, 12}, o.finished[0].Sent)
+	require.Equal(t, map[int64]string{13: "refused: blocked"}, o.finished[1].Dropped)
+	require.Equal(t, []int64{99}, o.finished[3].Sent, "the notice written while the run waited")
+	for _, q := range o.sentOn {
+		require.Equal(t, shop.BulkheadQueue("default-test-taskqueue", shop.BulkheadTelegram), q)
+	}
+	require.Len(t, o.awaits, 2, "one wait found the late notice, the second waited out the run")
+	require.Equal(t, schedules.NoticeEvery, o.awaits[0], "the run waits at most its own length")
+}
+
+// A batch whose sends fail as a whole is not finished: its leases run
+// out and a later claim takes it again; the run goes on with the rest.
+func TestNoticeOutboxLeavesAFailedBatchToItsLease(t *testing.T) {
+	o := &outboxEnv{pending: notices(21, 22, 23), sendFails: 3}
+	_, run := o.register(t)
+	run(schedules.NoticeInput{Batch: 2})
+
+	require.Equal(t, 2, o.result.Batches)
+	require.Equal(t, 1, o.result.Sent, "the first batch failed three attempts; the second was sent")
+	require.Len(t, o.finished, 1)
+	require.Equal(t, []int64{23}, o.finished[0].Sent)
+}

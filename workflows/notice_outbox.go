@@ -3,6 +3,7 @@ package workflows
 import (
 	"time"
 
+	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -43,59 +44,115 @@ type NoticeOutboxResult struct {
 // the pace their own workflows get to their expiries.
 func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxResult, error) {
 	in = in.WithDefaults()
-	var a *activities.Activities
-	var res NoticeOutboxResult
-	log := workflow.GetLogger(ctx)
+	d := &drain{ctx: ctx, db: withDB(ctx), in: in, log: workflow.GetLogger(ctx)}
 	end := workflow.Now(ctx).Add(in.RunFor)
-	db := withDB(ctx)
-	if err := workflow.ExecuteActivity(db, a.PruneNotices, noticePruneLimit).Get(ctx, &res.Pruned); err != nil {
-		log.Warn("notice outbox: finished notices not pruned; the next run tries again", "error", err)
+	if err := workflow.ExecuteActivity(d.db, d.a.PruneNotices, noticePruneLimit).Get(ctx, &d.res.Pruned); err != nil {
+		d.log.Warn("notice outbox: finished notices not pruned; the next run tries again", "error", err)
 	}
-	for workflow.Now(ctx).Before(end) {
+	// The next batch is claimed while the current one is sent, and a
+	// batch's outcome is recorded while the next one is sent, so the sends
+	// follow each other with no gap but a workflow task.
+	claim := d.claim()
+	var finishing workflow.Future
+	for {
 		var c store.Claimed
-		if err := workflow.ExecuteActivity(db, a.ClaimNotices, activities.ClaimNoticesInput{
-			Limit: in.Batch, Lease: in.Lease,
-		}).Get(ctx, &c); err != nil {
-			return res, err
+		if err := claim.Get(ctx, &c); err != nil {
+			return d.res, err
 		}
-		res.Moot += c.Moot
-		workflow.GetMetricsHandler(ctx).Counter(NoticesDroppedMetric).Inc(int64(c.Moot))
+		d.moot(c.Moot)
+		if !workflow.Now(ctx).Before(end) {
+			d.release(c.Notices)
+			break
+		}
 		if len(c.Notices) == 0 {
-			left := end.Sub(workflow.Now(ctx))
-			if left <= 0 {
-				break
-			}
 			var due bool
-			if err := workflow.ExecuteActivity(awaitingNotices(ctx, left), a.AwaitNotices, left).Get(ctx, &due); err != nil {
-				return res, err
+			left := end.Sub(workflow.Now(ctx))
+			if err := workflow.ExecuteActivity(awaitingNotices(ctx, left), d.a.AwaitNotices, left).Get(ctx, &due); err != nil {
+				return d.res, err
 			}
 			if !due {
 				break // waited out the run: the next run takes over
 			}
+			claim = d.claim()
 			continue
 		}
-		res.Batches++
+		d.res.Batches++
+		send := workflow.ExecuteActivity(sendingNotices(ctx), d.a.SendNotices, c.Notices)
+		claim = d.claim()
 		var out store.NoticeOutcome
-		if err := workflow.ExecuteActivity(sendingNotices(ctx), a.SendNotices, c.Notices).Get(ctx, &out); err != nil {
+		err := send.Get(ctx, &out)
+		if err := wait(ctx, finishing); err != nil {
+			return d.res, err
+		}
+		finishing = nil
+		if err != nil {
 			// Their leases run out and a later claim takes them again.
-			log.Warn("notice outbox: a batch was not sent; it is claimed again when its lease ends",
+			d.log.Warn("notice outbox: a batch was not sent; it is claimed again when its lease ends",
 				"notices", len(c.Notices), "lease", in.Lease, "error", err)
 			continue
 		}
-		if err := workflow.ExecuteActivity(db, a.FinishNotices, out).Get(ctx, nil); err != nil {
-			return res, err
-		}
-		res.Sent += len(out.Sent)
-		res.Dropped += len(out.Dropped)
-		res.Retried += len(out.Retry)
-		workflow.GetMetricsHandler(ctx).Counter(NoticesSentMetric).Inc(int64(len(out.Sent)))
-		workflow.GetMetricsHandler(ctx).Counter(NoticesDroppedMetric).Inc(int64(len(out.Dropped)))
+		finishing = workflow.ExecuteActivity(d.db, d.a.FinishNotices, out)
+		d.count(out)
 	}
-	if res.Sent+res.Dropped+res.Moot > 0 {
-		log.Info("notice outbox: drained", "batches", res.Batches, "sent", res.Sent, "dropped", res.Dropped,
-			"moot", res.Moot, "retried", res.Retried)
+	if err := wait(ctx, finishing); err != nil {
+		return d.res, err
 	}
-	return res, nil
+	if r := d.res; r.Sent+r.Dropped+r.Moot > 0 {
+		d.log.Info("notice outbox: drained", "batches", r.Batches, "sent", r.Sent, "dropped", r.Dropped,
+			"moot", r.Moot, "retried", r.Retried)
+	}
+	return d.res, nil
+}
+
+// drain is one NoticeOutbox run's helpers and counts.
+type drain struct {
+	ctx workflow.Context
+	db  workflow.Context
+	a   *activities.Activities
+	in  schedules.NoticeInput
+	log log.Logger
+	res NoticeOutboxResult
+}
+
+func (d *drain) claim() workflow.Future {
+	return workflow.ExecuteActivity(d.db, d.a.ClaimNotices, activities.ClaimNoticesInput{Limit: d.in.Batch, Lease: d.in.Lease})
+}
+
+// release hands back a batch claimed ahead that this run will not send,
+// so the next run claims it at once instead of after its lease.
+func (d *drain) release(batch []store.OutboxNotice) {
+	if len(batch) == 0 {
+		return
+	}
+	ids := make([]int64, len(batch))
+	for i, n := range batch {
+		ids[i] = n.ID
+	}
+	if err := workflow.ExecuteActivity(d.db, d.a.FinishNotices, store.NoticeOutcome{Released: ids}).Get(d.ctx, nil); err != nil {
+		d.log.Warn("notice outbox: a batch claimed ahead was not handed back; it is claimed again when its lease ends",
+			"notices", len(ids), "error", err)
+	}
+}
+
+func (d *drain) moot(n int) {
+	d.res.Moot += n
+	workflow.GetMetricsHandler(d.ctx).Counter(NoticesDroppedMetric).Inc(int64(n))
+}
+
+func (d *drain) count(out store.NoticeOutcome) {
+	d.res.Sent += len(out.Sent)
+	d.res.Dropped += len(out.Dropped)
+	d.res.Retried += len(out.Retry)
+	workflow.GetMetricsHandler(d.ctx).Counter(NoticesSentMetric).Inc(int64(len(out.Sent)))
+	workflow.GetMetricsHandler(d.ctx).Counter(NoticesDroppedMetric).Inc(int64(len(out.Dropped)))
+}
+
+// wait waits for f, if there is one.
+func wait(ctx workflow.Context, f workflow.Future) error {
+	if f == nil {
+		return nil
+	}
+	return f.Get(ctx, nil)
 }
 
 // awaitingNotices is for the idle poll: on the run's own (operations)

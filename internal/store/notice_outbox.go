@@ -172,6 +172,9 @@ type NoticeOutcome struct {
 	// after RetryAfter.
 	Retry      []int64
 	RetryAfter time.Duration
+	// Released were claimed but not tried (a drain run ended with them in
+	// hand): free to claim at once, the claim not counted as an attempt.
+	Released []int64 `json:",omitempty"`
 }
 
 // FinishNotices records a batch's outcome in one transaction. Reporting
@@ -196,6 +199,12 @@ func (s *Store) FinishNotices(ctx context.Context, o NoticeOutcome) error {
 				return err
 			}
 		}
+		if len(o.Released) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE notice_outbox SET claimed_until = NULL, attempts = greatest(attempts - 1, 0)
+				WHERE id = ANY($1) AND sent_at IS NULL AND dropped IS NULL`, o.Released); err != nil {
+				return err
+			}
+		}
 		if len(o.Retry) > 0 {
 			if _, err := tx.Exec(ctx, `UPDATE notice_outbox SET claimed_until = now() + $2::interval
 				WHERE id = ANY($1) AND sent_at IS NULL AND dropped IS NULL`, o.Retry, o.RetryAfter.String()); err != nil {
@@ -204,7 +213,7 @@ func (s *Store) FinishNotices(ctx context.Context, o NoticeOutcome) error {
 		}
 		return nil
 	})
-	return wrap(fmt.Sprintf("finish %d sent, %d dropped, %d to retry notices", len(o.Sent), len(dropIDs), len(o.Retry)), err)
+	return wrap(fmt.Sprintf("finish notices (%d sent, %d dropped, %d to retry, %d released)", len(o.Sent), len(dropIDs), len(o.Retry), len(o.Released)), err)
 }
 
 // PruneNotices deletes sent and dropped notices older than NoticeKept,

@@ -136,6 +136,15 @@ func TestClaimedNoticesAreLeasedFinishedAndMootAfterRenewal(t *testing.T) {
 		t.Fatalf("after the retry's time: %+v, want user 13's notice on its second attempt", c3.Notices)
 	}
 
+	// Claimed by a run that ended before sending it: handed back, it is
+	// claimed at once, on the same attempt count.
+	if err := e.s.FinishNotices(e.ctx, store.NoticeOutcome{Released: []int64{c2.Notices[0].ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if c4, _ := e.s.ClaimNotices(e.ctx, 10, time.Minute); len(c4.Notices) != 1 || c4.Notices[0].Attempts != 2 {
+		t.Fatalf("after the release: %+v, want user 13's notice again, still its second attempt", c4.Notices)
+	}
+
 	// Old finished rows are pruned; the pending one stays.
 	e.exec(`UPDATE notice_outbox SET created_at = now() - interval '8 days'`)
 	if n, err := e.s.PruneNotices(e.ctx, 100); err != nil || n != 3 {

@@ -2,7 +2,9 @@ package botapp
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +139,70 @@ func TestFastReissueAndAutoRenewUpdates(t *testing.T) {
 		}
 		want := f.T("en", tc.want, data)
 		f.waitFor(ann, tc.want, func(m faketg.Message) bool { return m.ID == working.ID && m.Edited && m.Raw == want })
+	}
+}
+
+// TestFastUnansweredHandOverIsAskedAgainNotDenied: a hand-over whose call
+// ran out of time may have reached the workflow, which may already have
+// answered in the working message (the burst test caught the bot then
+// overwriting "Your free trial is on" with "nothing was changed"). The bot
+// asks again with the same request ID, which Temporal takes once; when
+// that answers, the working message is left to the workflow. When it does
+// not either, the bot says it cannot tell yet, in a new message, and
+// still leaves the working message alone.
+func TestFastUnansweredHandOverIsAskedAgainNotDenied(t *testing.T) {
+	f := newFastBot(t, fastConfig(t))
+	ann := f.newUser("Ann", "en")
+	f.start(ann, "Ann", "en")
+	f.liveSubscription(ann)
+	sent, err := f.tg.SendText(ann, "/sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := f.waitFor(ann, "the key photo", func(m faketg.Message) bool { return m.ID > sent.ID && len(m.Photo) > 0 })
+
+	for _, tc := range []struct {
+		name     string
+		timeouts int    // how many calls run out of time before one answers
+		want     string // the bot's own message after the working one; "": none
+	}{
+		{"the second call answers", 1, ""},
+		{"both calls time out", 2, "handover_unsure"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			left := tc.timeouts
+			f.temporal.setAnswer(func(tcall) tresult {
+				if left > 0 {
+					left--
+					return tresult{CallErr: fmt.Errorf("update workflow: %w", context.DeadlineExceeded)}
+				}
+				return tresult{}
+			})
+			n := len(f.temporal.Calls("update"))
+			last := f.tg.Messages(ann)
+			f.press(ann, key, callback.Data{Action: callback.Reissue})
+			working := f.waitFor(ann, "working", func(m faketg.Message) bool { return m.ID > last[len(last)-1].ID })
+			calls := f.waitCalls(n + 2)[n:]
+			if len(calls) != 2 || calls[0].UpdateID == "" || calls[0].UpdateID != calls[1].UpdateID {
+				t.Fatalf("calls %+v, want two with one request ID", calls)
+			}
+			if tc.want != "" {
+				want := f.T("en", tc.want, nil)
+				f.waitFor(ann, tc.want, func(m faketg.Message) bool { return m.ID > working.ID && m.Raw == want })
+			} else {
+				time.Sleep(300 * time.Millisecond) // room for a wrong answer to show
+			}
+			for _, m := range f.tg.Messages(ann) {
+				if m.ID == working.ID && m.Edited {
+					t.Errorf("the bot edited the working message into %q; it is the workflow's to answer in", m.Raw)
+				}
+				if m.ID > working.ID && tc.want == "" {
+					t.Errorf("the bot said %q after a hand-over the second call confirmed", m.Raw)
+				}
+			}
+			if got := len(f.temporal.Calls("update")); got != n+2 {
+				t.Errorf("%d update calls, want 2", got-n)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ type tcall struct {
 	WorkflowID string
 	Workflow   string // workflow type name, for starts
 	Name       string // update or signal name
+	UpdateID   string // an update's request ID, as the bot set it
 	Args       []any  // workflow arguments; for an update or signal, its argument(s)
 	Options    client.StartWorkflowOptions
 	// StartArgs are the start half's arguments of an update-with-start or
@@ -115,7 +116,7 @@ func (f *fakeTemporal) ExecuteWorkflow(_ context.Context, opts client.StartWorkf
 }
 
 func (f *fakeTemporal) UpdateWorkflow(_ context.Context, opts client.UpdateWorkflowOptions) (client.WorkflowUpdateHandle, error) {
-	r := f.record(tcall{Kind: "update", WorkflowID: opts.WorkflowID, Name: opts.UpdateName, Args: opts.Args})
+	r := f.record(tcall{Kind: "update", WorkflowID: opts.WorkflowID, Name: opts.UpdateName, UpdateID: opts.UpdateID, Args: opts.Args})
 	if r.CallErr != nil {
 		return nil, r.CallErr
 	}
@@ -143,7 +144,7 @@ func (f *fakeTemporal) UpdateWithStartWorkflow(_ context.Context, opts client.Up
 		return nil, errors.New("fakeTemporal: start operation not built by NewWithStartWorkflowOperation")
 	}
 	r := f.record(tcall{Kind: "update-with-start", WorkflowID: op.opts.ID, Workflow: op.wf, Name: opts.UpdateOptions.UpdateName,
-		Args: opts.UpdateOptions.Args, Options: op.opts, StartArgs: op.args})
+		UpdateID: opts.UpdateOptions.UpdateID, Args: opts.UpdateOptions.Args, Options: op.opts, StartArgs: op.args})
 	if r.CallErr != nil {
 		return nil, r.CallErr
 	}

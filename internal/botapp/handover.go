@@ -2,7 +2,10 @@ package botapp
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/shop"
@@ -37,12 +40,29 @@ func replyContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // handOver shows the user a "working on it" message, runs send with a
 // Reply naming it, and turns the message into the refusal or the
 // hand-over failure when send reports one.
-func (a *App) handOver(ctx context.Context, u store.User, what string, send func(ctx context.Context, reply *shop.Reply) error) {
+//
+// A hand-over that ran out of time may still have reached the workflow,
+// which may already have answered in that very message: saying "nothing
+// was changed" then overwrites a true answer with a false one (the burst
+// test caught it). So such a hand-over is asked once more with the same
+// request ID, which Temporal takes once, and whose answer is the first
+// one's. Only when that too goes unanswered does the bot say so, in a new
+// message that leaves the working message to the workflow.
+func (a *App) handOver(ctx context.Context, u store.User, what string, send func(ctx context.Context, requestID string, reply *shop.Reply) error) {
 	lang := u.Language
 	working := a.sendWorking(ctx, u)
-	hctx, cancel := context.WithTimeout(ctx, handOverTimeout)
-	err := send(hctx, &shop.Reply{MessageID: working})
-	cancel()
+	requestID := fmt.Sprintf("bot:%s:%d:%s", what, u.TelegramID, uuid.NewString())
+	try := func() error {
+		hctx, cancel := context.WithTimeout(ctx, handOverTimeout)
+		defer cancel()
+		return send(hctx, requestID, &shop.Reply{MessageID: working})
+	}
+	err := try()
+	if err != nil && shop.MayHaveArrived(err) && ctx.Err() == nil {
+		a.log.Warn("hand-over unanswered; asking again with the same request id", "user_id", u.TelegramID,
+			"request", what, "request_id", requestID, "error", err)
+		err = try()
+	}
 	if err == nil {
 		a.log.Info("request handed over", "user_id", u.TelegramID, "request", what, "working_message", working)
 		return
@@ -50,6 +70,12 @@ func (a *App) handOver(ctx context.Context, u store.User, what string, send func
 	if r := shop.RefusalFrom(err); r.Refused() {
 		a.log.Info("request refused", "user_id", u.TelegramID, "request", what, "reason", r.Type)
 		a.edit(ctx, u.TelegramID, working, a.texts.T(lang, r.MessageID(), map[string]any{"Wait": i18n.FormatDuration(lang, r.Wait)}), a.render.BackKeyboard(lang))
+		return
+	}
+	if shop.MayHaveArrived(err) {
+		a.log.Error("request may not have been handed over; the user is told it is unsure", "user_id", u.TelegramID,
+			"request", what, "request_id", requestID, "error", err)
+		a.reply(ctx, u.TelegramID, a.texts.T(lang, "handover_unsure", nil), a.render.BackKeyboard(lang))
 		return
 	}
 	a.log.Error("request not handed over", "user_id", u.TelegramID, "request", what, "error", err)

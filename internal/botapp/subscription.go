@@ -76,26 +76,26 @@ func (a *App) showSubscription(ctx context.Context, u store.User) {
 // "working on it" message and sends the key.
 func (a *App) startTrial(ctx context.Context, u store.User) {
 	policy := shop.SubscriptionPolicy(a.cfg.PaidStages, a.cfg.TrialStages, a.cfg.AutoRenewLead)
-	a.handOver(ctx, u, shop.UpdateStartTrial, func(ctx context.Context, reply *shop.Reply) error {
+	a.handOver(ctx, u, shop.UpdateStartTrial, func(ctx context.Context, requestID string, reply *shop.Reply) error {
 		return shop.HandOverSubscriptionUpdate(ctx, a.temporal, a.cfg.TaskQueue, policy, u.TelegramID, true,
-			shop.UpdateStartTrial, shop.TrialRequest{Reply: reply})
+			requestID, shop.UpdateStartTrial, shop.TrialRequest{Reply: reply})
 	})
 }
 
 func (a *App) reissue(ctx context.Context, u store.User) {
-	a.handOver(ctx, u, shop.UpdateReissue, func(ctx context.Context, reply *shop.Reply) error {
-		return a.updateSubscription(ctx, u, shop.UpdateReissue, shop.ReissueRequest{Reply: reply})
+	a.handOver(ctx, u, shop.UpdateReissue, func(ctx context.Context, requestID string, reply *shop.Reply) error {
+		return a.updateSubscription(ctx, u, requestID, shop.UpdateReissue, shop.ReissueRequest{Reply: reply})
 	})
 }
 
 func (a *App) setAutoRenew(ctx context.Context, u store.User, on bool) {
-	a.handOver(ctx, u, shop.UpdateSetAutoRenew, func(ctx context.Context, reply *shop.Reply) error {
-		return a.updateSubscription(ctx, u, shop.UpdateSetAutoRenew, shop.AutoRenewRequest{On: on, Reply: reply})
+	a.handOver(ctx, u, shop.UpdateSetAutoRenew, func(ctx context.Context, requestID string, reply *shop.Reply) error {
+		return a.updateSubscription(ctx, u, requestID, shop.UpdateSetAutoRenew, shop.AutoRenewRequest{On: on, Reply: reply})
 	})
 }
 
 // updateSubscription hands an update to the user's running Subscription
 // workflow; there is nothing to reissue or renew without one.
-func (a *App) updateSubscription(ctx context.Context, u store.User, name string, arg any) error {
-	return shop.HandOverSubscriptionUpdate(ctx, a.temporal, a.cfg.TaskQueue, shop.Policy{}, u.TelegramID, false, name, arg)
+func (a *App) updateSubscription(ctx context.Context, u store.User, requestID, name string, arg any) error {
+	return shop.HandOverSubscriptionUpdate(ctx, a.temporal, a.cfg.TaskQueue, shop.Policy{}, u.TelegramID, false, requestID, name, arg)
 }

@@ -99,6 +99,7 @@ func sampleData() map[string]map[string]any {
 		"error_generic":   nil,
 		"unknown_command": nil,
 		"busy_try_again":  nil,
+		"handover_unsure": nil,
 		"working":         nil,
 
 		"reminder":                {"Plan": "1m", "Left": 24 * time.Hour, "Expires": expires},

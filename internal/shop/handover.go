@@ -2,8 +2,10 @@ package shop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 )
 
@@ -26,9 +28,13 @@ type Reply struct {
 // workflow (withStart: starting the workflow if it is not running) and
 // returns as soon as Temporal has accepted it: nil when the workflow now
 // answers the user itself, the validator's refusal (RefusalFrom), or the
-// error that kept the request from being handed over.
-func HandOverSubscriptionUpdate(ctx context.Context, c client.Client, taskQueue string, p Policy, userID int64, withStart bool, update string, arg any) error {
+// error that kept the request from being handed over. requestID names the
+// request to Temporal (the update's ID): a second call with the same ID,
+// after one whose answer was lost, takes the request once and answers as
+// the first would have.
+func HandOverSubscriptionUpdate(ctx context.Context, c client.Client, taskQueue string, p Policy, userID int64, withStart bool, requestID, update string, arg any) error {
 	opts := client.UpdateWorkflowOptions{
+		UpdateID:   requestID,
 		WorkflowID: SubscriptionWorkflowID(userID), UpdateName: update, Args: []any{arg},
 		WaitForStage: client.WorkflowUpdateStageAccepted,
 	}
@@ -62,4 +68,16 @@ func acceptedOutcome(ctx context.Context, h client.WorkflowUpdateHandle) error {
 		return err
 	}
 	return nil
+}
+
+// MayHaveArrived reports whether a hand-over that failed with err may
+// still have reached the workflow: the call ran out of time or was cut
+// off after it was sent, so Temporal may have taken the request although
+// its answer never came back. Only asking again with the same request ID
+// tells which.
+func MayHaveArrived(err error) bool {
+	var deadline *serviceerror.DeadlineExceeded
+	var canceled *serviceerror.Canceled
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.As(err, &deadline) || errors.As(err, &canceled)
 }

@@ -149,7 +149,9 @@ func TestFastReissueAndAutoRenewUpdates(t *testing.T) {
 // asks again with the same request ID, which Temporal takes once; when
 // that answers, the working message is left to the workflow. When it does
 // not either, the bot says it cannot tell yet, in a new message, and
-// still leaves the working message alone.
+// still leaves the working message alone. With Temporal down (its health
+// check fails too) nothing can be answering, and the bot says plainly in
+// that message that the request was not passed on.
 func TestFastUnansweredHandOverIsAskedAgainNotDenied(t *testing.T) {
 	f := newFastBot(t, fastConfig(t))
 	ann := f.newUser("Ann", "en")
@@ -164,10 +166,12 @@ func TestFastUnansweredHandOverIsAskedAgainNotDenied(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		timeouts int    // how many calls run out of time before one answers
+		down     bool   // Temporal's health check fails
 		want     string // the bot's own message after the working one; "": none
 	}{
-		{"the second call answers", 1, ""},
-		{"both calls time out", 2, "handover_unsure"},
+		{"the second call answers", 1, false, ""},
+		{"both calls time out", 2, false, "handover_unsure"},
+		{"temporal is down", 1, true, "busy_try_again"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			left := tc.timeouts
@@ -178,10 +182,20 @@ func TestFastUnansweredHandOverIsAskedAgainNotDenied(t *testing.T) {
 				}
 				return tresult{}
 			})
+			f.temporal.setDown(tc.down)
+			defer f.temporal.setDown(false)
 			n := len(f.temporal.Calls("update"))
 			last := f.tg.Messages(ann)
 			f.press(ann, key, callback.Data{Action: callback.Reissue})
 			working := f.waitFor(ann, "working", func(m faketg.Message) bool { return m.ID > last[len(last)-1].ID })
+			if tc.down {
+				want := f.T("en", tc.want, nil)
+				f.waitFor(ann, tc.want, func(m faketg.Message) bool { return m.ID == working.ID && m.Edited && m.Raw == want })
+				if got := len(f.temporal.Calls("update")); got != n+1 {
+					t.Errorf("%d update calls with Temporal down, want 1", got-n)
+				}
+				return
+			}
 			calls := f.waitCalls(n + 2)[n:]
 			if len(calls) != 2 || calls[0].UpdateID == "" || calls[0].UpdateID != calls[1].UpdateID {
 				t.Fatalf("calls %+v, want two with one request ID", calls)

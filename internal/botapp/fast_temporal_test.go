@@ -43,6 +43,7 @@ type fakeTemporal struct {
 	client.Client
 
 	mu    sync.Mutex
+	down  bool // CheckHealth fails
 	calls []tcall
 	// answer gives the outcome of a call, by call; nil means success with
 	// a zero value.
@@ -162,7 +163,19 @@ func (f *fakeTemporal) SignalWithStartWorkflow(_ context.Context, workflowID, si
 }
 
 func (f *fakeTemporal) CheckHealth(context.Context, *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, errors.New("connection refused")
+	}
 	return &client.CheckHealthResponse{}, nil
+}
+
+// setDown makes the health check fail, as a Temporal that is down does.
+func (f *fakeTemporal) setDown(down bool) {
+	f.mu.Lock()
+	f.down = down
+	f.mu.Unlock()
 }
 
 // fakeRun and fakeUpdate hand the canned value over through Temporal's own

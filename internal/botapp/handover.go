@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
 
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/shop"
@@ -44,10 +45,13 @@ func replyContext(ctx context.Context) (context.Context, context.CancelFunc) {
 // A hand-over that ran out of time may still have reached the workflow,
 // which may already have answered in that very message: saying "nothing
 // was changed" then overwrites a true answer with a false one (the burst
-// test caught it). So such a hand-over is asked once more with the same
-// request ID, which Temporal takes once, and whose answer is the first
-// one's. Only when that too goes unanswered does the bot say so, in a new
-// message that leaves the working message to the workflow.
+// test caught it). So, when Temporal answers a health check, such a
+// hand-over is asked once more with the same request ID, which Temporal
+// takes once, and whose answer is the first one's. Only when that too goes
+// unanswered does the bot say so, in a new message that leaves the working
+// message to the workflow. When Temporal does not answer at all (it is
+// down), no workflow can be answering either, and the bot says plainly
+// that the request was not passed on.
 func (a *App) handOver(ctx context.Context, u store.User, what string, send func(ctx context.Context, requestID string, reply *shop.Reply) error) {
 	lang := u.Language
 	working := a.sendWorking(ctx, u)
@@ -58,7 +62,8 @@ func (a *App) handOver(ctx context.Context, u store.User, what string, send func
 		return send(hctx, requestID, &shop.Reply{MessageID: working})
 	}
 	err := try()
-	if err != nil && shop.MayHaveArrived(err) && ctx.Err() == nil {
+	unsure := err != nil && shop.MayHaveArrived(err) && a.temporalAnswers(ctx)
+	if unsure {
 		a.log.Warn("hand-over unanswered; asking again with the same request id", "user_id", u.TelegramID,
 			"request", what, "request_id", requestID, "error", err)
 		err = try()
@@ -72,7 +77,7 @@ func (a *App) handOver(ctx context.Context, u store.User, what string, send func
 		a.edit(ctx, u.TelegramID, working, a.texts.T(lang, r.MessageID(), map[string]any{"Wait": i18n.FormatDuration(lang, r.Wait)}), a.render.BackKeyboard(lang))
 		return
 	}
-	if shop.MayHaveArrived(err) {
+	if unsure && shop.MayHaveArrived(err) {
 		a.log.Error("request may not have been handed over; the user is told it is unsure", "user_id", u.TelegramID,
 			"request", what, "request_id", requestID, "error", err)
 		a.reply(ctx, u.TelegramID, a.texts.T(lang, "handover_unsure", nil), a.render.BackKeyboard(lang))
@@ -95,4 +100,17 @@ func (a *App) sendWorking(ctx context.Context, u store.User) int {
 		return 0
 	}
 	return id
+}
+
+// healthWait bounds the health check that tells a slow Temporal from one
+// that is down.
+const healthWait = 2 * time.Second
+
+// temporalAnswers reports whether Temporal's frontend answers a health
+// check within healthWait.
+func (a *App) temporalAnswers(ctx context.Context) bool {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), healthWait)
+	defer cancel()
+	_, err := a.temporal.CheckHealth(hctx, &client.CheckHealthRequest{})
+	return err == nil
 }

@@ -36,6 +36,21 @@ func (f *fastBot) liveSubscription(userID int64) store.Subscription {
 	return sub
 }
 
+// subscriberWithKeyMessage registers a user with a live subscription and
+// returns them with the key message "/sub" showed them, whose buttons
+// the tests press.
+func (f *fastBot) subscriberWithKeyMessage(name string) (int64, faketg.Message) {
+	f.t.Helper()
+	u := f.newUser(name, "en")
+	f.start(u, name, "en")
+	f.liveSubscription(u)
+	sent, err := f.tg.SendText(u, "/sub")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return u, f.waitFor(u, "the key photo", func(m faketg.Message) bool { return m.ID > sent.ID && len(m.Photo) > 0 })
+}
+
 // TestFastMySubscriptionRendersFromDB: My subscription shows the stored
 // subscription with its subscription URL, the URL's QR code and the
 // vless:// key, and the menu offers Renew for a live one.
@@ -82,14 +97,7 @@ func TestFastMySubscriptionRendersFromDB(t *testing.T) {
 // tells in place of the message itself.
 func TestFastReissueAndAutoRenewUpdates(t *testing.T) {
 	f := newFastBot(t, fastConfig(t))
-	ann := f.newUser("Ann", "en")
-	f.start(ann, "Ann", "en")
-	f.liveSubscription(ann)
-	sent, err := f.tg.SendText(ann, "/sub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := f.waitFor(ann, "the key photo", func(m faketg.Message) bool { return m.ID > sent.ID && len(m.Photo) > 0 })
+	ann, key := f.subscriberWithKeyMessage("Ann")
 
 	refused := func(kind string, wait time.Duration) tresult {
 		return tresult{Err: temporal.NewApplicationError(kind, kind, wait)}
@@ -154,14 +162,7 @@ func TestFastReissueAndAutoRenewUpdates(t *testing.T) {
 // that message that the request was not passed on.
 func TestFastUnansweredHandOverIsAskedAgainNotDenied(t *testing.T) {
 	f := newFastBot(t, fastConfig(t))
-	ann := f.newUser("Ann", "en")
-	f.start(ann, "Ann", "en")
-	f.liveSubscription(ann)
-	sent, err := f.tg.SendText(ann, "/sub")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := f.waitFor(ann, "the key photo", func(m faketg.Message) bool { return m.ID > sent.ID && len(m.Photo) > 0 })
+	ann, key := f.subscriberWithKeyMessage("Ann")
 
 	for _, tc := range []struct {
 		name     string

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -240,8 +239,5 @@ type NoticeState struct {
 func (s *Store) NoticesOf(ctx context.Context, userID int64) ([]NoticeState, error) {
 	list, err := collectAll[NoticeState](s.pool.Query(ctx, `SELECT user_id, notice->>'Message' AS message,
 		sent_at IS NOT NULL AS sent, dropped FROM notice_outbox WHERE user_id = $1 ORDER BY id`, userID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
 	return list, wrap(fmt.Sprintf("list notices of user %d", userID), err)
 }

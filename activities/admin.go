@@ -139,7 +139,7 @@ func (a *Activities) RefundStars(ctx context.Context, in RefundStarsInput) error
 	err = fmt.Errorf("refund stars charge %s of user %d: %w", in.ChargeID, in.UserID, err)
 	switch f := telegram.Classify(err); f.Kind {
 	case telegram.RateLimited:
-		return temporal.NewApplicationErrorWithOptions(err.Error(), "RateLimited", temporal.ApplicationErrorOptions{
+		return temporal.NewApplicationErrorWithOptions(err.Error(), errRateLimited, temporal.ApplicationErrorOptions{
 			Cause: err, NextRetryDelay: f.RetryAfter + time.Second,
 		})
 	case telegram.BadRequest, telegram.NotModified, telegram.Blocked, telegram.Unauthorized:

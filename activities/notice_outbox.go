@@ -2,15 +2,16 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 
 	"vpnflow/internal/store"
-	"vpnflow/internal/telegram"
 )
 
 // The notice outbox (schema 00010): notices written in the transaction
@@ -95,8 +96,8 @@ func (a *Activities) SendNotices(ctx context.Context, batch []store.OutboxNotice
 		}
 	}
 	var mu sync.Mutex
-	var stop error // a 429: the rest of the batch waits for its retry
-	g, gctx := errgroup.WithContext(ctx)
+	var stop error       // a 429: the rest of the batch waits for its retry
+	var g errgroup.Group // sends only; none returns an error
 	g.SetLimit(noticeSendParallel)
 	for _, n := range batch {
 		if done[n.ID] {
@@ -104,33 +105,28 @@ func (a *Activities) SendNotices(ctx context.Context, batch []store.OutboxNotice
 		}
 		g.Go(func() error {
 			mu.Lock()
-			halted := stop != nil
+			err := stop
 			mu.Unlock()
-			var err error
-			if halted {
-				err = stop
-			} else {
-				err = a.deliverNotice(gctx, n.Language, n.Notice, n.UserID)
+			if err == nil {
+				// telegramError sorts Telegram's answer as every send's is
+				// (and marks a user who blocked the bot).
+				err = a.telegramError(ctx, n.UserID, "notice", a.deliverNotice(ctx, n.Language, n.Notice, n.UserID))
 			}
+			var app *temporal.ApplicationError
+			isApp := errors.As(err, &app)
 			mu.Lock()
 			defer mu.Unlock()
-			f := telegram.Classify(err)
 			switch {
 			case err == nil:
 				out.Sent = append(out.Sent, n.ID)
 				activity.RecordHeartbeat(ctx, out.Sent)
-			case f.Kind == telegram.RateLimited:
+			case isApp && app.Type() == errRateLimited:
 				if stop == nil {
 					stop = err
-					out.RetryAfter = max(out.RetryAfter, f.RetryAfter+time.Second)
+					out.RetryAfter = max(out.RetryAfter, app.NextRetryDelay())
 				}
 				out.Retry = append(out.Retry, n.ID)
-			case f.Kind == telegram.Blocked || f.Permanent():
-				if f.Kind == telegram.Blocked {
-					if serr := a.Store.SetBotBlocked(ctx, n.UserID, true); serr != nil {
-						activity.GetLogger(ctx).Warn("notice outbox: recording that the user blocked the bot failed", "user_id", n.UserID, "error", serr)
-					}
-				}
+			case isApp && app.NonRetryable():
 				out.Dropped[n.ID] = "refused: " + err.Error()
 			case n.Attempts >= noticeMaxAttempts:
 				activity.GetLogger(ctx).Warn("notice outbox: giving up on a notice", "user_id", n.UserID,

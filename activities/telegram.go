@@ -137,6 +137,10 @@ func (a *Activities) render() telegram.Renderer {
 	return telegram.NewRenderer(a.Texts, a.Config)
 }
 
+// errRateLimited is the error type of a send Telegram refused with 429;
+// its NextRetryDelay is Telegram's flood wait plus a second.
+const errRateLimited = "RateLimited"
+
 // telegramError turns a Bot API failure into the activity's error: a user
 // who blocked the bot is recorded and not retried; a 429 is retried after
 // Telegram's retry_after; a request Telegram refuses is not retried.
@@ -148,7 +152,7 @@ func (a *Activities) telegramError(ctx context.Context, userID int64, op string,
 	f := telegram.Classify(err)
 	switch {
 	case f.Kind == telegram.RateLimited:
-		return temporal.NewApplicationErrorWithOptions(err.Error(), "RateLimited", temporal.ApplicationErrorOptions{
+		return temporal.NewApplicationErrorWithOptions(err.Error(), errRateLimited, temporal.ApplicationErrorOptions{
 			Cause: err, NextRetryDelay: f.RetryAfter + time.Second,
 		})
 	case f.Kind == telegram.Blocked:

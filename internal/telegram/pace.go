@@ -47,6 +47,7 @@ type Pace struct {
 	lim     *rate.Limiter
 	window  chan struct{}
 	waited  prometheus.Histogram
+	trip    prometheus.Histogram
 	refused prometheus.Counter
 }
 
@@ -58,7 +59,9 @@ var ErrNoSendSlot = errors.New("no Telegram send slot before the deadline")
 // NewPace builds a budget of perSecond messages a second and registers its
 // metrics on reg: vpnflow_telegram_send_wait_seconds, how long sends
 // waited for their turn, and vpnflow_telegram_send_wait_refused_total,
-// sends given up because their turn came after their deadline.
+// sends given up because their turn came after their deadline, and
+// vpnflow_telegram_send_seconds, each paced send's round trip: how long it
+// holds its place in the window beyond the second every send holds.
 func NewPace(perSecond int, reg prometheus.Registerer) *Pace {
 	p := &Pace{
 		lim:    rate.NewLimiter(rate.Limit(perSecond), 1),
@@ -68,12 +71,17 @@ func NewPace(perSecond int, reg prometheus.Registerer) *Pace {
 			Help:    "Time a message waited for its turn in the worker's Telegram send budget (TELEGRAM_SEND_RATE) before it went out.",
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
+		trip: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "vpnflow_telegram_send_seconds",
+			Help:    "Round trip of a paced message to Telegram, from leaving to its answer; the send pace's window holds each send this long plus a second.",
+			Buckets: []float64{.005, .01, .025, .05, .075, .1, .15, .25, .5, 1, 2.5, 5, 15},
+		}),
 		refused: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "vpnflow_telegram_send_wait_refused_total",
 			Help: "Messages not sent because their turn in the Telegram send budget came after the activity's deadline (the activity retries them).",
 		}),
 	}
-	reg.MustRegister(p.waited, p.refused)
+	reg.MustRegister(p.waited, p.trip, p.refused)
 	return p
 }
 
@@ -97,7 +105,8 @@ func (p *Pace) take(ctx context.Context) (done func(), err error) {
 	if err == nil {
 		select {
 		case p.window <- struct{}{}:
-			return p.release, nil
+			left := time.Now()
+			return func() { p.release(left) }, nil
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
@@ -119,7 +128,9 @@ func WithPaceWait(ctx context.Context, d time.Duration) context.Context {
 }
 
 // release ends a send's count in the window one second after its answer,
-// when Telegram's window has certainly moved past it.
-func (p *Pace) release() {
+// when Telegram's window has certainly moved past it, and records the
+// send's round trip from left.
+func (p *Pace) release(left time.Time) {
+	p.trip.Observe(time.Since(left).Seconds())
 	time.AfterFunc(time.Second, func() { <-p.window })
 }

@@ -152,7 +152,7 @@ func (s *system) failoverCase(ctx context.Context, d *driver, n int, dir string,
 	}
 	failedOverAt := stopped.Add(row.FailedOver)
 	for time.Now().Before(deadline) {
-		if told := countTold(d, users, movedText); told == n {
+		if told := sentSince(d, users, time.Time{}, movedText); told == n {
 			row.Notified = time.Since(failedOverAt)
 			break
 		}
@@ -238,18 +238,4 @@ func (s *system) leftOn(ctx context.Context, emails map[string]bool, node int16)
 		return 0, err
 	}
 	return max(onNode, len(emails)-inXray), nil
-}
-
-// countTold counts the users with a message containing text.
-func countTold(d *driver, users []*user, text string) int {
-	told := 0
-	for _, u := range users {
-		for _, m := range d.tg.Messages(u.id) {
-			if strings.Contains(m.Text+m.Caption, text) {
-				told++
-				break
-			}
-		}
-	}
-	return told
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 
 	faketg "vpnflow/internal/dev/fake/telegram"
@@ -24,10 +23,12 @@ type ReminderRow struct {
 	Lead     time.Duration // the reminder's stage: this long before the expiry
 	AllSent  time.Duration // the instant → the last user reminded (0: not all within the wait)
 	PerSec   float64       // reminders a second, from the first to the last
+	Steady   float64       // over the middle 90% of them (steadyPace)
 	Peak     int           // the most in any one second
 	Limited  int           // sends answered 429 from the instant on
 	KeysLeft int           // storm keys still in Xray once all were reminded: all of them, or a reminder cost a key
 	Pool     poolPeak
+	Sends    sendTimes // the worker's send pace meanwhile
 }
 
 func (r ReminderRow) String() string {
@@ -35,8 +36,8 @@ func (r ReminderRow) String() string {
 	if r.AllSent > 0 {
 		all = r.AllSent.Round(100 * time.Millisecond).String()
 	}
-	return fmt.Sprintf("reminder storm: %d trials' %s reminder due at the same second; every user reminded after %s, %.1f/s from the first to the last, at most %d in one second; %d sends answered 429 (flood control at 30/s); %d of %d keys still in Xray; worker's database pool: %s",
-		r.Users, r.Lead, all, r.PerSec, r.Peak, r.Limited, r.KeysLeft, r.Users, r.Pool)
+	return fmt.Sprintf("reminder storm: %d trials' %s reminder due at the same second; every user reminded after %s, %.1f/s from the first to the last (%.1f/s over the middle 90%%), at most %d in one second; %d sends answered 429 (flood control at 30/s); %d of %d keys still in Xray; worker's database pool: %s; %s",
+		r.Users, r.Lead, all, r.PerSec, r.Steady, r.Peak, r.Limited, r.KeysLeft, r.Users, r.Pool, r.Sends)
 }
 
 // reminderStorm moves the users' expiries to the trial's last reminder
@@ -63,15 +64,18 @@ func (s *system) reminderStorm(ctx context.Context, d *driver, users []*user, em
 	defer s.stack.Telegram.SetRateLimit(faketg.RateLimit{})
 	pool := startPoolWatch(ctx, "http://"+s.stack.Config.WorkerMetricsAddr+"/metrics", "worker")
 	defer pool.stop()
+	sends := s.readSends(ctx)
 	for deadline := at.Add(stormWait); time.Now().Before(deadline); sleep(ctx, time.Second) {
-		if remindedSince(d, users, at) == n {
+		if sentSince(d, users, at, reminderText) == n {
 			row.AllSent = time.Since(at)
 			break
 		}
 	}
 	row.Pool = pool.stop()
+	row.Sends = sendsBetween(sends, s.readSends(ctx))
 	row.Limited = s.stack.Telegram.RateLimited()
 	row.PerSec, row.Peak = noticePace(d, users, at, reminderText)
+	row.Steady = steadyPace(d, users, at, reminderText)
 	left, err := s.keysLeft(ctx, emails)
 	if err != nil {
 		return row, fmt.Errorf("keys after the reminders: %w", err)
@@ -79,20 +83,7 @@ func (s *system) reminderStorm(ctx context.Context, d *driver, users []*user, em
 	row.KeysLeft = left
 	fmt.Fprintf(out, "bench: %s\n", row)
 	if row.AllSent == 0 {
-		return row, fmt.Errorf("%d of %d users reminded %s after the instant", remindedSince(d, users, at), n, stormWait)
+		return row, fmt.Errorf("%d of %d users reminded %s after the instant", sentSince(d, users, at, reminderText), n, stormWait)
 	}
 	return row, nil
-}
-
-// remindedSince counts the users with a reminder dated at or after at.
-func remindedSince(d *driver, users []*user, at time.Time) int {
-	n := 0
-	for _, u := range users {
-		if slices.ContainsFunc(d.tg.Messages(u.id), func(m faketg.Message) bool {
-			return strings.Contains(m.Text, reminderText) && !m.Date.Before(at)
-		}) {
-			n++
-		}
-	}
-	return n
 }

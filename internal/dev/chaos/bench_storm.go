@@ -29,8 +29,10 @@ type StormRow struct {
 	// sends Telegram's flood control answered 429 from the instant on.
 	NoticesPerSecond float64
 	NoticesPeak      int
+	NoticesSteady    float64 // over the middle 90% of the notices (steadyPace)
 	RateLimited      int
 	Pool             poolPeak
+	Sends            sendTimes // the worker's send pace meanwhile
 	// Reminders is the reminder storm run on the same users first.
 	Reminders ReminderRow
 }
@@ -77,6 +79,7 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 	defer s.stack.Telegram.SetRateLimit(faketg.RateLimit{})
 	pool := startPoolWatch(ctx, "http://"+s.stack.Config.WorkerMetricsAddr+"/metrics", "worker")
 	defer pool.stop()
+	sends := s.readSends(ctx)
 	first := time.Duration(0)
 	deadline := at.Add(stormWait)
 	for time.Now().Before(deadline) {
@@ -104,24 +107,17 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 	}
 	row.PerSecond = float64(n) / max(row.LastOut-first, 250*time.Millisecond).Seconds()
 	for time.Now().Before(deadline) {
-		told := 0
-		for _, u := range users {
-			for _, m := range d.tg.Messages(u.id) {
-				if strings.Contains(m.Text, expiredText) {
-					told++
-					break
-				}
-			}
-		}
-		if told == n {
+		if sentSince(d, users, at, expiredText) == n {
 			row.Notified = time.Since(at)
 			break
 		}
 		sleep(ctx, time.Second)
 	}
 	row.Pool = pool.stop()
+	row.Sends = sendsBetween(sends, s.readSends(ctx))
 	row.RateLimited = s.stack.Telegram.RateLimited()
 	row.NoticesPerSecond, row.NoticesPeak = noticePace(d, users, at, expiredText)
+	row.NoticesSteady = steadyPace(d, users, at, expiredText)
 	return row, nil
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -94,34 +94,59 @@ func (s *system) awaitExpiry(ctx context.Context, n int, at, instant time.Time, 
 	}
 }
 
-// noticePace is the rate of the users' notices (or captions) containing text, from the
-// first to the last after at, and the most that arrived in any one second.
+// noticePace is the rate of the users' notices (or captions) containing
+// text, from the first to the last after at, and the most that arrived in
+// any one second.
 func noticePace(d *driver, users []*user, at time.Time, text string) (float64, int) {
 	var first, last time.Time
 	perSecond := map[int64]int{}
-	count := 0
-	for _, u := range users {
-		for _, m := range d.tg.Messages(u.id) {
-			if !strings.Contains(m.Text+m.Caption, text) || m.Date.Before(at) {
-				continue
-			}
-			count++
-			perSecond[m.Date.Unix()]++
-			if first.IsZero() || m.Date.Before(first) {
-				first = m.Date
-			}
-			if m.Date.After(last) {
-				last = m.Date
-			}
-			break
+	sent := d.tg.FirstSentSince(userIDs(users), at, text)
+	for _, date := range sent {
+		perSecond[date.Unix()]++
+		if first.IsZero() || date.Before(first) {
+			first = date
+		}
+		if date.After(last) {
+			last = date
 		}
 	}
 	peak := 0
 	for _, c := range perSecond {
 		peak = max(peak, c)
 	}
-	if count < 2 {
+	if len(sent) < 2 {
 		return 0, peak
 	}
-	return float64(count) / max(last.Sub(first), time.Second).Seconds(), peak
+	return float64(len(sent)) / max(last.Sub(first), time.Second).Seconds(), peak
+}
+
+// steadyPace is the rate of the same notices over the middle 90% of their
+// send times (the 5th to the 95th percentile): what the sender holds while
+// it has a backlog, without the ramp while the first notices are still
+// being written and the stragglers at the end.
+func steadyPace(d *driver, users []*user, at time.Time, text string) float64 {
+	var dates []time.Time
+	for _, date := range d.tg.FirstSentSince(userIDs(users), at, text) {
+		dates = append(dates, date)
+	}
+	if len(dates) < 20 {
+		return 0
+	}
+	slices.SortFunc(dates, time.Time.Compare)
+	lo, hi := len(dates)*5/100, len(dates)*95/100
+	return float64(hi-lo) / max(dates[hi].Sub(dates[lo]), time.Second).Seconds()
+}
+
+// sentSince counts the users with a message containing text dated at or
+// after at.
+func sentSince(d *driver, users []*user, at time.Time, text string) int {
+	return len(d.tg.FirstSentSince(userIDs(users), at, text))
+}
+
+func userIDs(users []*user) []int64 {
+	ids := make([]int64, len(users))
+	for i, u := range users {
+		ids[i] = u.id
+	}
+	return ids
 }

@@ -232,8 +232,8 @@ func (r *BenchReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "\n%s\n", st.Reminders)
 		fmt.Fprintf(w, "expiry storm: %d subscriptions expiring at the same second; half their keys out of Xray after %s, the last after %s (%.1f removals/s); every user told after %s; server %.2f cores, worker %.2f\n",
 			st.Users, st.HalfOut.Round(100*time.Millisecond), st.LastOut.Round(100*time.Millisecond), st.PerSecond, notified, st.ServerCPU, st.WorkerCPU)
-		fmt.Fprintf(w, "expiry storm: notices %.1f/s from the first to the last, at most %d in one second; %d sends answered 429 (flood control at 30/s); worker's database pool: %s\n",
-			st.NoticesPerSecond, st.NoticesPeak, st.RateLimited, st.Pool)
+		fmt.Fprintf(w, "expiry storm: notices %.1f/s from the first to the last (%.1f/s over the middle 90%%), at most %d in one second; %d sends answered 429 (flood control at 30/s); worker's database pool: %s; %s\n",
+			st.NoticesPerSecond, st.NoticesSteady, st.NoticesPeak, st.RateLimited, st.Pool, st.Sends)
 	}
 	if r.Failover != nil {
 		fmt.Fprintf(w, "\n%s\n", r.Failover)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -161,6 +163,30 @@ func (s *Server) messages(chatID int64, botOnly bool) []Message {
 			continue
 		}
 		out = append(out, s.snapshotLocked(m))
+	}
+	return out
+}
+
+// FirstSentSince is, for each of chats, the date of the bot's first
+// message dated at or after since whose text or caption contains text;
+// chats without one are absent. It reads every chat under one lock and
+// copies no message, so a driver watching thousands of chats every second
+// does not slow the sends it watches.
+func (s *Server) FirstSentSince(chats []int64, since time.Time, text string) map[int64]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[int64]time.Time, len(chats))
+	for _, id := range chats {
+		a := s.users[id]
+		if a == nil {
+			continue
+		}
+		for _, m := range a.messages {
+			if m.fromBot && !m.date.Before(since) && (strings.Contains(m.text, text) || strings.Contains(m.caption, text)) {
+				out[id] = m.date
+				break
+			}
+		}
 	}
 	return out
 }

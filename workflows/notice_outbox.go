@@ -49,11 +49,17 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 	if err := workflow.ExecuteActivity(d.db, d.a.PruneNotices, noticePruneLimit).Get(ctx, &d.res.Pruned); err != nil {
 		d.log.Warn("notice outbox: finished notices not pruned; the next run tries again", "error", err)
 	}
-	// The next batch is claimed while the current one is sent, and a
-	// batch's outcome is recorded while the next one is sent, so the sends
-	// follow each other with no gap but a workflow task.
+	// The next batch is claimed while the current ones are sent, and a
+	// batch's outcome is recorded while the next ones are sent. From
+	// outboxTwoInFlight on, two batches are sent at once, so the pace
+	// always has a send waiting: with one, the workflow task between two
+	// batches left it idle for a moment each batch.
+	depth := 1
+	if workflow.GetVersion(ctx, outboxDepthChange, workflow.DefaultVersion, outboxTwoInFlight) >= outboxTwoInFlight {
+		depth = 2
+	}
 	claim := d.claim()
-	var finishing workflow.Future
+	var flying []sending
 	for {
 		var c store.Claimed
 		if err := claim.Get(ctx, &c); err != nil {
@@ -63,6 +69,15 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 		if !workflow.Now(ctx).Before(end) {
 			d.release(c.Notices)
 			break
+		}
+		if len(c.Notices) == 0 && len(flying) > 0 {
+			// Nothing more yet: see the oldest batch through, then look again.
+			if err := d.finish(flying[0]); err != nil {
+				return d.res, err
+			}
+			flying = flying[1:]
+			claim = d.claim()
+			continue
 		}
 		if len(c.Notices) == 0 {
 			var due bool
@@ -77,24 +92,21 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 			continue
 		}
 		d.res.Batches++
-		send := workflow.ExecuteActivity(sendingNotices(ctx), d.a.SendNotices, c.Notices)
+		flying = append(flying, sending{batch: c.Notices, sent: workflow.ExecuteActivity(sendingNotices(ctx), d.a.SendNotices, c.Notices)})
 		claim = d.claim()
-		var out store.NoticeOutcome
-		err := send.Get(ctx, &out)
-		if err := wait(ctx, finishing); err != nil {
+		if len(flying) >= depth {
+			if err := d.finish(flying[0]); err != nil {
+				return d.res, err
+			}
+			flying = flying[1:]
+		}
+	}
+	for _, f := range flying {
+		if err := d.finish(f); err != nil {
 			return d.res, err
 		}
-		finishing = nil
-		if err != nil {
-			// Their leases run out and a later claim takes them again.
-			d.log.Warn("notice outbox: a batch was not sent; it is claimed again when its lease ends",
-				"notices", len(c.Notices), "lease", in.Lease, "error", err)
-			continue
-		}
-		finishing = workflow.ExecuteActivity(d.db, d.a.FinishNotices, out)
-		d.count(out)
 	}
-	if err := wait(ctx, finishing); err != nil {
+	if err := wait(ctx, d.finishing); err != nil {
 		return d.res, err
 	}
 	if r := d.res; r.Sent+r.Dropped+r.Moot > 0 {
@@ -104,6 +116,13 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 	return d.res, nil
 }
 
+// outboxDepthChange versions how many batches a NoticeOutbox run sends at
+// once: one before outboxTwoInFlight, two from it.
+const (
+	outboxDepthChange                  = "notice-outbox-depth"
+	outboxTwoInFlight workflow.Version = 1
+)
+
 // drain is one NoticeOutbox run's helpers and counts.
 type drain struct {
 	ctx workflow.Context
@@ -112,6 +131,35 @@ type drain struct {
 	in  schedules.NoticeInput
 	log log.Logger
 	res NoticeOutboxResult
+	// finishing records the last batch's outcome; the next one's waits
+	// for it, so outcomes are recorded in order, one at a time.
+	finishing workflow.Future
+}
+
+// sending is a batch whose sends are under way.
+type sending struct {
+	batch []store.OutboxNotice
+	sent  workflow.Future
+}
+
+// finish waits for a batch's sends and starts recording their outcome. A
+// batch whose sends failed is left to its lease: a later claim takes it
+// again.
+func (d *drain) finish(f sending) error {
+	var out store.NoticeOutcome
+	err := f.sent.Get(d.ctx, &out)
+	if err := wait(d.ctx, d.finishing); err != nil {
+		return err
+	}
+	d.finishing = nil
+	if err != nil {
+		d.log.Warn("notice outbox: a batch was not sent; it is claimed again when its lease ends",
+			"notices", len(f.batch), "lease", d.in.Lease, "error", err)
+		return nil
+	}
+	d.finishing = workflow.ExecuteActivity(d.db, d.a.FinishNotices, out)
+	d.count(out)
+	return nil
 }
 
 func (d *drain) claim() workflow.Future {

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -20,15 +21,21 @@ import (
 // outboxEnv is a NoticeOutbox run against an outbox held in memory: claims
 // hand out its notices in batches, sends and finishes are recorded.
 type outboxEnv struct {
-	claims    int
-	pending   []store.OutboxNotice
-	moot      int
-	sendFails int // the next SendNotices attempts that fail as a whole
-	sentOn    []string
-	finished  []store.NoticeOutcome
-	awaits    []time.Duration
-	dueAfter  int // AwaitNotices finds notices due this many times, then waits out the run
-	result    NoticeOutboxResult
+	claims   int
+	pending  []store.OutboxNotice
+	moot     int
+	failing  int64 // a batch holding this notice fails every attempt as a whole
+	attempts int   // SendNotices attempts on the failing batch
+	// overlap, when set, makes the first batch's send wait (up to a few
+	// seconds) for the second's to start, and records whether it did.
+	overlap    bool
+	started    chan struct{}
+	overlapped bool
+	sentOn     []string
+	finished   []store.NoticeOutcome
+	awaits     []time.Duration
+	dueAfter   int // AwaitNotices finds notices due this many times, then waits out the run
+	result     NoticeOutboxResult
 }
 
 func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)) {
@@ -44,9 +51,20 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 		return c, nil
 	})
 	env.OnActivity(a.SendNotices, mock.Anything, mock.Anything).Return(func(ctx context.Context, batch []store.OutboxNotice) (store.NoticeOutcome, error) {
-		if o.sendFails > 0 {
-			o.sendFails--
+		if slices.ContainsFunc(batch, func(n store.OutboxNotice) bool { return n.ID == o.failing }) {
+			o.attempts++
 			return store.NoticeOutcome{}, errors.New("telegram hung")
+		}
+		if o.overlap {
+			if batch[0].ID == 31 {
+				select {
+				case <-o.started:
+					o.overlapped = true
+				case <-time.After(5 * time.Second):
+				}
+			} else if batch[0].ID == 33 {
+				close(o.started)
+			}
 		}
 		o.sentOn = append(o.sentOn, activity.GetInfo(ctx).TaskQueue)
 		out := store.NoticeOutcome{Dropped: map[int64]string{}}
@@ -112,12 +130,30 @@ func TestNoticeOutboxDrainsInBatches(t *testing.T) {
 // A batch whose sends fail as a whole is not finished: its leases run
 // out and a later claim takes it again; the run goes on with the rest.
 func TestNoticeOutboxLeavesAFailedBatchToItsLease(t *testing.T) {
-	o := &outboxEnv{pending: notices(21, 22, 23), sendFails: 3}
+	o := &outboxEnv{pending: notices(21, 22, 23), failing: 21}
 	_, run := o.register(t)
 	run(schedules.NoticeInput{Batch: 2})
 
+	require.Equal(t, 3, o.attempts, "the failing batch was tried as often as its retry policy allows")
 	require.Equal(t, 2, o.result.Batches)
 	require.Equal(t, 1, o.result.Sent, "the first batch failed three attempts; the second was sent")
 	require.Len(t, o.finished, 1)
 	require.Equal(t, []int64{23}, o.finished[0].Sent)
+}
+
+// Two batches are sent at once, so Telegram's pace always has a send
+// waiting: the first batch's sends are still going when the second's
+// start, and both outcomes are recorded, in order.
+func TestNoticeOutboxSendsTwoBatchesAtOnce(t *testing.T) {
+	o := &outboxEnv{pending: notices(31, 32, 33, 34, 35), overlap: true, started: make(chan struct{})}
+	_, run := o.register(t)
+	run(schedules.NoticeInput{Batch: 2})
+
+	require.True(t, o.overlapped, "the second batch's sends started while the first's were going")
+	require.Equal(t, 3, o.result.Batches)
+	require.Equal(t, 5, o.result.Sent)
+	require.Len(t, o.finished, 3)
+	require.Equal(t, []int64{31, 32}, o.finished[0].Sent)
+	require.Equal(t, []int64{33, 34}, o.finished[1].Sent)
+	require.Equal(t, []int64{35}, o.finished[2].Sent)
 }

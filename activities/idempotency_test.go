@@ -12,6 +12,7 @@ import (
 
 	"vpnflow/internal/config"
 	"vpnflow/internal/dev/testenv"
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
@@ -153,6 +154,12 @@ func idempotencyCases() []idempotencyCase {
 				e.t.Fatal(err)
 			}
 			return e.a.ExpireSubscription, ExpireInput{UserID: 1, At: time.Now()}, ExpireResult{}
+		}},
+		{"EnqueueReminder", func(e *dbEnv) (any, any, any) {
+			e.paidUser(1)
+			expires := time.Now().Add(24 * time.Hour).Truncate(time.Microsecond)
+			return e.a.EnqueueReminder, ReminderInput{UserID: 1, Lead: 24 * time.Hour,
+				Notice: notice.Reminder("1m", expires, 24*time.Hour)}, nil
 		}},
 		{"BeginReissue", func(e *dbEnv) (any, any, any) {
 			e.paidUser(1)

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/sync/errgroup"
 
+	"vpnflow/internal/notice"
 	"vpnflow/internal/store"
 )
 
@@ -33,6 +34,27 @@ func (a *Activities) ClaimNotices(ctx context.Context, in ClaimNoticesInput) (st
 		return store.Claimed{}, storeError("claim notices", err)
 	}
 	return c, nil
+}
+
+// ReminderInput is one reminder stage of a user's period for the outbox:
+// Notice is the reminder (notice.Reminder), Lead its stage.
+type ReminderInput struct {
+	UserID int64
+	Lead   time.Duration
+	Notice notice.Notice
+}
+
+// EnqueueReminder writes a reminder stage to the outbox (one statement,
+// once per stage and period; see store.EnqueueReminder). The user's
+// workflow decides that it is due; the NoticeOutbox workflow sends it at
+// Telegram's pace, so a reminder storm costs each workflow one step, not
+// a send.
+func (a *Activities) EnqueueReminder(ctx context.Context, in ReminderInput) error {
+	in.Notice.UserID = in.UserID
+	if err := a.Store.EnqueueReminder(ctx, in.UserID, in.Lead, in.Notice); err != nil {
+		return storeError("enqueue reminder", err)
+	}
+	return nil
 }
 
 // noticePoll is how often AwaitNotices looks at the outbox: the most a

@@ -60,8 +60,14 @@ const (
 	// revocation sweep writes most of them first, so users are told at
 	// Telegram's pace whatever the pace of their workflows.
 	leanOutbox workflow.Version = 11
+	// leanReminder: a reminder is written to the notice outbox in a local
+	// database step (EnqueueReminder) and the NoticeOutbox workflow sends
+	// it, instead of this workflow. When everyone who bought on launch
+	// day is reminded in the same minute, each workflow takes one step
+	// and the reminders go at Telegram's pace.
+	leanReminder workflow.Version = 12
 
-	leanVersion = leanOutbox
+	leanVersion = leanReminder
 )
 
 type leanKey struct{}

@@ -64,25 +64,31 @@ var telegramQueue = shop.BulkheadQueue("default-test-taskqueue", shop.BulkheadTe
 // no turn in the pace soon) goes through the outbox and is sent once. A
 // run from before sends every notice through the outbox. From leanOutbox
 // the expiry notice is written by the expiry's transaction to the notice
-// outbox, which the NoticeOutbox workflow drains.
+// outbox, which the NoticeOutbox workflow drains; from leanReminder the
+// reminder is written there too, and sent from the workflow only if the
+// outbox refuses it.
 func TestNoticeSentFromItsTaskWhenNothingIsQueued(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		version workflow.Version
-		refuse  int
-		want    []string
+		name          string
+		version       workflow.Version
+		refuse        int
+		outboxRefuses bool
+		want          []string
 	}{
-		{"lean", leanVersion, 0, []string{"local", "outbox"}},
-		{"lean, first local try refused", leanVersion, 1, []string{telegramQueue, "outbox"}},
-		{"leanNotice", leanNotice, 0, []string{"local", "local"}},
-		{"leanNotice, first local try refused", leanNotice, 1, []string{telegramQueue, "local"}},
-		{"before leanNotice", leanNotice - 1, 0, []string{telegramQueue, telegramQueue}},
+		{"lean", leanVersion, 0, false, []string{"outbox", "outbox"}},
+		{"lean, the outbox refuses the reminder", leanVersion, 0, true, []string{"local", "outbox"}},
+		{"leanOutbox", leanOutbox, 0, false, []string{"local", "outbox"}},
+		{"leanOutbox, first local try refused", leanOutbox, 1, false, []string{telegramQueue, "outbox"}},
+		{"leanNotice", leanNotice, 0, false, []string{"local", "local"}},
+		{"leanNotice, first local try refused", leanNotice, 1, false, []string{telegramQueue, "local"}},
+		{"before leanNotice", leanNotice - 1, 0, false, []string{telegramQueue, telegramQueue}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv()
 			env.OnGetVersion(leanChange, workflow.DefaultVersion, leanVersion).Return(tc.version)
 			se := newSubEnvIn(t, env)
 			se.refuseLocal = tc.refuse
+			se.outboxRefuses = tc.outboxRefuses
 			se.extendAt(time.Second, "purchase:a", 24*time.Hour)
 			se.RegisterDelayedCallback(func() { se.CancelWorkflow() }, 3*24*time.Hour)
 

@@ -51,7 +51,19 @@ func (s *subscription) skipPassedReminders(ctx workflow.Context) {
 
 // remind sends one reminder stage. The stage is marked before sending, so a
 // reminder goes out once per period even if this run continues as new.
+// From leanReminder on it is written to the notice outbox, which sends it
+// (and drops it if the period is renewed first); if the database cannot
+// take it, this workflow sends it as before.
 func (s *subscription) remind(ctx workflow.Context, lead time.Duration) {
 	s.state.Reminded = append(s.state.Reminded, stageKey(lead, s.state.ExpiresAt))
-	s.notify(ctx, notice.Reminder(s.state.PlanID, s.state.ExpiresAt, s.state.ExpiresAt.Sub(workflow.Now(ctx))))
+	n := notice.Reminder(s.state.PlanID, s.state.ExpiresAt, s.state.ExpiresAt.Sub(workflow.Now(ctx)))
+	if leanIn(ctx) >= leanReminder {
+		var a *activities.Activities
+		err := dbStep(ctx, a.EnqueueReminder, activities.ReminderInput{UserID: s.state.UserID, Lead: lead, Notice: n}, nil)
+		if err == nil {
+			return
+		}
+		workflow.GetLogger(ctx).Warn("reminder not written to the notice outbox; sending it from here", "error", err)
+	}
+	s.notify(ctx, n)
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -55,6 +56,9 @@ type subEnv struct {
 	// tries fail (not admitted).
 	noticeOn    []string
 	refuseLocal int
+	// outboxRefuses makes EnqueueReminder fail for good, as a reminder
+	// the database will never take does.
+	outboxRefuses bool
 	// told: the period's expiry notice is in the outbox (until a key is
 	// added again, a new period).
 	told bool
@@ -83,6 +87,19 @@ func newSubEnvIn(t *testing.T, env *testsuite.TestWorkflowEnvironment) *subEnv {
 		se.noticeOn = append(se.noticeOn, where(ctx))
 		se.notices = append(se.notices, n.Message)
 		se.sent = append(se.sent, n)
+		return nil
+	})
+	reminded := map[string]bool{} // the outbox's dedup of reminder stages
+	env.OnActivity(a.EnqueueReminder, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ReminderInput) error {
+		if se.outboxRefuses {
+			return temporal.NewNonRetryableApplicationError("invalid reminder", "invalid", nil)
+		}
+		if key := fmt.Sprint(in.Lead, in.Notice.Expires.UnixMicro()); !reminded[key] {
+			reminded[key] = true
+			se.noticeOn = append(se.noticeOn, "outbox")
+			se.notices = append(se.notices, in.Notice.Message)
+			se.sent = append(se.sent, in.Notice)
+		}
 		return nil
 	})
 	env.OnActivity(a.SendKey, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.SendKeyInput) error {

@@ -8,7 +8,8 @@ import (
 )
 
 // A subscription that ends is gone from Xray within a minute of its expiry
-// instant, and the user is told, without anyone acting.
+// instant, and the user is told, without anyone acting. The reminder and
+// the expiry notice both went through the notice outbox, once each.
 func TestExpiredKeyLeavesXrayAndUserIsTold(t *testing.T) {
 	t.Parallel() // waits on the shop's clocks most of its time (harness: parallel)
 	s := startShop(t, map[string]string{"TRIAL_DURATION": "15s", "REMINDERS_TRIAL": "5s"})
@@ -54,4 +55,16 @@ func TestExpiredKeyLeavesXrayAndUserIsTold(t *testing.T) {
 	if len(expired.Keyboard) == 0 {
 		t.Errorf("the expiry notice offers no renew button: %s", keyboardSummary(expired))
 	}
+	// The outbox records a batch's sends just after they went out.
+	s.eventually("the outbox records both notices sent", func() error {
+		outbox, err := s.store.NoticesOf(ctx, u)
+		if err != nil {
+			return err
+		}
+		if len(outbox) != 2 || outbox[0].Message != "reminder" || !outbox[0].Sent ||
+			outbox[1].Message != "subscription_expired" || !outbox[1].Sent {
+			return fmt.Errorf("notice outbox %+v, want the reminder and the expiry notice, each sent", outbox)
+		}
+		return nil
+	})
 }

@@ -64,6 +64,32 @@ func enqueueExpiry(ctx context.Context, tx pgx.Tx, userID int64, planID string, 
 	return tag.RowsAffected() == 1, nil
 }
 
+// reminderDedup names the fact "userID is due the reminder lead before
+// their period ending at expiresAt": written once, also when the user's
+// workflow writes it again after a retry or a continue-as-new.
+func reminderDedup(userID int64, expiresAt time.Time, lead time.Duration) string {
+	return fmt.Sprintf("reminder:%d:%d:%d", userID, expiresAt.UnixMicro(), int64(lead/time.Second))
+}
+
+// EnqueueReminder writes the reminder n, the stage lead before the period
+// ending at n.Expires, unless it is already there. It is moot, and
+// dropped unsent, once the period has been renewed (ClaimNotices), as
+// "renew soon" would be after a renewal.
+func (s *Store) EnqueueReminder(ctx context.Context, userID int64, lead time.Duration, n notice.Notice) error {
+	op := fmt.Sprintf("enqueue the %s reminder of user %d", lead, userID)
+	if userID <= 0 || lead <= 0 || n.Expires.IsZero() || n.Message == "" {
+		return fmt.Errorf("%s: %w: a user, a stage, the period's end and a message are needed", op, ErrInvalid)
+	}
+	raw, err := json.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("%s: encode: %w", op, err)
+	}
+	_, err = s.pool.Exec(ctx, `INSERT INTO notice_outbox (user_id, dedup, notice, while_expires)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (dedup) DO NOTHING`,
+		userID, reminderDedup(userID, n.Expires, lead), raw, n.Expires)
+	return wrap(op, err)
+}
+
 // EnqueueExpiryNotices writes the expiry notice of each user among
 // userIDs whose row is still marked live but expired at now: the
 // revocation sweep took their keys ahead of their workflows, and they are

@@ -1,9 +1,11 @@
 package store_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
+	"vpnflow/internal/notice"
 	"vpnflow/internal/shop"
 	"vpnflow/internal/store"
 )
@@ -149,5 +151,55 @@ func TestClaimedNoticesAreLeasedFinishedAndMootAfterRenewal(t *testing.T) {
 	e.exec(`UPDATE notice_outbox SET created_at = now() - interval '8 days'`)
 	if n, err := e.s.PruneNotices(e.ctx, 100); err != nil || n != 3 {
 		t.Fatalf("pruned %d (err %v), want the 3 finished", n, err)
+	}
+}
+
+// TestReminderIsWrittenOncePerStageAndMootAfterRenewal: a reminder stage
+// is written once per period however often the workflow writes it (a
+// retry after the commit, a continue-as-new); another stage of the same
+// period is a notice of its own; a renewal before the send makes it moot.
+func TestReminderIsWrittenOncePerStageAndMootAfterRenewal(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []int64{21, 22} {
+		e.user(id, "")
+		e.mustCredit(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
+	}
+	expiresOf := func(id int64) time.Time {
+		sub, err := e.s.GetSubscription(e.ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sub.ExpiresAt
+	}
+	for _, id := range []int64{21, 22} {
+		n := notice.Reminder("1m", expiresOf(id), 24*time.Hour)
+		for range 2 {
+			if err := e.s.EnqueueReminder(e.ctx, id, 24*time.Hour, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := e.s.EnqueueReminder(e.ctx, 21, time.Hour, notice.Reminder("1m", expiresOf(21), time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.EnqueueReminder(e.ctx, 21, 0, notice.Reminder("1m", expiresOf(21), time.Hour)); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("a reminder without a stage: %v, want ErrInvalid", err)
+	}
+	if ns, _ := e.s.NoticesOf(e.ctx, 21); len(ns) != 2 || ns[0].Message != "reminder" || ns[1].Message != "reminder" {
+		t.Fatalf("user 21's outbox: %+v, want the two stages", ns)
+	}
+	// User 22 renews before the drain gets to the reminder.
+	e.exec(`UPDATE subscriptions SET expires_at = expires_at + interval '30 days' WHERE user_id = 22`)
+	c, err := e.s.ClaimNotices(e.ctx, 10, time.Minute)
+	if err != nil || len(c.Notices) != 2 || c.Moot != 1 {
+		t.Fatalf("claim: %+v err %v, want user 21's two reminders and one moot", c, err)
+	}
+	for _, n := range c.Notices {
+		if n.UserID != 21 || n.Notice.Message != "reminder" || n.Notice.Expires.IsZero() || n.Notice.Left <= 0 {
+			t.Errorf("claimed %+v, want user 21's reminder with its period's end and time left", n)
+		}
+	}
+	if ns, _ := e.s.NoticesOf(e.ctx, 22); len(ns) != 1 || ns[0].Dropped == nil || *ns[0].Dropped != store.DroppedMoot {
+		t.Fatalf("user 22's outbox: %+v, want the reminder dropped as moot", ns)
 	}
 }

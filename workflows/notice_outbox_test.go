@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/workflow"
 
 	"vpnflow/activities"
 	"vpnflow/internal/notice"
@@ -26,7 +27,7 @@ type outboxEnv struct {
 	moot     int
 	failing  int64 // a batch holding this notice fails every attempt as a whole
 	attempts int   // SendNotices attempts on the failing batch
-	// overlap, when set, makes the first batch's send wait (up to a few
+	// overlap, when set, makes the first batch's send wait (up to 1.5
 	// seconds) for the second's to start, and records whether it did.
 	overlap    bool
 	started    chan struct{}
@@ -36,10 +37,14 @@ type outboxEnv struct {
 	awaits     []time.Duration
 	dueAfter   int // AwaitNotices finds notices due this many times, then waits out the run
 	result     NoticeOutboxResult
+	version    *workflow.Version // the run's outboxDepthChange version (nil: the newest)
 }
 
 func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)) {
 	env := newTestEnv()
+	if o.version != nil {
+		env.OnGetVersion(outboxDepthChange, workflow.DefaultVersion, outboxTwoInFlight).Return(*o.version)
+	}
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
 	env.OnActivity(a.PruneNotices, mock.Anything, mock.Anything).Return(3, nil)
@@ -60,7 +65,7 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 				select {
 				case <-o.started:
 					o.overlapped = true
-				case <-time.After(5 * time.Second):
+				case <-time.After(1500 * time.Millisecond): // under the test environment's 3 s
 				}
 			} else if batch[0].ID == 33 {
 				close(o.started)
@@ -156,4 +161,17 @@ func TestNoticeOutboxSendsTwoBatchesAtOnce(t *testing.T) {
 	require.Equal(t, []int64{31, 32}, o.finished[0].Sent)
 	require.Equal(t, []int64{33, 34}, o.finished[1].Sent)
 	require.Equal(t, []int64{35}, o.finished[2].Sent)
+}
+
+// A run recorded before outboxTwoInFlight replays with one batch in
+// flight: the first batch is done before the second is sent.
+func TestNoticeOutboxBeforeTwoInFlightSendsOneBatchAtATime(t *testing.T) {
+	o := &outboxEnv{pending: notices(31, 32, 33, 34, 35), overlap: true, started: make(chan struct{})}
+	v := workflow.DefaultVersion
+	o.version = &v
+	_, run := o.register(t)
+	run(schedules.NoticeInput{Batch: 2})
+
+	require.False(t, o.overlapped, "the second batch's sends waited for the first's")
+	require.Equal(t, NoticeOutboxResult{Batches: 3, Sent: 5, Pruned: 3}, o.result)
 }

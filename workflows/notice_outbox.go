@@ -53,13 +53,21 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 	// batch's outcome is recorded while the next ones are sent. From
 	// outboxTwoInFlight on, two batches are sent at once, so the pace
 	// always has a send waiting: with one, the workflow task between two
-	// batches left it idle for a moment each batch.
-	depth := 1
-	if workflow.GetVersion(ctx, outboxDepthChange, workflow.DefaultVersion, outboxTwoInFlight) >= outboxTwoInFlight {
+	// batches left it idle for a moment each batch. From outboxOffset on,
+	// a batch claimed while nothing is in flight is half a batch. The two
+	// in flight share the pace evenly, so two started together would end
+	// together and leave it idle until the next is sent; started half a
+	// batch apart, one always ends while the other is halfway through.
+	depth, offset := 1, false
+	switch v := workflow.GetVersion(ctx, outboxDepthChange, workflow.DefaultVersion, outboxOffset); {
+	case v >= outboxOffset:
+		depth, offset = 2, true
+	case v >= outboxTwoInFlight:
 		depth = 2
 	}
-	claim := d.claim()
+	d.offset = offset
 	var flying []sending
+	claim := d.claim(flying)
 	for {
 		var c store.Claimed
 		if err := claim.Get(ctx, &c); err != nil {
@@ -76,7 +84,7 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 				return d.res, err
 			}
 			flying = flying[1:]
-			claim = d.claim()
+			claim = d.claim(flying)
 			continue
 		}
 		if len(c.Notices) == 0 {
@@ -88,12 +96,12 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 			if !due {
 				break // waited out the run: the next run takes over
 			}
-			claim = d.claim()
+			claim = d.claim(flying)
 			continue
 		}
 		d.res.Batches++
 		flying = append(flying, sending{batch: c.Notices, sent: workflow.ExecuteActivity(sendingNotices(ctx), d.a.SendNotices, c.Notices)})
-		claim = d.claim()
+		claim = d.claim(flying)
 		if len(flying) >= depth {
 			if err := d.finish(flying[0]); err != nil {
 				return d.res, err
@@ -117,10 +125,12 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 }
 
 // outboxDepthChange versions how many batches a NoticeOutbox run sends at
-// once: one before outboxTwoInFlight, two from it.
+// once: one before outboxTwoInFlight, two from it, and from outboxOffset
+// two half a batch apart.
 const (
 	outboxDepthChange                  = "notice-outbox-depth"
 	outboxTwoInFlight workflow.Version = 1
+	outboxOffset      workflow.Version = 2
 )
 
 // drain is one NoticeOutbox run's helpers and counts.
@@ -134,6 +144,8 @@ type drain struct {
 	// finishing records the last batch's outcome; the next one's waits
 	// for it, so outcomes are recorded in order, one at a time.
 	finishing workflow.Future
+	// offset: a claim made while nothing is in flight takes half a batch.
+	offset bool
 }
 
 // sending is a batch whose sends are under way.
@@ -162,8 +174,13 @@ func (d *drain) finish(f sending) error {
 	return nil
 }
 
-func (d *drain) claim() workflow.Future {
-	return workflow.ExecuteActivity(d.db, d.a.ClaimNotices, activities.ClaimNoticesInput{Limit: d.in.Batch, Lease: d.in.Lease})
+// claim claims the next batch, given the batches in flight.
+func (d *drain) claim(flying []sending) workflow.Future {
+	limit := d.in.Batch
+	if d.offset && len(flying) == 0 {
+		limit = max(1, limit/2)
+	}
+	return workflow.ExecuteActivity(d.db, d.a.ClaimNotices, activities.ClaimNoticesInput{Limit: limit, Lease: d.in.Lease})
 }
 
 // release hands back a batch claimed ahead that this run will not send,

@@ -27,9 +27,10 @@ type outboxEnv struct {
 	moot     int
 	failing  int64 // a batch holding this notice fails every attempt as a whole
 	attempts int   // SendNotices attempts on the failing batch
-	// overlap, when set, makes the first batch's send wait (up to 1.5
-	// seconds) for the second's to start, and records whether it did.
-	overlap    bool
+	// overlap, when set, makes the send of the batch that starts with
+	// overlap[0] wait (up to 1.5 seconds) for the send of the one that
+	// starts with overlap[1] to start, and records whether it did.
+	overlap    []int64
 	started    chan struct{}
 	overlapped bool
 	sentOn     []string
@@ -43,7 +44,7 @@ type outboxEnv struct {
 func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)) {
 	env := newTestEnv()
 	if o.version != nil {
-		env.OnGetVersion(outboxDepthChange, workflow.DefaultVersion, outboxTwoInFlight).Return(*o.version)
+		env.OnGetVersion(outboxDepthChange, workflow.DefaultVersion, outboxOffset).Return(*o.version)
 	}
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
@@ -60,14 +61,15 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 			o.attempts++
 			return store.NoticeOutcome{}, errors.New("telegram hung")
 		}
-		if o.overlap {
-			if batch[0].ID == 31 {
+		if len(o.overlap) == 2 {
+			switch batch[0].ID {
+			case o.overlap[0]:
 				select {
 				case <-o.started:
 					o.overlapped = true
 				case <-time.After(1500 * time.Millisecond): // under the test environment's 3 s
 				}
-			} else if batch[0].ID == 33 {
+			case o.overlap[1]:
 				close(o.started)
 			}
 		}
@@ -122,7 +124,8 @@ func TestNoticeOutboxDrainsInBatches(t *testing.T) {
 
 	require.Equal(t, NoticeOutboxResult{Batches: 4, Sent: 5, Dropped: 1, Moot: 1, Pruned: 3}, o.result)
 	require.Len(t, o.finished, 4)
-	require.Equal(t, []int64{11, 12}, o.finished[0].Sent)
+	require.Equal(t, []int64{11}, o.finished[0].Sent, "claimed with nothing in flight: half a batch")
+	require.Equal(t, []int64{12}, o.finished[1].Sent)
 	require.Equal(t, map[int64]string{13: "refused: blocked"}, o.finished[1].Dropped)
 	require.Equal(t, []int64{99}, o.finished[3].Sent, "the notice written while the run waited")
 	for _, q := range o.sentOn {
@@ -141,37 +144,40 @@ func TestNoticeOutboxLeavesAFailedBatchToItsLease(t *testing.T) {
 
 	require.Equal(t, 3, o.attempts, "the failing batch was tried as often as its retry policy allows")
 	require.Equal(t, 2, o.result.Batches)
-	require.Equal(t, 1, o.result.Sent, "the first batch failed three attempts; the second was sent")
+	require.Equal(t, 2, o.result.Sent, "the first batch failed three attempts; the second was sent")
 	require.Len(t, o.finished, 1)
-	require.Equal(t, []int64{23}, o.finished[0].Sent)
+	require.Equal(t, []int64{22, 23}, o.finished[0].Sent)
 }
 
 // Two batches are sent at once, so Telegram's pace always has a send
 // waiting: the first batch's sends are still going when the second's
-// start, and both outcomes are recorded, in order.
+// start, and the outcomes are recorded in order. From outboxOffset the
+// first batch, claimed with nothing in flight, is half a batch, so the two
+// end apart. A run recorded before outboxTwoInFlight replays with one
+// batch in flight: the first is done before the second is sent.
 func TestNoticeOutboxSendsTwoBatchesAtOnce(t *testing.T) {
-	o := &outboxEnv{pending: notices(31, 32, 33, 34, 35), overlap: true, started: make(chan struct{})}
-	_, run := o.register(t)
-	run(schedules.NoticeInput{Batch: 2})
+	for _, tc := range []struct {
+		name       string
+		version    workflow.Version
+		overlap    []int64 // the first two batches' first notices
+		overlapped bool
+		batches    [][]int64
+	}{
+		{"offset", outboxOffset, []int64{31, 32}, true, [][]int64{{31}, {32, 33}, {34, 35}}},
+		{"two in flight", outboxTwoInFlight, []int64{31, 33}, true, [][]int64{{31, 32}, {33, 34}, {35}}},
+		{"before two in flight", workflow.DefaultVersion, []int64{31, 33}, false, [][]int64{{31, 32}, {33, 34}, {35}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &outboxEnv{pending: notices(31, 32, 33, 34, 35), overlap: tc.overlap, started: make(chan struct{}), version: &tc.version}
+			_, run := o.register(t)
+			run(schedules.NoticeInput{Batch: 2})
 
-	require.True(t, o.overlapped, "the second batch's sends started while the first's were going")
-	require.Equal(t, 3, o.result.Batches)
-	require.Equal(t, 5, o.result.Sent)
-	require.Len(t, o.finished, 3)
-	require.Equal(t, []int64{31, 32}, o.finished[0].Sent)
-	require.Equal(t, []int64{33, 34}, o.finished[1].Sent)
-	require.Equal(t, []int64{35}, o.finished[2].Sent)
-}
-
-// A run recorded before outboxTwoInFlight replays with one batch in
-// flight: the first batch is done before the second is sent.
-func TestNoticeOutboxBeforeTwoInFlightSendsOneBatchAtATime(t *testing.T) {
-	o := &outboxEnv{pending: notices(31, 32, 33, 34, 35), overlap: true, started: make(chan struct{})}
-	v := workflow.DefaultVersion
-	o.version = &v
-	_, run := o.register(t)
-	run(schedules.NoticeInput{Batch: 2})
-
-	require.False(t, o.overlapped, "the second batch's sends waited for the first's")
-	require.Equal(t, NoticeOutboxResult{Batches: 3, Sent: 5, Pruned: 3}, o.result)
+			require.Equal(t, tc.overlapped, o.overlapped, "the second batch's sends started while the first's were going")
+			require.Equal(t, NoticeOutboxResult{Batches: 3, Sent: 5, Pruned: 3}, o.result)
+			require.Len(t, o.finished, len(tc.batches))
+			for i, b := range tc.batches {
+				require.Equal(t, b, o.finished[i].Sent, "batch %d", i)
+			}
+		})
+	}
 }

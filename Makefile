@@ -31,7 +31,8 @@ chaos-seed: tools
 	go run ./internal/dev/cmd/vpnflow-dev chaos-seed $(if $(CHAOS_SEED_LONG),-long)
 
 ## bench: the benchmarks' table (BENCH_PURCHASES, BENCH_CONCURRENCY, BENCH_BARE, BENCH_PAIRS,
-## BENCH_STORM, BENCH_WORKERS, BENCH_BROADCAST, BENCH_RECONCILE, BENCH_FAILOVER; -1 skips a case;
+## BENCH_STORM, BENCH_WORKERS, BENCH_BROADCAST, BENCH_RECONCILE, BENCH_FAILOVER, BENCH_AUTORENEW;
+## -1 skips a case;
 ## TEMPORAL=postgres: on the production Temporal server)
 bench: tools
 	$(if $(TEMPORAL),VPNFLOW_TEST_TEMPORAL=$(TEMPORAL)) go run ./internal/dev/cmd/vpnflow-dev bench
@@ -67,4 +68,4 @@ fmt:
 ## a workflow change is meant to be incompatible and is versioned)
 record-histories:
 	mkdir -p workflows/testdata/histories
-	VPNFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories go test -count=1 -run 'TestHistoriesReplay|TestRevocationEndsOpenSessions|TestFailoverMovesUsersOffAStoppedNode' ./internal/e2e/
+	VPNFLOW_RECORD_HISTORIES=$(CURDIR)/workflows/testdata/histories go test -count=1 -run 'TestHistoriesReplay|TestRevocationEndsOpenSessions|TestFailoverMovesUsersOffAStoppedNode|TestExpiredKeyLeavesXrayAndUserIsTold' ./internal/e2e/

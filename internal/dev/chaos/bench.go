@@ -31,6 +31,7 @@ type BenchOptions struct {
 	Broadcast   int           // users seeded for the broadcast burst; default 2,000, -1 skips the case
 	Reconcile   int           // live subscriptions seeded for the reconcile case; default 100,000, -1 skips it
 	Failover    int           // users on a node that is stopped and failed over; default 1,000, -1 skips the case
+	AutoRenew   int           // paying users whose auto-renewals fall due at the same second; default 1,000, -1 skips the case
 	Dir         string
 	Out         io.Writer
 }
@@ -47,6 +48,9 @@ func (o *BenchOptions) defaults() {
 	}
 	if o.Storm == 0 {
 		o.Storm = 1000
+	}
+	if o.AutoRenew == 0 {
+		o.AutoRenew = 1000
 	}
 	if o.Workers == 0 {
 		o.Workers = 150
@@ -95,6 +99,7 @@ type BenchReport struct {
 	Broadcast *BroadcastRow
 	Reconcile *ReconcileRow
 	Failover  *FailoverRow
+	AutoRenew *AutoRenewRow
 	// Answers are the bot's first answers to users clicking through the
 	// menus while the pipeline saturated the server.
 	Answers answerSnapshot
@@ -165,6 +170,13 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 			return nil, fmt.Errorf("expiry storm: %w", err)
 		}
 		r.Storm = &storm
+	}
+	if opts.AutoRenew > 0 {
+		ar, err := sys.autoRenewStorm(ctx, d, opts.AutoRenew, out)
+		if err != nil {
+			return nil, fmt.Errorf("auto-renewal storm: %w", err)
+		}
+		r.AutoRenew = &ar
 	}
 	if opts.Failover > 0 {
 		fo, err := sys.failoverCase(ctx, d, opts.Failover, opts.Dir, out)

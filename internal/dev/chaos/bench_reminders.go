@@ -55,7 +55,7 @@ func (s *system) reminderStorm(ctx context.Context, d *driver, users []*user, em
 	n := len(users)
 	at := time.Now().Add(stormLead(n)).Truncate(time.Second).Add(time.Second)
 	fmt.Fprintf(out, "bench: reminder storm: %d reminders due at %s\n", n, at.UTC().Format(time.TimeOnly))
-	if err := s.moveExpiries(ctx, users, at.Add(lead), at, out); err != nil {
+	if err := s.moveExpiries(ctx, users, at.Add(lead), at, true, out); err != nil {
 		return ReminderRow{}, err
 	}
 	sleep(ctx, time.Until(at))

@@ -65,7 +65,7 @@ func (s *system) expiryStorm(ctx context.Context, d *driver, n int, out io.Write
 
 	// One instant for all, far enough ahead for every move to land.
 	at := time.Now().Add(max(shop.MinSandboxExpiry, stormLead(n))).Truncate(time.Second).Add(time.Second)
-	if err := s.moveExpiries(ctx, users, at, at, out); err != nil {
+	if err := s.moveExpiries(ctx, users, at, at, true, out); err != nil {
 		return StormRow{}, err
 	}
 	sleep(ctx, time.Until(at))

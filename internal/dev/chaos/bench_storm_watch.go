@@ -14,16 +14,17 @@ import (
 	"vpnflow/internal/shop"
 )
 
-// moveExpiries does what the sandbox's "expire in" does for each user (the
-// stored expiry moved, then the user's Subscription workflow told through
-// the replacing extension), but with one statement for all and a signal
-// each: setting up 10,000 would otherwise start 10,000 workflows, about 40
-// minutes of the dev server before the storm begins. It returns once every
+// moveExpiries does what the sandbox's "expire in" does for each user, to
+// a trial or to a paid period that keeps its plan (the stored expiry
+// moved, then the user's Subscription workflow told through the replacing
+// extension), but with one statement for all and a signal each: setting
+// up 10,000 would otherwise start 10,000 workflows, about 40 minutes of
+// the dev server before the storm begins. It returns once every
 // workflow holds the new expiry (its ExpiresAt search attribute), so that
 // none takes it after instant, the second the storm is measured from
 // (which would skip a stage as past, or start late); if they do not all
 // hold it by then, the run is not a valid storm and it says so.
-func (s *system) moveExpiries(ctx context.Context, users []*user, at, instant time.Time, out io.Writer) error {
+func (s *system) moveExpiries(ctx context.Context, users []*user, at, instant time.Time, trial bool, out io.Writer) error {
 	ids := make([]int64, len(users))
 	for i, u := range users {
 		ids[i] = u.id
@@ -40,9 +41,9 @@ func (s *system) moveExpiries(ctx context.Context, users []*user, at, instant ti
 	policy := shop.SubscriptionPolicy(cfg.PaidStages, cfg.TrialStages, cfg.AutoRenewLead)
 	ext := shop.Extension{
 		ID: "bench-storm:" + at.UTC().Format(time.RFC3339), Kind: shop.ExtensionGrant,
-		ExpiresAt: at, Trial: true, Replace: true,
+		ExpiresAt: at, Trial: trial, Replace: true,
 	}
-	fmt.Fprintf(out, "bench: expiry storm: telling %d workflows their expiry is %s\n", len(users), at.UTC().Format(time.TimeOnly))
+	fmt.Fprintf(out, "bench: storm setup: telling %d workflows their expiry is %s\n", len(users), at.UTC().Format(time.TimeOnly))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(32)
 	var told atomic.Int64
@@ -52,7 +53,7 @@ func (s *system) moveExpiries(ctx context.Context, users []*user, at, instant ti
 				return err
 			}
 			if m := told.Add(1); m%1000 == 0 {
-				fmt.Fprintf(out, "bench: expiry storm: %d of %d told, %s before the instant\n", m, len(users), time.Until(instant).Round(time.Second))
+				fmt.Fprintf(out, "bench: storm setup: %d of %d told, %s before the instant\n", m, len(users), time.Until(instant).Round(time.Second))
 			}
 			return nil
 		})
@@ -80,14 +81,14 @@ func (s *system) awaitExpiry(ctx context.Context, n int, at, instant time.Time, 
 			held = int(res.GetCount())
 		}
 		if held >= n {
-			fmt.Fprintf(out, "bench: expiry storm: all %d workflows hold the new expiry, %s before the instant\n", n, time.Until(instant).Round(time.Second))
+			fmt.Fprintf(out, "bench: storm setup: all %d workflows hold the new expiry, %s before the instant\n", n, time.Until(instant).Round(time.Second))
 			return nil
 		}
 		if time.Now().After(instant) {
 			return fmt.Errorf("only %d of %d workflows held the new expiry by the instant (last count error: %v): the server is too loaded to set up %d users in time; run on a quieter machine or with a smaller BENCH_STORM", held, n, err, n)
 		}
 		if time.Since(last) >= 10*time.Second {
-			fmt.Fprintf(out, "bench: expiry storm: %d of %d workflows hold the new expiry, %s before the instant\n", held, n, time.Until(instant).Round(time.Second))
+			fmt.Fprintf(out, "bench: storm setup: %d of %d workflows hold the new expiry, %s before the instant\n", held, n, time.Until(instant).Round(time.Second))
 			last = time.Now()
 		}
 		sleep(ctx, time.Second)

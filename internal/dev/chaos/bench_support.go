@@ -235,6 +235,9 @@ func (r *BenchReport) Print(w io.Writer) {
 		fmt.Fprintf(w, "expiry storm: notices %.1f/s from the first to the last (%.1f/s over the middle 90%%), at most %d in one second; %d sends answered 429 (flood control at 30/s); worker's database pool: %s; %s\n",
 			st.NoticesPerSecond, st.NoticesSteady, st.NoticesPeak, st.RateLimited, st.Pool, st.Sends)
 	}
+	if r.AutoRenew != nil {
+		fmt.Fprintf(w, "\n%s\n", r.AutoRenew)
+	}
 	if r.Failover != nil {
 		fmt.Fprintf(w, "\n%s\n", r.Failover)
 	}

@@ -90,11 +90,11 @@ func TestBenchSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	r, err := chaos.RunBench(ctx, chaos.BenchOptions{
-		// The expiry storm waits at least the sandbox's one-minute
-		// minimum expiry: too long for make test; make bench runs it.
-		// The failover case waits out NODE_FAILOVER_AFTER on a stopped
-		// node; the e2e tests cover a failover end to end.
-		Purchases: 6, Concurrency: 3, BareFor: 2 * time.Second, Storm: -1, Workers: -1, Pairs: 1, Failover: -1,
+		// The expiry and auto-renewal storms wait at least the sandbox's
+		// one-minute minimum expiry: too long for make test; make bench
+		// runs them. The failover case waits out NODE_FAILOVER_AFTER on a
+		// stopped node; the e2e tests cover a failover end to end.
+		Purchases: 6, Concurrency: 3, BareFor: 2 * time.Second, Storm: -1, Workers: -1, Pairs: 1, Failover: -1, AutoRenew: -1,
 		// A few seconds each; they fail the run themselves when a
 		// recipient is missed or the drift is not repaired exactly.
 		Broadcast: 50, Reconcile: 200,

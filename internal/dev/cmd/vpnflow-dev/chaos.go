@@ -104,12 +104,13 @@ func runBench(ctx context.Context, args []string) error {
 	broadcast := fs.Int("broadcast", envInt("BENCH_BROADCAST", 2000), "users seeded for the broadcast burst; -1 skips (env BENCH_BROADCAST)")
 	reconcile := fs.Int("reconcile", envInt("BENCH_RECONCILE", 100_000), "live subscriptions seeded for the reconcile case; -1 skips (env BENCH_RECONCILE)")
 	failover := fs.Int("failover", envInt("BENCH_FAILOVER", 1000), "users on a node that is stopped and failed over; -1 skips (env BENCH_FAILOVER)")
+	autoRenew := fs.Int("autorenew", envInt("BENCH_AUTORENEW", 1000), "paying users whose auto-renewals fall due at the same second; -1 skips (env BENCH_AUTORENEW)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opts := chaos.BenchOptions{
 		Purchases: *purchases, Concurrency: *concurrency, BareFor: *bare, Storm: *storm, Workers: *workers, Pairs: *pairs,
-		Broadcast: *broadcast, Reconcile: *reconcile, Failover: *failover, Out: os.Stdout,
+		Broadcast: *broadcast, Reconcile: *reconcile, Failover: *failover, AutoRenew: *autoRenew, Out: os.Stdout,
 	}
 	var err error
 	if opts.Dir, err = chaosRunDir(ctx, "bench"); err != nil {

@@ -105,11 +105,20 @@ func (s *shopEnv) replayHistories(ids map[string]string) {
 // completedRun waits for a completed run of a workflow type and returns
 // its workflow ID.
 func (s *shopEnv) completedRun(wfType string) string {
+	return s.runIn(wfType, "Completed")
+}
+
+// runningRun is a running run of a workflow type: its history so far.
+func (s *shopEnv) runningRun(wfType string) string {
+	return s.runIn(wfType, "Running")
+}
+
+func (s *shopEnv) runIn(wfType, status string) string {
 	s.t.Helper()
 	var id string
-	s.eventually("a completed "+wfType, func() error {
+	s.eventually("a "+strings.ToLower(status)+" "+wfType, func() error {
 		resp, err := s.temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
-			Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Completed'", wfType),
+			Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = '%s'", wfType, status),
 		})
 		if err != nil {
 			return err

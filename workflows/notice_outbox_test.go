@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -39,6 +40,9 @@ type outboxEnv struct {
 	dueAfter   int // AwaitNotices finds notices due this many times, then waits out the run
 	result     NoticeOutboxResult
 	version    *workflow.Version // the run's outboxDepthChange version (nil: the newest)
+	// mu guards the fields above against the activities, two of which
+	// can run at once.
+	mu sync.Mutex
 }
 
 func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)) {
@@ -50,6 +54,8 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 	env.RegisterActivity(a)
 	env.OnActivity(a.PruneNotices, mock.Anything, mock.Anything).Return(3, nil)
 	env.OnActivity(a.ClaimNotices, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ClaimNoticesInput) (store.Claimed, error) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
 		o.claims++
 		n := min(in.Limit, len(o.pending))
 		c := store.Claimed{Notices: o.pending[:n], Moot: o.moot}
@@ -58,7 +64,9 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 	})
 	env.OnActivity(a.SendNotices, mock.Anything, mock.Anything).Return(func(ctx context.Context, batch []store.OutboxNotice) (store.NoticeOutcome, error) {
 		if slices.ContainsFunc(batch, func(n store.OutboxNotice) bool { return n.ID == o.failing }) {
+			o.mu.Lock()
 			o.attempts++
+			o.mu.Unlock()
 			return store.NoticeOutcome{}, errors.New("telegram hung")
 		}
 		if len(o.overlap) == 2 {
@@ -66,14 +74,18 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 			case o.overlap[0]:
 				select {
 				case <-o.started:
+					o.mu.Lock()
 					o.overlapped = true
+					o.mu.Unlock()
 				case <-time.After(1500 * time.Millisecond): // under the test environment's 3 s
 				}
 			case o.overlap[1]:
 				close(o.started)
 			}
 		}
+		o.mu.Lock()
 		o.sentOn = append(o.sentOn, activity.GetInfo(ctx).TaskQueue)
+		o.mu.Unlock()
 		out := store.NoticeOutcome{Dropped: map[int64]string{}}
 		for _, n := range batch {
 			if n.UserID == 13 {
@@ -85,10 +97,14 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 		return out, nil
 	})
 	env.OnActivity(a.FinishNotices, mock.Anything, mock.Anything).Return(func(_ context.Context, out store.NoticeOutcome) error {
+		o.mu.Lock()
+		defer o.mu.Unlock()
 		o.finished = append(o.finished, out)
 		return nil
 	})
 	env.OnActivity(a.AwaitNotices, mock.Anything, mock.Anything).Return(func(_ context.Context, wait time.Duration) (bool, error) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
 		o.awaits = append(o.awaits, wait)
 		if o.dueAfter > 0 {
 			o.dueAfter--

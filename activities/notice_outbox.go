@@ -20,20 +20,34 @@ import (
 // Telegram pace. Each activity here is one transaction, one poll, or one
 // batch of sends.
 
-// ClaimNoticesInput claims up to Limit due notices for Lease.
+// ClaimNoticesInput claims up to Limit due notices for Lease. A non-zero
+// RemindFrom first writes the reminders due since then (the reminder
+// sweep): the last claim's Claimed.SweptTo.
 type ClaimNoticesInput struct {
-	Limit int
-	Lease time.Duration
+	Limit      int
+	Lease      time.Duration
+	RemindFrom time.Time `json:",omitzero"`
 }
 
-// ClaimNotices claims a batch of due notices (one transaction); see
+// ClaimNotices claims a batch of due notices (one transaction), having
+// written the reminders due since in.RemindFrom in the same one; see
 // store.ClaimNotices.
 func (a *Activities) ClaimNotices(ctx context.Context, in ClaimNoticesInput) (store.Claimed, error) {
-	c, err := a.Store.ClaimNotices(ctx, in.Limit, in.Lease)
+	c, err := a.Store.ClaimNotices(ctx, in.Limit, in.Lease, a.reminderSweep(in.RemindFrom))
 	if err != nil {
 		return store.Claimed{}, storeError("claim notices", err)
 	}
 	return c, nil
+}
+
+// reminderSweep is the sweep of the reminders due since from, to now by
+// this worker's clock (the clock the workflows' period ends come from),
+// under this worker's policy; nil for a zero from.
+func (a *Activities) reminderSweep(from time.Time) *store.ReminderSweep {
+	if from.IsZero() {
+		return nil
+	}
+	return &store.ReminderSweep{From: from, Now: time.Now(), Rules: store.RulesOf(a.policy())}
 }
 
 // ReminderInput is one reminder stage of a user's period for the outbox:
@@ -62,12 +76,27 @@ func (a *Activities) EnqueueReminder(ctx context.Context, in ReminderInput) erro
 const noticePoll = 300 * time.Millisecond
 
 // AwaitNotices returns true as soon as a notice is due, or false once
-// wait has passed without one. It polls the outbox with one short query
-// every noticePoll, holding no connection between them, and heartbeats.
+// wait has passed without one (the drain's idle poll before the reminder
+// sweep; AwaitDue).
 func (a *Activities) AwaitNotices(ctx context.Context, wait time.Duration) (bool, error) {
-	deadline := time.Now().Add(wait)
+	return a.AwaitDue(ctx, AwaitDueInput{Wait: wait})
+}
+
+// AwaitDueInput is the drain's idle poll: for up to Wait, until a notice
+// is due or, with a non-zero RemindFrom, a reminder is due to be written.
+type AwaitDueInput struct {
+	Wait       time.Duration
+	RemindFrom time.Time `json:",omitzero"`
+}
+
+// AwaitDue returns true as soon as a notice is due to be claimed, or a
+// reminder due since in.RemindFrom to be written, or false once in.Wait
+// has passed without either. It polls the database with one short query
+// every noticePoll, holding no connection between them, and heartbeats.
+func (a *Activities) AwaitDue(ctx context.Context, in AwaitDueInput) (bool, error) {
+	deadline := time.Now().Add(in.Wait)
 	for {
-		due, err := a.Store.NoticesDue(ctx)
+		due, err := a.Store.NoticesDue(ctx, a.reminderSweep(in.RemindFrom))
 		if err != nil {
 			return false, storeError("poll the notice outbox", err)
 		}

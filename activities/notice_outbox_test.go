@@ -85,7 +85,7 @@ func TestOutboxNoticesReachTheirUsersOnce(t *testing.T) {
 	if u, _ := e.a.Store.GetUser(e.ctx, bob); !u.BotBlocked {
 		t.Error("bob blocked the bot, but is not marked so")
 	}
-	if due, _ := e.a.Store.NoticesDue(e.ctx); due {
+	if due, _ := e.a.Store.NoticesDue(e.ctx, nil); due {
 		t.Error("notices still due after the batch was finished")
 	}
 	if ns, _ := e.a.Store.NoticesOf(e.ctx, bob); len(ns) != 1 || ns[0].Dropped == nil {

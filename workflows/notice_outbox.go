@@ -33,6 +33,9 @@ type NoticeOutboxResult struct {
 	Moot    int // the period was renewed before the notice left
 	Retried int // sends that failed for now; claimed again later
 	Pruned  int
+	// Reminded counts the reminders the run's claims wrote (the reminder
+	// sweep): due, and not yet written by their users' workflows.
+	Reminded int `json:",omitempty"`
 }
 
 // NoticeOutbox drains the notice outbox (schedules.NoticeOutboxID) for
@@ -41,7 +44,11 @@ type NoticeOutboxResult struct {
 // waits in one polling activity until something is. Notices are written
 // in the transactions that make them true (an expiry, the revocation
 // sweep), so in an expiry storm users are told at Telegram's pace, not at
-// the pace their own workflows get to their expiries.
+// the pace their own workflows get to their expiries. From
+// outboxReminderSweep on, each claim and the idle poll also sweep the
+// reminders due since the last claim into the outbox (store.ReminderSweep),
+// so a reminder storm is sent as soon as it is due, not once the server
+// has woken every user's workflow.
 func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxResult, error) {
 	in = in.WithDefaults()
 	d := &drain{ctx: ctx, db: withDB(ctx), in: in, log: workflow.GetLogger(ctx)}
@@ -66,6 +73,9 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 		depth = 2
 	}
 	d.offset = offset
+	if workflow.GetVersion(ctx, outboxRemindersChange, workflow.DefaultVersion, outboxReminderSweep) >= outboxReminderSweep {
+		d.remindFrom = workflow.Now(ctx).Add(-reminderLookback)
+	}
 	var flying []sending
 	claim := d.claim(flying)
 	for {
@@ -73,6 +83,7 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 		if err := claim.Get(ctx, &c); err != nil {
 			return d.res, err
 		}
+		d.swept(c)
 		d.moot(c.Moot)
 		if !workflow.Now(ctx).Before(end) {
 			d.release(c.Notices)
@@ -88,9 +99,8 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 			continue
 		}
 		if len(c.Notices) == 0 {
-			var due bool
-			left := end.Sub(workflow.Now(ctx))
-			if err := workflow.ExecuteActivity(awaitingNotices(ctx, left), d.a.AwaitNotices, left).Get(ctx, &due); err != nil {
+			due, err := d.await(end.Sub(workflow.Now(ctx)))
+			if err != nil {
 				return d.res, err
 			}
 			if !due {
@@ -119,7 +129,7 @@ func NoticeOutbox(ctx workflow.Context, in schedules.NoticeInput) (NoticeOutboxR
 	}
 	if r := d.res; r.Sent+r.Dropped+r.Moot > 0 {
 		d.log.Info("notice outbox: drained", "batches", r.Batches, "sent", r.Sent, "dropped", r.Dropped,
-			"moot", r.Moot, "retried", r.Retried)
+			"moot", r.Moot, "retried", r.Retried, "reminded", r.Reminded)
 	}
 	return d.res, nil
 }
@@ -132,6 +142,19 @@ const (
 	outboxTwoInFlight workflow.Version = 1
 	outboxOffset      workflow.Version = 2
 )
+
+// outboxRemindersChange versions the reminder sweep: from
+// outboxReminderSweep on, claims and the idle poll write due reminders.
+const (
+	outboxRemindersChange                  = "notice-outbox-reminders"
+	outboxReminderSweep   workflow.Version = 1
+)
+
+// reminderLookback is how far before its start a run's first sweep looks:
+// across the moment between two runs, with room for a run the schedule
+// had to restart. Reminders due earlier were due while no drain ran, and
+// their users' workflows write them.
+const reminderLookback = 2 * time.Minute
 
 // drain is one NoticeOutbox run's helpers and counts.
 type drain struct {
@@ -146,6 +169,9 @@ type drain struct {
 	finishing workflow.Future
 	// offset: a claim made while nothing is in flight takes half a batch.
 	offset bool
+	// remindFrom is where the next reminder sweep starts (zero: the run
+	// does not sweep reminders).
+	remindFrom time.Time
 }
 
 // sending is a batch whose sends are under way.
@@ -180,7 +206,28 @@ func (d *drain) claim(flying []sending) workflow.Future {
 	if d.offset && len(flying) == 0 {
 		limit = max(1, limit/2)
 	}
-	return workflow.ExecuteActivity(d.db, d.a.ClaimNotices, activities.ClaimNoticesInput{Limit: limit, Lease: d.in.Lease})
+	return workflow.ExecuteActivity(d.db, d.a.ClaimNotices, activities.ClaimNoticesInput{Limit: limit, Lease: d.in.Lease, RemindFrom: d.remindFrom})
+}
+
+// swept moves the reminder sweep on to where the claim's sweep ended.
+func (d *drain) swept(c store.Claimed) {
+	d.res.Reminded += c.Reminded
+	if c.SweptTo.After(d.remindFrom) && !d.remindFrom.IsZero() {
+		d.remindFrom = c.SweptTo
+	}
+}
+
+// await waits, for up to left, until something is due: a notice or, when
+// the run sweeps reminders, a reminder to write.
+func (d *drain) await(left time.Duration) (bool, error) {
+	var due bool
+	if d.remindFrom.IsZero() {
+		err := workflow.ExecuteActivity(awaitingNotices(d.ctx, left), d.a.AwaitNotices, left).Get(d.ctx, &due)
+		return due, err
+	}
+	in := activities.AwaitDueInput{Wait: left, RemindFrom: d.remindFrom}
+	err := workflow.ExecuteActivity(awaitingNotices(d.ctx, left), d.a.AwaitDue, in).Get(d.ctx, &due)
+	return due, err
 }
 
 // release hands back a batch claimed ahead that this run will not send,

@@ -40,6 +40,14 @@ type outboxEnv struct {
 	dueAfter   int // AwaitNotices finds notices due this many times, then waits out the run
 	result     NoticeOutboxResult
 	version    *workflow.Version // the run's outboxDepthChange version (nil: the newest)
+	// sweeps is the run's outboxRemindersChange version (nil: the newest).
+	sweeps *workflow.Version
+	// remindFrom records each claim's and each poll's RemindFrom; a claim
+	// with one reports it swept a second further, and the first claim
+	// reports reminded reminders written.
+	claimFrom, awaitFrom []time.Time
+	reminded             int
+	awaitedOld           int // polls through AwaitNotices, the activity before the sweep
 	// mu guards the fields above against the activities, two of which
 	// can run at once.
 	mu sync.Mutex
@@ -49,6 +57,9 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 	env := newTestEnv()
 	if o.version != nil {
 		env.OnGetVersion(outboxDepthChange, workflow.DefaultVersion, outboxOffset).Return(*o.version)
+	}
+	if o.sweeps != nil {
+		env.OnGetVersion(outboxRemindersChange, workflow.DefaultVersion, outboxReminderSweep).Return(*o.sweeps)
 	}
 	a := &activities.Activities{}
 	env.RegisterActivity(a)
@@ -60,6 +71,11 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 		n := min(in.Limit, len(o.pending))
 		c := store.Claimed{Notices: o.pending[:n], Moot: o.moot}
 		o.pending, o.moot = o.pending[n:], 0
+		o.claimFrom = append(o.claimFrom, in.RemindFrom)
+		if !in.RemindFrom.IsZero() {
+			c.SweptTo = in.RemindFrom.Add(time.Second)
+			c.Reminded, o.reminded = o.reminded, 0
+		}
 		return c, nil
 	})
 	env.OnActivity(a.SendNotices, mock.Anything, mock.Anything).Return(func(ctx context.Context, batch []store.OutboxNotice) (store.NoticeOutcome, error) {
@@ -102,16 +118,26 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 		o.finished = append(o.finished, out)
 		return nil
 	})
-	env.OnActivity(a.AwaitNotices, mock.Anything, mock.Anything).Return(func(_ context.Context, wait time.Duration) (bool, error) {
+	await := func(in activities.AwaitDueInput) (bool, error) {
 		o.mu.Lock()
 		defer o.mu.Unlock()
-		o.awaits = append(o.awaits, wait)
+		o.awaits = append(o.awaits, in.Wait)
+		o.awaitFrom = append(o.awaitFrom, in.RemindFrom)
 		if o.dueAfter > 0 {
 			o.dueAfter--
 			o.pending = append(o.pending, store.OutboxNotice{ID: 99, UserID: 99, Notice: notice.Expired("1m")})
 			return true, nil
 		}
 		return false, nil
+	}
+	env.OnActivity(a.AwaitNotices, mock.Anything, mock.Anything).Return(func(_ context.Context, wait time.Duration) (bool, error) {
+		o.mu.Lock()
+		o.awaitedOld++
+		o.mu.Unlock()
+		return await(activities.AwaitDueInput{Wait: wait})
+	})
+	env.OnActivity(a.AwaitDue, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.AwaitDueInput) (bool, error) {
+		return await(in)
 	})
 	return a, func(args ...any) {
 		env.ExecuteWorkflow(NoticeOutbox, args...)
@@ -196,4 +222,42 @@ func TestNoticeOutboxSendsTwoBatchesAtOnce(t *testing.T) {
 			}
 		})
 	}
+}
+
+// From outboxReminderSweep on, every claim and every idle poll carry the
+// reminder sweep's window: the first claim sweeps from reminderLookback
+// before the run began, and each later claim or poll from where the last
+// claim's sweep ended. The reminders a claim wrote are counted. A run
+// recorded before the sweep claims and polls as it did, without one.
+func TestNoticeOutboxSweepsRemindersFromWhereItsLastClaimEnded(t *testing.T) {
+	t.Run("sweeping", func(t *testing.T) {
+		o := &outboxEnv{pending: notices(41, 42, 43), dueAfter: 1, reminded: 7}
+		_, run := o.register(t)
+		run(schedules.NoticeInput{Batch: 2})
+
+		require.Equal(t, 7, o.result.Reminded)
+		require.GreaterOrEqual(t, len(o.claimFrom), 3)
+		start := o.claimFrom[0].Add(reminderLookback)
+		require.False(t, o.claimFrom[0].IsZero())
+		for i, from := range o.claimFrom {
+			require.Equal(t, start.Add(time.Duration(i)*time.Second-reminderLookback), from, "claim %d sweeps from where claim %d ended", i, i-1)
+		}
+		require.Len(t, o.awaitFrom, 2)
+		require.Zero(t, o.awaitedOld)
+		for _, from := range o.awaitFrom {
+			require.False(t, from.IsZero(), "the idle poll looks for due reminders too")
+		}
+	})
+	t.Run("before the sweep", func(t *testing.T) {
+		v := workflow.DefaultVersion
+		o := &outboxEnv{pending: notices(41, 42, 43), dueAfter: 1, reminded: 7, sweeps: &v}
+		_, run := o.register(t)
+		run(schedules.NoticeInput{Batch: 2})
+
+		require.Zero(t, o.result.Reminded)
+		for _, from := range o.claimFrom {
+			require.True(t, from.IsZero(), "no sweep in a run recorded before it")
+		}
+		require.Equal(t, 2, o.awaitedOld, "the idle poll is the old activity")
+	})
 }

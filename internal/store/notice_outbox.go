@@ -24,10 +24,14 @@ type OutboxNotice struct {
 }
 
 // Claimed is one claim of the outbox: the notices to send, and how many
-// the claim dropped because a renewal had made them moot.
+// the claim dropped because a renewal had made them moot. A claim given a
+// reminder sweep also reports how many reminders it wrote and up to when
+// it swept: the next claim's sweep starts there.
 type Claimed struct {
-	Notices []OutboxNotice
-	Moot    int
+	Notices  []OutboxNotice
+	Moot     int
+	Reminded int       `json:",omitempty"`
+	SweptTo  time.Time `json:",omitzero"`
 }
 
 // NoticeKept is how long sent and dropped notices stay for the dedup. A
@@ -142,14 +146,28 @@ func (s *Store) EnqueueExpiryNotices(ctx context.Context, now time.Time, userIDs
 // ClaimNotices claims up to limit notices that are due — not sent, not
 // dropped, and not held by another drain's lease — for lease, oldest
 // first. In the same transaction it drops those a renewal made moot.
-func (s *Store) ClaimNotices(ctx context.Context, limit int, lease time.Duration) (Claimed, error) {
+// Given a reminder sweep, it first writes the reminders the sweep finds
+// due (enqueueDueReminders), so they are claimed at once.
+func (s *Store) ClaimNotices(ctx context.Context, limit int, lease time.Duration, sweep *ReminderSweep) (Claimed, error) {
 	op := "claim notices"
 	if limit <= 0 || limit > MaxPage {
 		return Claimed{}, fmt.Errorf("%s: %w: limit must be 1-%d, got %d", op, ErrInvalid, MaxPage, limit)
 	}
+	if sweep != nil {
+		if err := sweep.valid(); err != nil {
+			return Claimed{}, fmt.Errorf("%s: %w", op, err)
+		}
+	}
 	var out Claimed
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = Claimed{}
+		if sweep != nil {
+			n, err := enqueueDueReminders(ctx, tx, *sweep)
+			if err != nil {
+				return err
+			}
+			out.Reminded, out.SweptTo = n, sweep.Now
+		}
 		tag, err := tx.Exec(ctx, `WITH due AS (
 				SELECT o.id FROM notice_outbox o
 				WHERE o.sent_at IS NULL AND o.dropped IS NULL AND (o.claimed_until IS NULL OR o.claimed_until < now())
@@ -180,13 +198,22 @@ func (s *Store) ClaimNotices(ctx context.Context, limit int, lease time.Duration
 	return out, wrap(op, err)
 }
 
-// NoticesDue reports whether any notice waits to be claimed: the drain's
-// idle poll, one index read.
-func (s *Store) NoticesDue(ctx context.Context) (bool, error) {
+// NoticesDue reports whether any notice waits to be claimed, or, given a
+// reminder sweep, any reminder is due to be written: the drain's idle
+// poll, one index read (and one per reminder stage).
+func (s *Store) NoticesDue(ctx context.Context, sweep *ReminderSweep) (bool, error) {
+	op := "read whether notices are due"
 	var due bool
 	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM notice_outbox
 		WHERE sent_at IS NULL AND dropped IS NULL AND (claimed_until IS NULL OR claimed_until < now()))`).Scan(&due)
-	return due, wrap("read whether notices are due", err)
+	if err != nil || due || sweep == nil {
+		return due, wrap(op, err)
+	}
+	if err := sweep.valid(); err != nil {
+		return false, fmt.Errorf("%s: %w", op, err)
+	}
+	due, err = remindersDue(ctx, s.pool, *sweep)
+	return due, wrap(op, err)
 }
 
 // NoticeOutcome is what became of a batch of claimed notices.

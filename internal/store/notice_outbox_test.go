@@ -83,21 +83,21 @@ func TestClaimedNoticesAreLeasedFinishedAndMootAfterRenewal(t *testing.T) {
 	// User 14 renews before the drain gets to the notice.
 	e.exec(`UPDATE subscriptions SET expires_at = now() + interval '30 days' WHERE user_id = 14`)
 
-	c, err := e.s.ClaimNotices(e.ctx, 2, time.Minute)
+	c, err := e.s.ClaimNotices(e.ctx, 2, time.Minute, nil)
 	if err != nil || len(c.Notices) != 2 || c.Moot != 0 {
 		t.Fatalf("first claim: %+v err %v, want 2 notices", c, err)
 	}
 	if c.Notices[0].UserID != 11 || c.Notices[0].Notice.Message != "subscription_expired" || c.Notices[0].Attempts != 1 {
 		t.Fatalf("first claimed notice %+v", c.Notices[0])
 	}
-	if due, _ := e.s.NoticesDue(e.ctx); !due {
+	if due, _ := e.s.NoticesDue(e.ctx, nil); !due {
 		t.Fatal("two notices are still due")
 	}
-	c2, err := e.s.ClaimNotices(e.ctx, 10, time.Minute)
+	c2, err := e.s.ClaimNotices(e.ctx, 10, time.Minute, nil)
 	if err != nil || len(c2.Notices) != 1 || c2.Notices[0].UserID != 13 || c2.Moot != 1 {
 		t.Fatalf("second claim: %+v err %v, want user 13's notice and 1 moot", c2, err)
 	}
-	if due, _ := e.s.NoticesDue(e.ctx); due {
+	if due, _ := e.s.NoticesDue(e.ctx, nil); due {
 		t.Fatal("every notice is claimed or dropped, yet some are due")
 	}
 
@@ -130,11 +130,11 @@ func TestClaimedNoticesAreLeasedFinishedAndMootAfterRenewal(t *testing.T) {
 	}
 	// User 13's retry waits an hour: nothing is due now; once its lease
 	// runs out it is claimed again, a second attempt.
-	if c3, _ := e.s.ClaimNotices(e.ctx, 10, time.Minute); len(c3.Notices) != 0 {
+	if c3, _ := e.s.ClaimNotices(e.ctx, 10, time.Minute, nil); len(c3.Notices) != 0 {
 		t.Fatalf("claimed %+v before the retry's time", c3.Notices)
 	}
 	e.exec(`UPDATE notice_outbox SET claimed_until = now() - interval '1 second' WHERE user_id = 13`)
-	if c3, _ := e.s.ClaimNotices(e.ctx, 10, time.Minute); len(c3.Notices) != 1 || c3.Notices[0].Attempts != 2 {
+	if c3, _ := e.s.ClaimNotices(e.ctx, 10, time.Minute, nil); len(c3.Notices) != 1 || c3.Notices[0].Attempts != 2 {
 		t.Fatalf("after the retry's time: %+v, want user 13's notice on its second attempt", c3.Notices)
 	}
 
@@ -143,7 +143,7 @@ func TestClaimedNoticesAreLeasedFinishedAndMootAfterRenewal(t *testing.T) {
 	if err := e.s.FinishNotices(e.ctx, store.NoticeOutcome{Released: []int64{c2.Notices[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
-	if c4, _ := e.s.ClaimNotices(e.ctx, 10, time.Minute); len(c4.Notices) != 1 || c4.Notices[0].Attempts != 2 {
+	if c4, _ := e.s.ClaimNotices(e.ctx, 10, time.Minute, nil); len(c4.Notices) != 1 || c4.Notices[0].Attempts != 2 {
 		t.Fatalf("after the release: %+v, want user 13's notice again, still its second attempt", c4.Notices)
 	}
 
@@ -190,7 +190,7 @@ func TestReminderIsWrittenOncePerStageAndMootAfterRenewal(t *testing.T) {
 	}
 	// User 22 renews before the drain gets to the reminder.
 	e.exec(`UPDATE subscriptions SET expires_at = expires_at + interval '30 days' WHERE user_id = 22`)
-	c, err := e.s.ClaimNotices(e.ctx, 10, time.Minute)
+	c, err := e.s.ClaimNotices(e.ctx, 10, time.Minute, nil)
 	if err != nil || len(c.Notices) != 2 || c.Moot != 1 {
 		t.Fatalf("claim: %+v err %v, want user 21's two reminders and one moot", c, err)
 	}

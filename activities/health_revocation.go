@@ -8,7 +8,6 @@ import (
 
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
-	"vpnflow/internal/xray"
 )
 
 // RevokedTrafficWindow is how long a revoked key seen moving bytes keeps
@@ -52,11 +51,12 @@ func (a *Activities) CheckRevocation(ctx context.Context, _ HealthProbe) (Health
 	return HealthProbeResult{Detail: detail}, nil
 }
 
-// checkDisconnectOnNodes asks each node in service whether this worker
-// can end sessions there (xray.Client.CheckDisconnect): the nodes where it
-// cannot (denied, with why) and those that did not answer (unknown). A node
-// this worker does not share a network namespace with is denied: its
-// revoked keys' sessions run on until they close.
+// checkDisconnectOnNodes asks each node in service whether sessions can be
+// ended there (CheckDisconnect: this worker's, or the node's session
+// agent's): the nodes where they cannot (denied, with why) and those that
+// did not answer (unknown). A node without an agent that this worker does
+// not share a network namespace with is denied: its revoked keys' sessions
+// run on until they close.
 func (a *Activities) checkDisconnectOnNodes(ctx context.Context) (denied, unknown []string) {
 	eps, err := a.Nodes.Nodes(ctx)
 	if err != nil && len(eps) == 0 {
@@ -66,13 +66,17 @@ func (a *Activities) checkDisconnectOnNodes(ctx context.Context) (denied, unknow
 		if !ep.Probed {
 			continue
 		}
+		var ender sessionEnder
 		xc, err := a.nodeXray(ctx, ep.ID)
 		if err == nil {
-			err = xc.CheckDisconnect(ctx)
+			ender, err = a.sessionsOn(ctx, ep.ID, xc)
+		}
+		if err == nil {
+			err = ender.CheckDisconnect(ctx)
 		}
 		switch {
 		case err == nil:
-		case xray.IsRetryable(err) || ctx.Err() != nil:
+		case sessionsRetryable(err) || ctx.Err() != nil:
 			unknown = append(unknown, ep.Name)
 		default:
 			denied = append(denied, ep.Name+": "+err.Error())

@@ -117,3 +117,18 @@ func (a *Activities) RecordNodeHealth(ctx context.Context, in NodeHealthInput) e
 	}
 	return storeError("record node health", a.Store.RecordNodeHealth(ctx, probes))
 }
+
+// NodeEndpoints reads the nodes' API addresses for the Xray registry.
+func NodeEndpoints(st *store.Store) func(context.Context) ([]xray.Endpoint, error) {
+	return func(ctx context.Context) ([]xray.Endpoint, error) {
+		ns, err := st.Nodes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		eps := make([]xray.Endpoint, len(ns))
+		for i, n := range ns {
+			eps[i] = xray.Endpoint{ID: n.ID, Name: n.Name, APIAddr: n.APIAddr, InboundTag: n.InboundTag, Probed: n.State != store.NodeDisabled, AgentURL: n.AgentURL}
+		}
+		return eps, nil
+	}
+}

@@ -1,8 +1,6 @@
 package activities
 
 import (
-	"context"
-
 	"vpnflow/internal/dev/stack"
 	"vpnflow/internal/store"
 	"vpnflow/internal/xray"
@@ -10,17 +8,7 @@ import (
 
 // nodeRegistry is the worker's Xray registry over st's node rows.
 func nodeRegistry(st *store.Store) *xray.Registry {
-	return xray.NewRegistry(func(ctx context.Context) ([]xray.Endpoint, error) {
-		ns, err := st.Nodes(ctx)
-		if err != nil {
-			return nil, err
-		}
-		eps := make([]xray.Endpoint, len(ns))
-		for i, n := range ns {
-			eps[i] = xray.Endpoint{ID: n.ID, Name: n.Name, APIAddr: n.APIAddr, InboundTag: n.InboundTag, Probed: n.State != store.NodeDisabled}
-		}
-		return eps, nil
-	}, nil)
+	return xray.NewRegistry(NodeEndpoints(st), nil)
 }
 
 // useXray points the env's node at srv and gives the activities a

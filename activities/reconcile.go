@@ -270,7 +270,7 @@ func (a *Activities) RemoveOrphans(ctx context.Context, in RemoveOrphansInput) (
 	removed, err := a.removeOrphans(ctx, xc, node, ids, suspects, now, &res)
 	// A key no live row accounts for must not keep its sessions either:
 	// those removed are ended in one batch, also when the loop stopped.
-	ended, serr := a.endSessions(ctx, xc, removed)
+	ended, serr := a.endSessions(ctx, node, xc, removed)
 	res.SessionsEnded = ended.Connections
 	if serr != nil {
 		activity.GetLogger(ctx).Warn("reconcile: sessions of removed orphans not ended", "keys", len(removed), "error", serr)

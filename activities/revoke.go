@@ -118,7 +118,7 @@ func (a *Activities) RevokeExpired(ctx context.Context, in RevokeExpiredInput) (
 
 // revokePage removes the page's keys that are in Xray, then puts back
 // those whose rows were renewed meanwhile.
-func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXray map[string]*xray.Client, now time.Time, res *RevokeExpiredResult) error {
+func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXray map[string]nodeClient, now time.Time, res *RevokeExpiredResult) error {
 	log := activity.GetLogger(ctx)
 	var removedIDs []int64
 	var removed, refused atomic.Int64
@@ -126,12 +126,12 @@ func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXra
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(revokeParallel)
 	for i, k := range keys {
-		xc := inXray[strings.ToLower(k.XrayEmail)]
-		if xc == nil {
+		nc, there := inXray[strings.ToLower(k.XrayEmail)]
+		if !there {
 			continue
 		}
 		g.Go(func() error {
-			if err := xc.RemoveUser(gctx, k.XrayEmail); err != nil {
+			if err := nc.xc.RemoveUser(gctx, k.XrayEmail); err != nil {
 				if xray.IsRetryable(err) || gctx.Err() != nil {
 					return fmt.Errorf("remove expired key %s: %w", k.XrayEmail, err)
 				}
@@ -166,15 +166,15 @@ func (a *Activities) revokePage(ctx context.Context, keys []store.LiveKey, inXra
 	// failure is only logged: the keys are out of Xray either way, and each
 	// user's workflow ends their sessions again when it expires them.
 	// Each node's keys go to that node, in one batch.
-	emails := map[*xray.Client][]string{}
+	emails := map[nodeClient][]string{}
 	for i, k := range keys {
 		if ok[i] {
-			xc := inXray[strings.ToLower(k.XrayEmail)]
-			emails[xc] = append(emails[xc], k.XrayEmail)
+			nc := inXray[strings.ToLower(k.XrayEmail)]
+			emails[nc] = append(emails[nc], k.XrayEmail)
 		}
 	}
-	for xc, batch := range emails {
-		ended, serr := a.endSessions(ctx, xc, batch)
+	for nc, batch := range emails {
+		ended, serr := a.endSessions(ctx, nc.id, nc.xc, batch)
 		res.SessionsEnded += ended.Connections
 		if serr != nil {
 			log.Warn("revoke: sessions of removed keys not ended; their workflows try again", "keys", len(batch), "error", serr)
@@ -221,16 +221,22 @@ func (a *Activities) restoreRenewed(ctx context.Context, ids []int64, now time.T
 	return nil
 }
 
+// nodeClient is a node and its Xray client.
+type nodeClient struct {
+	id int16
+	xc *xray.Client
+}
+
 // listKeysOnNodes lists the users of every node in service: which node's
 // Xray holds each email (lower-cased). A node that does not answer is left
 // out, logged: its expired keys wait for the next sweep or for
 // reconciliation, and the other nodes' are taken out now.
-func (a *Activities) listKeysOnNodes(ctx context.Context) (map[string]*xray.Client, error) {
+func (a *Activities) listKeysOnNodes(ctx context.Context) (map[string]nodeClient, error) {
 	nodes, err := a.ListXrayNodes(ctx, XrayNodesInput{})
 	if err != nil {
 		return nil, err
 	}
-	inXray := map[string]*xray.Client{}
+	inXray := map[string]nodeClient{}
 	var lastErr error
 	answered := 0
 	for _, n := range nodes.Nodes {
@@ -246,7 +252,7 @@ func (a *Activities) listKeysOnNodes(ctx context.Context) (map[string]*xray.Clie
 		}
 		answered++
 		for _, u := range users {
-			inXray[strings.ToLower(u.Email)] = xc
+			inXray[strings.ToLower(u.Email)] = nodeClient{id: n.ID, xc: xc}
 		}
 	}
 	if lastErr != nil && answered == 0 {

@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"vpnflow/internal/sessionagent"
 	"vpnflow/internal/xray"
 )
 
@@ -23,6 +24,11 @@ import (
 // have granted. The workflow runs EndSessions right after the removal;
 // the sweeps, which remove many keys in one activity, end theirs in one
 // batch after their removals (endSessions).
+//
+// Ending sessions works only from inside the node's network namespace. A
+// node on another machine than the worker has a session agent beside its
+// Xray (nodes.agent_url, internal/sessionagent), and the same calls go to
+// it instead: one HTTP call in place of the local ones.
 
 // Metrics of ending sessions, on /metrics with a _total suffix.
 const (
@@ -85,9 +91,9 @@ func (a *Activities) EndSessions(ctx context.Context, in EndSessionsInput) (EndS
 		return EndSessionsResult{}, err
 	}
 	defer release()
-	res, err := a.endSessions(ctx, xc, []string{email})
+	res, err := a.endSessions(ctx, node, xc, []string{email})
 	if err != nil {
-		return res, xrayError("end sessions of "+email, err)
+		return res, sessionsError("end sessions of "+email, err)
 	}
 	if res.Connections > 0 {
 		activity.GetLogger(ctx).Info("revoked key's sessions ended", "user_id", in.UserID, "email", email,
@@ -96,16 +102,21 @@ func (a *Activities) EndSessions(ctx context.Context, in EndSessionsInput) (EndS
 	return res, nil
 }
 
-// endSessions ends the live sessions of keys removed from the Xray of xc.
-// A reason why sessions cannot be ended here at all comes back in Unable,
-// logged at error and counted; other errors (Xray away) come back as
+// endSessions ends the live sessions of keys removed from node, whose
+// Xray client is xc: here, or through the node's session agent. A reason
+// why sessions cannot be ended there at all comes back in Unable, logged
+// at error and counted; other errors (Xray or the agent away) come back as
 // errors.
-func (a *Activities) endSessions(ctx context.Context, xc *xray.Client, emails []string) (EndSessionsResult, error) {
+func (a *Activities) endSessions(ctx context.Context, node int16, xc *xray.Client, emails []string) (EndSessionsResult, error) {
 	if !a.Config.XrayEndSessions || len(emails) == 0 {
 		return EndSessionsResult{Off: !a.Config.XrayEndSessions}, nil
 	}
 	metrics := activity.GetMetricsHandler(ctx)
-	d, err := xc.DisconnectUsers(ctx, emails)
+	ender, err := a.sessionsOn(ctx, node, xc)
+	if err != nil {
+		return EndSessionsResult{}, err
+	}
+	d, err := ender.DisconnectUsers(ctx, emails)
 	res := EndSessionsResult{Present: len(d.Present) > 0, Addresses: len(d.IPs), Connections: d.Connections}
 	metrics.Counter(SessionsEndedMetric).Inc(int64(d.Connections))
 	reason := ""
@@ -116,7 +127,9 @@ func (a *Activities) endSessions(ctx context.Context, xc *xray.Client, emails []
 		reason = "denied"
 	case errors.Is(err, xray.ErrOnlineStatsOff):
 		reason = "online_stats_off"
-	case xray.IsRetryable(err) || ctx.Err() != nil:
+	case errors.Is(err, sessionagent.ErrUnauthorized):
+		reason = "agent_token"
+	case sessionsRetryable(err) || ctx.Err() != nil:
 		return res, err
 	default:
 		reason = "error"
@@ -126,4 +139,46 @@ func (a *Activities) endSessions(ctx context.Context, xc *xray.Client, emails []
 	activity.GetLogger(ctx).Error("revoked keys' open sessions could not be ended; they run on until they close",
 		"emails", strings.Join(emails, ","), "reason", reason, "error", err)
 	return res, nil
+}
+
+// sessionEnder ends revoked keys' sessions on one node: its Xray client,
+// for a node on this machine, or its session agent.
+type sessionEnder interface {
+	DisconnectUsers(ctx context.Context, emails []string) (xray.Disconnected, error)
+	CheckDisconnect(ctx context.Context) error
+}
+
+// sessionsOn is what ends sessions on node (0: the worker's own), whose
+// Xray client is xc: xc itself, or the node's session agent if it has one.
+func (a *Activities) sessionsOn(ctx context.Context, node int16, xc *xray.Client) (sessionEnder, error) {
+	if node <= 0 {
+		node = a.NodeID
+	}
+	ep, err := a.Nodes.Endpoint(ctx, node)
+	if err != nil {
+		return nil, fmt.Errorf("node of the sessions to end: %w", err)
+	}
+	if ep.AgentURL == "" {
+		return xc, nil
+	}
+	agent, err := sessionagent.NewClient(ep.AgentURL, a.Config.SessionAgentToken)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", ep.Name, err)
+	}
+	return agent, nil
+}
+
+// sessionsRetryable says whether ending sessions failed for now: Xray or
+// the node's session agent did not answer.
+func sessionsRetryable(err error) bool {
+	return xray.IsRetryable(err) || errors.Is(err, sessionagent.ErrUnavailable)
+}
+
+// sessionsError is xrayError for ending sessions, which may have gone to
+// the node's session agent: an agent that did not answer is tried again.
+func sessionsError(op string, err error) error {
+	if errors.Is(err, sessionagent.ErrUnavailable) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return xrayError(op, err)
 }

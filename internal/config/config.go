@@ -53,6 +53,13 @@ type Config struct {
 	// network namespace with CAP_NET_ADMIN. Off, a revoked user's open
 	// connections go on until they close.
 	XrayEndSessions bool `env:"XRAY_END_SESSIONS" envDefault:"true"`
+	// SessionAgentToken is the secret a worker and the session agents of
+	// nodes on other machines (`worker session-agent`, a node's agent URL)
+	// share: the worker sends it, an agent answers only to it. At least
+	// 32 characters; needed once a node has an agent.
+	SessionAgentToken string `env:"SESSION_AGENT_TOKEN"`
+	// SessionAgentAddr is where `worker session-agent` listens.
+	SessionAgentAddr string `env:"SESSION_AGENT_ADDR" envDefault:"127.0.0.1:10086"`
 
 	VLESSHost            string `env:"VLESS_HOST"`
 	VLESSPort            int    `env:"VLESS_PORT" envDefault:"443"`
@@ -196,6 +203,10 @@ func load(opts env.Options) (Config, error) {
 	add("XRAY_API_ADDR", hostPort(c.XrayAPIAddr))
 	add("HTTP_ADDR", hostPort(c.HTTPAddr))
 	add("WORKER_METRICS_ADDR", hostPort(c.WorkerMetricsAddr))
+	add("SESSION_AGENT_ADDR", hostPort(c.SessionAgentAddr))
+	if c.SessionAgentToken != "" && len(c.SessionAgentToken) < MinSessionAgentToken {
+		add("SESSION_AGENT_TOKEN", fmt.Errorf("must be at least %d characters (e.g. openssl rand -hex 32)", MinSessionAgentToken))
+	}
 	add("TELEGRAM_API_URL", httpURL(c.TelegramAPIURL))
 	add("CRYPTOPAY_API_URL", httpURL(c.CryptoPayAPIURL))
 	if c.TemporalUIURL != "" {
@@ -295,6 +306,15 @@ func (c Config) ForBot() error {
 	return nil
 }
 
+// MinSessionAgentToken is the shortest SESSION_AGENT_TOKEN accepted.
+const MinSessionAgentToken = 32
+
+// ForSessionAgent checks what a node's session agent needs: its Xray, and
+// the secret the workers call it with.
+func (c Config) ForSessionAgent() error {
+	return c.require("XRAY_API_ADDR", "XRAY_INBOUND_TAG", "SESSION_AGENT_TOKEN")
+}
+
 // ForStarter checks what the operator CLI's database and Temporal commands need.
 func (c Config) ForStarter() error {
 	return c.require("DATABASE_URL")
@@ -346,6 +366,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("temporal", c.TemporalAddress+"/"+c.TemporalNamespace),
 		slog.String("task_queue", c.TaskQueue),
 		slog.String("xray", c.XrayAPIAddr+"#"+c.XrayInboundTag),
+		slog.Bool("session_agent_token_set", c.SessionAgentToken != ""),
 		slog.String("telegram_api", c.TelegramAPIURL),
 		slog.String("telegram_mode", c.TelegramMode),
 		slog.Int("telegram_send_rate", c.TelegramSendRate),

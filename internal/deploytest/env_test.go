@@ -30,6 +30,7 @@ var samples = map[string]string{
 	"SUBSCRIPTION_SUPPORT_URL":      "https://t.me/support",
 	"SUBSCRIPTION_WEB_PAGE_URL":     "https://vpn.example.com/",
 	"SUBSCRIPTION_CLIENT_IP_HEADER": "X-Forwarded-For",
+	"SESSION_AGENT_TOKEN":           "0123456789abcdef0123456789abcdef",
 }
 
 // apps are the services running vpnflow's programs and the check each

@@ -585,7 +585,7 @@ func BenchmarkReconcile(b *testing.B) {
 		b.Fatalf("create %d users: %v", n, err)
 	}
 
-	nodes := xray.NewRegistry(workerapp.NodeEndpoints(st), nil)
+	nodes := xray.NewRegistry(activities.NodeEndpoints(st), nil)
 	b.Cleanup(nodes.Close)
 	acts := &activities.Activities{Store: st, Nodes: nodes, Temporal: tc, Config: cfg, NodeID: node, Database: pool}
 	for _, w := range workerapp.NewWorkers(tc, cfg, acts, pool.Config().MaxConns) {

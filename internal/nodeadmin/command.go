@@ -33,8 +33,8 @@ const (
 
 // Usage is the commands' syntax, after the command's own name.
 const Usage = `list
-add name=<name> region=<region> api=<host:port> host=<public host> pbk=<REALITY public key> sni=<server name> capacity=<users> [port=443] [tag=vless-in] [sid=<short id>]
-set <name> <field>=<value>…   (fields as for add, but name)
+add name=<name> region=<region> api=<host:port> host=<public host> pbk=<REALITY public key> sni=<server name> capacity=<users> [port=443] [tag=vless-in] [sid=<short id>] [agent=<session agent url>]
+set <name> <field>=<value>…   (fields as for add, but name; agent=none removes the agent)
 drain <name>     place no new users, move its users to other nodes gradually
 disable <name>   out of service: no new users, not probed, watched or reconciled
 enable <name>    take new users again`
@@ -47,7 +47,7 @@ type Request struct {
 }
 
 // fields are the settings add and set take, with what they are.
-var fields = []string{"name", "region", "api", "tag", "host", "port", "pbk", "sni", "sid", "capacity"}
+var fields = []string{"name", "region", "api", "tag", "host", "port", "pbk", "sni", "sid", "capacity", "agent"}
 
 // required are the fields add must be given.
 var required = []string{"name", "region", "api", "host", "pbk", "sni", "capacity"}
@@ -155,6 +155,13 @@ func Apply(n store.Node, f map[string]string) (store.Node, error) {
 			n.SNI = v
 		case "sid":
 			n.ShortID = strings.ToLower(v)
+		case "agent":
+			// A node on another machine than the workers ends revoked
+			// keys' sessions through its session agent.
+			n.AgentURL = v
+			if v == "none" {
+				n.AgentURL = ""
+			}
 		case "port", "capacity":
 			i, err := strconv.Atoi(v)
 			if err != nil {

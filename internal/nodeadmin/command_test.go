@@ -56,6 +56,11 @@ func TestApply(t *testing.T) {
 	if err != nil || n.Name != "eu-2" || n.Port != 8443 || n.Capacity != 70 || n.ShortID != "ab12" || n.InboundTag != "vless-in" || n.State != store.NodeEnabled {
 		t.Errorf("Apply = %+v, %v", n, err)
 	}
+	if n, _ := Apply(n, map[string]string{"agent": "http://10.0.0.5:10086"}); n.AgentURL != "http://10.0.0.5:10086" {
+		t.Errorf("agent= not set: %+v", n)
+	} else if n, _ := Apply(n, map[string]string{"agent": "none"}); n.AgentURL != "" {
+		t.Errorf("agent=none kept %q", n.AgentURL)
+	}
 	if _, err := Apply(NewNode(), map[string]string{"port": "443x"}); !errors.Is(err, ErrUsage) {
 		t.Errorf("a bad port: %v", err)
 	}

@@ -151,6 +151,9 @@ func Format(nodes []store.NodeUsage, now time.Time) string {
 	b.WriteString("\n")
 	for _, n := range nodes {
 		fmt.Fprintf(&b, "%s: api %s inbound %s, links to %s:%d sni %s", n.Name, n.APIAddr, n.InboundTag, n.Host, n.Port, orNone(n.SNI))
+		if n.AgentURL != "" {
+			fmt.Fprintf(&b, "; sessions ended by its agent %s", n.AgentURL)
+		}
 		if n.FailedOverAt != nil {
 			// Why a node is draining though nobody drained it, and that
 			// enabling it again is the operator's call.

@@ -78,7 +78,7 @@ type feedRow struct {
 const qFeed = `SELECT s.user_id, s.vless_uuid, s.status, s.expires_at, s.traffic_up, s.traffic_down, u.language,
 		n.id, n.name, n.api_addr, n.inbound_tag, n.host, n.port, n.region, n.reality_public_key, n.reality_sni,
 		n.reality_short_id, n.capacity, n.state, n.created_at, n.updated_at, n.checked_at, n.healthy_at, n.health_error,
-		n.failed_over_at
+		n.failed_over_at, n.agent_url
 	FROM subscriptions s
 	JOIN users u ON u.telegram_id = s.user_id
 	JOIN nodes n ON n.id = s.node_id

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strconv"
 	"time"
@@ -47,10 +48,14 @@ type Node struct {
 	// FailedOverAt is when the health check last failed the node over
 	// (failover.go); nil if never.
 	FailedOverAt *time.Time `db:"failed_over_at"`
+	// AgentURL is the node's session agent (internal/sessionagent), for a
+	// node on another machine than the workers; "" = the worker ends the
+	// node's sessions itself.
+	AgentURL string `db:"agent_url"`
 }
 
 const nodeColumns = `id, name, api_addr, inbound_tag, host, port, region, reality_public_key, reality_sni,
-	reality_short_id, capacity, state, created_at, updated_at, checked_at, healthy_at, health_error, failed_over_at`
+	reality_short_id, capacity, state, created_at, updated_at, checked_at, healthy_at, health_error, failed_over_at, agent_url`
 
 // DefaultNodeCapacity is the capacity of a node registered without one.
 const DefaultNodeCapacity = 10000
@@ -108,6 +113,26 @@ func (n Node) Validate() error {
 	default:
 		return bad("state", "%q must be %s, %s or %s", n.State, NodeEnabled, NodeDraining, NodeDisabled)
 	}
+	if n.AgentURL != "" {
+		if err := validAgentURL(n.AgentURL); err != nil {
+			return bad("agent", "%q %v", n.AgentURL, err)
+		}
+	}
+	return nil
+}
+
+// validAgentURL checks a session agent's URL (the nodes_agent_url_check
+// constraint): http or https, a host, no path, query or credentials.
+func validAgentURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("must be http:// or https://")
+	case u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		return errors.New("must be scheme://host:port only")
+	}
 	return nil
 }
 
@@ -159,10 +184,10 @@ func (s *Store) AddNode(ctx context.Context, n Node) (Node, error) {
 		return Node{}, fmt.Errorf("%s: %w", op, err)
 	}
 	added, err := collectOne[Node](s.pool.Query(ctx, `INSERT INTO nodes (name, api_addr, inbound_tag, host, port, region,
-			reality_public_key, reality_sni, reality_short_id, capacity, state)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+			reality_public_key, reality_sni, reality_short_id, capacity, state, agent_url)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING `+nodeColumns, n.Name, n.APIAddr, n.InboundTag, n.Host, n.Port, n.Region,
-		n.PublicKey, n.SNI, n.ShortID, n.Capacity, n.State))
+		n.PublicKey, n.SNI, n.ShortID, n.Capacity, n.State, n.AgentURL))
 	if isUnique(err, "nodes_name_key") {
 		return Node{}, fmt.Errorf("%s: %w", op, ErrNodeExists)
 	}
@@ -179,9 +204,9 @@ func (s *Store) UpdateNode(ctx context.Context, n Node) (Node, error) {
 	}
 	updated, err := collectOne[Node](s.pool.Query(ctx, `UPDATE nodes SET api_addr = $2, inbound_tag = $3, host = $4,
 			port = $5, region = $6, reality_public_key = $7, reality_sni = $8, reality_short_id = $9, capacity = $10,
-			updated_at = now()
+			agent_url = $11, updated_at = now()
 		WHERE name = $1 RETURNING `+nodeColumns, n.Name, n.APIAddr, n.InboundTag, n.Host, n.Port, n.Region,
-		n.PublicKey, n.SNI, n.ShortID, n.Capacity))
+		n.PublicKey, n.SNI, n.ShortID, n.Capacity, n.AgentURL))
 	return updated, wrap(op, err)
 }
 

@@ -288,6 +288,11 @@ func TestNodeValidation(t *testing.T) {
 		{"short id", func(n *store.Node) { n.ShortID = "xyz" }},
 		{"capacity", func(n *store.Node) { n.Capacity = 0 }},
 		{"state", func(n *store.Node) { n.State = "paused" }},
+		{"agent", func(n *store.Node) { n.AgentURL = "10.0.0.2:10086" }},
+		{"agent", func(n *store.Node) { n.AgentURL = "http://10.0.0.2:10086/v1" }},
+		{"agent", func(n *store.Node) { n.AgentURL = "ftp://10.0.0.2" }},
+		{"agent", func(n *store.Node) { n.AgentURL = "http://user:pw@10.0.0.2:10086" }},
+		{"agent", func(n *store.Node) { n.AgentURL = "http://10.0.0.2?x=1" }},
 	} {
 		n := good
 		c.change(&n)
@@ -304,6 +309,23 @@ func TestNodeValidation(t *testing.T) {
 	}
 	_, err := e.s.AddNode(e.ctx, good)
 	wantErr(t, err, store.ErrNodeExists)
+	// A node on another machine names its session agent; the worker's
+	// start, which rewrites the environment's node, leaves it.
+	good.AgentURL = "http://10.0.0.2:10086"
+	if n, err := e.s.UpdateNode(e.ctx, good); err != nil || n.AgentURL != good.AgentURL {
+		t.Fatalf("set the agent: %+v, %v", n, err)
+	}
+	e.exec(`UPDATE nodes SET agent_url = 'http://10.0.0.9:1' WHERE id = $1`, e.node)
+	if _, err := e.s.UpsertNode(e.ctx, store.Node{Name: "main", APIAddr: "127.0.0.1:10085", InboundTag: "vless-in", Host: "vpn.example", Port: 443}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.s.GetNode(e.ctx, e.node); n.AgentURL != "http://10.0.0.9:1" {
+		t.Errorf("the worker's start dropped its node's agent: %q", n.AgentURL)
+	}
+	good.AgentURL = ""
+	if n, err := e.s.UpdateNode(e.ctx, good); err != nil || n.AgentURL != "" {
+		t.Fatalf("remove the agent: %+v, %v", n, err)
+	}
 	_, _, err = e.s.SetNodeState(e.ctx, "nope", store.NodeDraining)
 	wantErr(t, err, store.ErrNotFound)
 }

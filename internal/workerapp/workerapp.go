@@ -51,7 +51,7 @@ func Run(ctx context.Context, cfg config.Config, tel *telemetry.Telemetry) error
 	if err != nil {
 		return fmt.Errorf("register xray node: %w", err)
 	}
-	nodes := xray.NewRegistry(NodeEndpoints(st), log)
+	nodes := xray.NewRegistry(activities.NodeEndpoints(st), log)
 	defer nodes.Close()
 
 	if cfg.XrayEndSessions {
@@ -175,21 +175,6 @@ func EnvNode(cfg config.Config) store.Node {
 	return store.Node{
 		Name: EnvNodeName, APIAddr: cfg.XrayAPIAddr, InboundTag: cfg.XrayInboundTag, Host: cfg.VLESSHost, Port: cfg.VLESSPort,
 		Region: cfg.XrayNodeRegion, PublicKey: cfg.VLESSRealityPubKey, SNI: cfg.VLESSRealitySNI, ShortID: cfg.VLESSRealityShortID,
-	}
-}
-
-// NodeEndpoints reads the nodes' API addresses for the Xray registry.
-func NodeEndpoints(st *store.Store) func(context.Context) ([]xray.Endpoint, error) {
-	return func(ctx context.Context) ([]xray.Endpoint, error) {
-		ns, err := st.Nodes(ctx)
-		if err != nil {
-			return nil, err
-		}
-		eps := make([]xray.Endpoint, len(ns))
-		for i, n := range ns {
-			eps[i] = xray.Endpoint{ID: n.ID, Name: n.Name, APIAddr: n.APIAddr, InboundTag: n.InboundTag, Probed: n.State != store.NodeDisabled}
-		}
-		return eps, nil
 	}
 }
 

@@ -19,6 +19,9 @@ type Endpoint struct {
 	// watched and reconciled. A node out of service keeps its client for
 	// the users still on it.
 	Probed bool
+	// AgentURL is the node's session agent, which ends revoked keys'
+	// sessions on a node on another machine; "" = the worker does.
+	AgentURL string
 }
 
 // ErrUnknownNode: no node has that id (the registry's view, just
@@ -91,6 +94,22 @@ func (r *Registry) Client(ctx context.Context, id int16) (*Client, error) {
 		n.client = c
 	}
 	return n.client, nil
+}
+
+// Endpoint is node id as last read (read again when stale, and at once
+// for an id not seen yet).
+func (r *Registry) Endpoint(ctx context.Context, id int16) (Endpoint, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, known := r.nodes[id]
+	if err := r.refreshLocked(ctx, !known); err != nil && !known {
+		return Endpoint{}, fmt.Errorf("xray node %d: %w", id, err)
+	}
+	n, ok := r.nodes[id]
+	if !ok {
+		return Endpoint{}, fmt.Errorf("xray node %d: %w", id, ErrUnknownNode)
+	}
+	return n.ep, nil
 }
 
 // Nodes lists the nodes, by id, as last read; it reads them again when

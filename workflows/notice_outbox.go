@@ -209,9 +209,15 @@ func (d *drain) claim(flying []sending) workflow.Future {
 	return workflow.ExecuteActivity(d.db, d.a.ClaimNotices, activities.ClaimNoticesInput{Limit: limit, Lease: d.in.Lease, RemindFrom: d.remindFrom})
 }
 
-// swept moves the reminder sweep on to where the claim's sweep ended.
+// swept moves the reminder sweep on to where the claim's sweep ended. A
+// sweep that failed leaves it where it was: the next claim tries the
+// window again, and the users' workflows write their reminders meanwhile.
 func (d *drain) swept(c store.Claimed) {
 	d.res.Reminded += c.Reminded
+	if c.SweepFailed != "" {
+		d.log.Warn("notice outbox: reminders not swept; the next claim tries again, and each user's workflow writes its own",
+			"from", d.remindFrom, "error", c.SweepFailed)
+	}
 	if c.SweptTo.After(d.remindFrom) && !d.remindFrom.IsZero() {
 		d.remindFrom = c.SweptTo
 	}

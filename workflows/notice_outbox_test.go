@@ -47,6 +47,7 @@ type outboxEnv struct {
 	// reports reminded reminders written.
 	claimFrom, awaitFrom []time.Time
 	reminded             int
+	sweepFails           int // this many sweeping claims report their sweep failed
 	awaitedOld           int // polls through AwaitNotices, the activity before the sweep
 	// mu guards the fields above against the activities, two of which
 	// can run at once.
@@ -72,7 +73,11 @@ func (o *outboxEnv) register(t *testing.T) (*activities.Activities, func(...any)
 		c := store.Claimed{Notices: o.pending[:n], Moot: o.moot}
 		o.pending, o.moot = o.pending[n:], 0
 		o.claimFrom = append(o.claimFrom, in.RemindFrom)
-		if !in.RemindFrom.IsZero() {
+		switch {
+		case !in.RemindFrom.IsZero() && o.sweepFails > 0:
+			o.sweepFails--
+			c.SweepFailed = "reminders refused"
+		case !in.RemindFrom.IsZero():
 			c.SweptTo = in.RemindFrom.Add(time.Second)
 			c.Reminded, o.reminded = o.reminded, 0
 		}
@@ -247,6 +252,16 @@ func TestNoticeOutboxSweepsRemindersFromWhereItsLastClaimEnded(t *testing.T) {
 		for _, from := range o.awaitFrom {
 			require.False(t, from.IsZero(), "the idle poll looks for due reminders too")
 		}
+	})
+	t.Run("a sweep that failed", func(t *testing.T) {
+		o := &outboxEnv{pending: notices(41, 42, 43), sweepFails: 1}
+		_, run := o.register(t)
+		run(schedules.NoticeInput{Batch: 2})
+
+		require.Equal(t, 3, o.result.Sent, "the claims went on")
+		require.GreaterOrEqual(t, len(o.claimFrom), 3)
+		require.Equal(t, o.claimFrom[0], o.claimFrom[1], "the window of the failed sweep is swept again")
+		require.Equal(t, o.claimFrom[1].Add(time.Second), o.claimFrom[2])
 	})
 	t.Run("before the sweep", func(t *testing.T) {
 		v := workflow.DefaultVersion

@@ -32,6 +32,9 @@ type Claimed struct {
 	Moot     int
 	Reminded int       `json:",omitempty"`
 	SweptTo  time.Time `json:",omitzero"`
+	// SweepFailed says why the reminder sweep failed (the claim went on
+	// without it, and SweptTo is zero).
+	SweepFailed string `json:",omitempty"`
 }
 
 // NoticeKept is how long sent and dropped notices stay for the dedup. A
@@ -162,11 +165,22 @@ func (s *Store) ClaimNotices(ctx context.Context, limit int, lease time.Duration
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out = Claimed{}
 		if sweep != nil {
-			n, err := enqueueDueReminders(ctx, tx, *sweep)
-			if err != nil {
+			// In a savepoint: a sweep that fails must not stop the notices
+			// already in the outbox. Its reminders are the workflows' to
+			// write meanwhile, and the next claim sweeps the window again.
+			err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+				n, err := enqueueDueReminders(ctx, sp, *sweep)
+				out.Reminded = n
 				return err
+			})
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				out.Reminded, out.SweepFailed = 0, err.Error()
+			} else {
+				out.SweptTo = sweep.Now
 			}
-			out.Reminded, out.SweptTo = n, sweep.Now
 		}
 		tag, err := tx.Exec(ctx, `WITH due AS (
 				SELECT o.id FROM notice_outbox o

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,5 +114,39 @@ func TestReminderSweepLooksBackAtMostItsLimit(t *testing.T) {
 	})
 	if err != nil || c.Reminded != 1 || len(c.Notices) != 1 || c.Notices[0].UserID != 41 {
 		t.Fatalf("claim: %+v (err %v), want user 41's reminder only", c, err)
+	}
+}
+
+// TestAFailingReminderSweepDoesNotStopTheClaim: when the sweep's insert
+// fails (here a trigger refuses reminder rows), the claim still hands out
+// the notices already in the outbox and says the sweep failed; once the
+// fault is gone, the same window is swept.
+func TestAFailingReminderSweepDoesNotStopTheClaim(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []int64{51, 52} {
+		e.user(id, "")
+		e.mustCredit(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
+	}
+	now := e.dbNow()
+	e.exec(`UPDATE subscriptions SET expires_at = now() - interval '1 minute' WHERE user_id = 51`)
+	if n, err := e.s.EnqueueExpiryNotices(e.ctx, e.dbNow(), []int64{51}); err != nil || n != 1 {
+		t.Fatalf("expiry notice: %d, %v", n, err)
+	}
+	e.exec(`UPDATE subscriptions SET expires_at = $2, updated_at = $3 WHERE user_id = $1`, 52, now.Add(time.Hour-30*time.Second), now.Add(-48*time.Hour))
+	e.exec(`CREATE FUNCTION refuse_reminders() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'reminders refused by the test'; END $$`)
+	e.exec(`CREATE TRIGGER refuse_reminders BEFORE INSERT ON notice_outbox FOR EACH ROW
+		WHEN (NEW.dedup LIKE 'reminder:%') EXECUTE FUNCTION refuse_reminders()`)
+	sweep := &store.ReminderSweep{From: now.Add(-time.Minute), Now: now, Rules: store.ReminderRules{Paid: []time.Duration{time.Hour}}}
+
+	c, err := e.s.ClaimNotices(e.ctx, 10, time.Minute, sweep)
+	if err != nil || len(c.Notices) != 1 || c.Notices[0].UserID != 51 || c.Reminded != 0 || !c.SweptTo.IsZero() ||
+		!strings.Contains(c.SweepFailed, "reminders refused by the test") {
+		t.Fatalf("claim with a failing sweep: %+v (err %v), want user 51's notice claimed and the failure said", c, err)
+	}
+	e.exec(`DROP TRIGGER refuse_reminders ON notice_outbox`)
+	c, err = e.s.ClaimNotices(e.ctx, 10, time.Minute, sweep)
+	if err != nil || c.Reminded != 1 || len(c.Notices) != 1 || c.Notices[0].UserID != 52 || c.SweepFailed != "" {
+		t.Fatalf("claim once the fault is gone: %+v (err %v), want user 52's reminder", c, err)
 	}
 }

@@ -64,21 +64,7 @@ func TestSessionsOfANodeWithAnAgentAreEndedThroughIt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	target := vlessclient.NewTarget(t)
-	flows := map[int64]*vlessclient.Flow{}
-	for id, from := range map[int64]string{1: "127.0.0.7", 2: "127.0.0.8", 3: "127.0.0.9"} {
-		e.paidUser(id)
-		if _, err := e.run(e.a.EnsureVLESSUser, UserRef{UserID: id}, nil); err != nil {
-			t.Fatal(err)
-		}
-		sub, err := e.s.GetSubscription(e.ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hc := vlessclient.HTTP(vlessclient.Start(t, srv.Link(sub.VLESSUUID.String(), "u").String(), from), nil)
-		flows[id] = target.Download(t, hc, sub.XrayEmail, false)
-	}
-	vlessclient.WaitFlowing(t, flows[1], flows[2], flows[3])
+	flows := e.downloading(srv, map[int64]string{1: "127.0.0.7", 2: "127.0.0.8", 3: "127.0.0.9"})
 
 	e.expire(1)
 	at := time.Now()

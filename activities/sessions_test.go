@@ -21,21 +21,7 @@ func TestRevocationActivitiesEndSessions(t *testing.T) {
 	if !e.a.Config.XrayEndSessions {
 		t.Fatal("XRAY_END_SESSIONS is off by default")
 	}
-	target := vlessclient.NewTarget(t)
-	flows := map[int64]*vlessclient.Flow{}
-	for id, from := range map[int64]string{1: "127.0.0.7", 2: "127.0.0.8", 3: "127.0.0.9"} {
-		e.paidUser(id)
-		if _, err := e.run(e.a.EnsureVLESSUser, UserRef{UserID: id}, nil); err != nil {
-			t.Fatal(err)
-		}
-		sub, err := e.s.GetSubscription(e.ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hc := vlessclient.HTTP(vlessclient.Start(t, srv.Link(sub.VLESSUUID.String(), "u").String(), from), nil)
-		flows[id] = target.Download(t, hc, sub.XrayEmail, false)
-	}
-	vlessclient.WaitFlowing(t, flows[1], flows[2], flows[3])
+	flows := e.downloading(srv, map[int64]string{1: "127.0.0.7", 2: "127.0.0.8", 3: "127.0.0.9"})
 
 	e.expire(1)
 	at := time.Now()
@@ -67,4 +53,31 @@ func TestRevocationActivitiesEndSessions(t *testing.T) {
 		t.Errorf("EndSessions of a key still in Xray = %+v, %v; want Present, nothing ended", out, err)
 	}
 	vlessclient.KeepsFlowing(t, flows[2], 2*time.Second)
+}
+
+// downloading gives each user (id → the address their client connects
+// from) a paid subscription and its key in srv, and starts a download
+// through a real VLESS client with that key; it returns once all flow.
+func (e *revokeEnv) downloading(srv *stack.XrayServer, from map[int64]string) map[int64]*vlessclient.Flow {
+	e.t.Helper()
+	target := vlessclient.NewTarget(e.t)
+	flows := map[int64]*vlessclient.Flow{}
+	for id, addr := range from {
+		e.paidUser(id)
+		if _, err := e.run(e.a.EnsureVLESSUser, UserRef{UserID: id}, nil); err != nil {
+			e.t.Fatal(err)
+		}
+		sub, err := e.s.GetSubscription(e.ctx, id)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		hc := vlessclient.HTTP(vlessclient.Start(e.t, srv.Link(sub.VLESSUUID.String(), "u").String(), addr), nil)
+		flows[id] = target.Download(e.t, hc, sub.XrayEmail, false)
+	}
+	all := make([]*vlessclient.Flow, 0, len(flows))
+	for _, f := range flows {
+		all = append(all, f)
+	}
+	vlessclient.WaitFlowing(e.t, all...)
+	return flows
 }

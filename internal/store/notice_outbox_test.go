@@ -17,10 +17,7 @@ import (
 // ended.
 func TestExpiryNoticeIsWrittenOnceWithItsExpiry(t *testing.T) {
 	e := newEnv(t)
-	for _, id := range []int64{1, 2, 3} {
-		e.user(id, "")
-		e.mustCredit(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
-	}
+	e.subscribed(1, 2, 3)
 	e.exec(`UPDATE subscriptions SET expires_at = now() - interval '1 minute' WHERE user_id IN (1, 2)`)
 	now := e.dbNow()
 
@@ -72,10 +69,7 @@ func TestExpiryNoticeIsWrittenOnceWithItsExpiry(t *testing.T) {
 func TestClaimedNoticesAreLeasedFinishedAndMootAfterRenewal(t *testing.T) {
 	e := newEnv(t)
 	ids := []int64{11, 12, 13, 14}
-	for _, id := range ids {
-		e.user(id, "")
-		e.mustCredit(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
-	}
+	e.subscribed(ids...)
 	e.exec(`UPDATE subscriptions SET expires_at = now() - interval '1 minute' WHERE user_id = ANY($1)`, ids)
 	if n, err := e.s.EnqueueExpiryNotices(e.ctx, e.dbNow(), ids); err != nil || n != 4 {
 		t.Fatalf("wrote %d (err %v)", n, err)
@@ -160,10 +154,7 @@ func TestClaimedNoticesAreLeasedFinishedAndMootAfterRenewal(t *testing.T) {
 // period is a notice of its own; a renewal before the send makes it moot.
 func TestReminderIsWrittenOncePerStageAndMootAfterRenewal(t *testing.T) {
 	e := newEnv(t)
-	for _, id := range []int64{21, 22} {
-		e.user(id, "")
-		e.mustCredit(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
-	}
+	e.subscribed(21, 22)
 	expiresOf := func(id int64) time.Time {
 		sub, err := e.s.GetSubscription(e.ctx, id)
 		if err != nil {

@@ -21,10 +21,7 @@ import (
 func TestReminderSweepWritesWhatTheWorkflowWould(t *testing.T) {
 	e := newEnv(t)
 	ids := []int64{31, 32, 33, 34, 35, 36, 37, 38, 39}
-	for _, id := range ids {
-		e.user(id, "")
-		e.mustCredit(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
-	}
+	e.subscribed(ids...)
 	now := e.dbNow()
 	set := func(id int64, sql string, args ...any) {
 		t.Helper()
@@ -101,10 +98,7 @@ func TestReminderSweepWritesWhatTheWorkflowWould(t *testing.T) {
 // workflows write what fell before it.
 func TestReminderSweepLooksBackAtMostItsLimit(t *testing.T) {
 	e := newEnv(t)
-	for _, id := range []int64{41, 42} {
-		e.user(id, "")
-		e.mustCredit(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
-	}
+	e.subscribed(41, 42)
 	now := e.dbNow()
 	old := now.Add(-48 * time.Hour)
 	e.exec(`UPDATE subscriptions SET expires_at = $2, updated_at = $3 WHERE user_id = $1`, 41, now.Add(time.Hour-store.ReminderSweepMax+time.Minute), old)
@@ -123,10 +117,7 @@ func TestReminderSweepLooksBackAtMostItsLimit(t *testing.T) {
 // fault is gone, the same window is swept.
 func TestAFailingReminderSweepDoesNotStopTheClaim(t *testing.T) {
 	e := newEnv(t)
-	for _, id := range []int64{51, 52} {
-		e.user(id, "")
-		e.mustCredit(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
-	}
+	e.subscribed(51, 52)
 	now := e.dbNow()
 	e.exec(`UPDATE subscriptions SET expires_at = now() - interval '1 minute' WHERE user_id = 51`)
 	if n, err := e.s.EnqueueExpiryNotices(e.ctx, e.dbNow(), []int64{51}); err != nil || n != 1 {
@@ -148,5 +139,14 @@ func TestAFailingReminderSweepDoesNotStopTheClaim(t *testing.T) {
 	c, err = e.s.ClaimNotices(e.ctx, 10, time.Minute, sweep)
 	if err != nil || c.Reminded != 1 || len(c.Notices) != 1 || c.Notices[0].UserID != 52 || c.SweepFailed != "" {
 		t.Fatalf("claim once the fault is gone: %+v (err %v), want user 52's reminder", c, err)
+	}
+}
+
+// subscribed gives each user a paid 30-day subscription.
+func (e *env) subscribed(ids ...int64) {
+	e.t.Helper()
+	for _, id := range ids {
+		e.user(id, "")
+		e.mustCredit(e.purchase(id, shop.KindSubscription, shop.ProviderCryptoPay, 300, 30).ID, 0)
 	}
 }

@@ -42,9 +42,10 @@ type outboxEnv struct {
 	version    *workflow.Version // the run's outboxDepthChange version (nil: the newest)
 	// sweeps is the run's outboxRemindersChange version (nil: the newest).
 	sweeps *workflow.Version
-	// remindFrom records each claim's and each poll's RemindFrom; a claim
-	// with one reports it swept a second further, and the first claim
-	// reports reminded reminders written.
+	// claimFrom and awaitFrom record each claim's and each poll's
+	// RemindFrom. A claim with one reports that it swept a second further
+	// (or, while sweepFails lasts, that its sweep failed), and the first
+	// such claim that reminded reminders were written.
 	claimFrom, awaitFrom []time.Time
 	reminded             int
 	sweepFails           int // this many sweeping claims report their sweep failed

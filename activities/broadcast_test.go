@@ -19,8 +19,6 @@ import (
 	"vpnflow/internal/telegram"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
-
 // broadcastEnv is the broadcast activities on a real database and the
 // Telegram stand-in.
 type broadcastEnv struct {

@@ -60,7 +60,13 @@ func TestRevocationActivitiesEndSessions(t *testing.T) {
 // through a real VLESS client with that key; it returns once all flow.
 func (e *revokeEnv) downloading(srv *stack.XrayServer, from map[int64]string) map[int64]*vlessclient.Flow {
 	e.t.Helper()
-	target := vlessclient.NewTarget(e.t)
+	return e.downloadingVia(vlessclient.NewTarget(e.t), srv, from)
+}
+
+// downloadingVia is downloading from target, for a server that does not
+// reach this machine's loopback.
+func (e *revokeEnv) downloadingVia(target *vlessclient.Target, srv *stack.XrayServer, from map[int64]string) map[int64]*vlessclient.Flow {
+	e.t.Helper()
 	flows := map[int64]*vlessclient.Flow{}
 	for id, addr := range from {
 		e.paidUser(id)

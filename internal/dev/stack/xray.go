@@ -53,6 +53,12 @@ type XrayOptions struct {
 	// configured before xray.Client.Online and Disconnect, which need it.
 	OnlineStatsOff bool
 	Log            io.Writer // also receives Xray's output, if set
+	// Netns runs Xray in that network namespace (ip netns exec), as a
+	// node on another machine; Host is then an address of the namespace.
+	Netns string
+	// Host is the address the API and VLESS inbounds listen on and
+	// clients dial; default 127.0.0.1.
+	Host string
 }
 
 // XrayServer is a running Xray process.
@@ -68,8 +74,9 @@ type XrayServer struct {
 	ConfigPath string
 	LogPath    string
 
-	bin string
-	out io.Writer
+	bin   string
+	netns string
+	out   io.Writer
 
 	mu   sync.Mutex
 	proc *xrayProcess // nil when stopped
@@ -108,6 +115,9 @@ func StartXray(ctx context.Context, opts XrayOptions) (*XrayServer, error) {
 	if opts.Target == "" {
 		opts.Target = net.JoinHostPort(opts.SNI, "443")
 	}
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
 	for _, p := range []*int{&opts.APIPort, &opts.VLESSPort} {
 		if *p == 0 {
 			if *p, err = FreePort(); err != nil {
@@ -124,9 +134,9 @@ func StartXray(ctx context.Context, opts XrayOptions) (*XrayServer, error) {
 		return nil, fmt.Errorf("short id: %w", err)
 	}
 	s := &XrayServer{
-		APIAddr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.APIPort)),
+		APIAddr:    net.JoinHostPort(opts.Host, strconv.Itoa(opts.APIPort)),
 		InboundTag: opts.InboundTag,
-		VLESSHost:  "127.0.0.1",
+		VLESSHost:  opts.Host,
 		VLESSPort:  opts.VLESSPort,
 		PublicKey:  pub,
 		PrivateKey: priv,
@@ -135,6 +145,7 @@ func StartXray(ctx context.Context, opts XrayOptions) (*XrayServer, error) {
 		ConfigPath: filepath.Join(opts.Dir, "config.json"),
 		LogPath:    filepath.Join(opts.Dir, "xray.log"),
 		bin:        bin,
+		netns:      opts.Netns,
 		out:        opts.Log,
 	}
 	cfg, err := json.MarshalIndent(s.config(opts), "", "  ")
@@ -175,6 +186,11 @@ func (s *XrayServer) start(ctx context.Context) error {
 	}
 	// Not CommandContext: ctx bounds the start only; Stop ends the process.
 	cmd := exec.Command(s.bin, "run", "-c", s.ConfigPath)
+	if s.netns != "" {
+		// ip netns exec execs Xray in place: the pid and the process
+		// group stay Xray's.
+		cmd = exec.Command("ip", "netns", "exec", s.netns, s.bin, "run", "-c", s.ConfigPath)
+	}
 	cmd.Dir = filepath.Dir(s.ConfigPath)
 	cmd.Stdout = w
 	cmd.Stderr = w

@@ -12,11 +12,12 @@ import (
 	"time"
 )
 
-// config is the server's Xray configuration: the API on a loopback
-// dokodemo-door inbound routed to the commander, per-user traffic counters
-// and lists of the addresses each user has live sessions from (policy level
-// 0, the level API-added users get; xray.Client.Online and Disconnect read
-// the lists) and one VLESS+REALITY inbound without clients.
+// config is the server's Xray configuration: the API on a dokodemo-door
+// inbound on the server's host address, routed to the commander; per-user
+// traffic counters and lists of the addresses each user has live sessions
+// from (policy level 0, the level API-added users get; xray.Client.Online
+// and Disconnect read the lists); and one VLESS+REALITY inbound without
+// clients.
 func (s *XrayServer) config(opts XrayOptions) map[string]any {
 	rules := []any{
 		map[string]any{"inboundTag": []string{"api"}, "outboundTag": "api"},
@@ -43,7 +44,7 @@ func (s *XrayServer) config(opts XrayOptions) map[string]any {
 		},
 		"inbounds": []any{
 			map[string]any{
-				"tag": "api", "listen": "127.0.0.1", "port": opts.APIPort,
+				"tag": "api", "listen": s.VLESSHost, "port": opts.APIPort,
 				"protocol": "dokodemo-door", "settings": map[string]any{"address": "127.0.0.1"},
 			},
 			map[string]any{

@@ -33,14 +33,36 @@ import (
 // (stack.XrayOptions.Target): REALITY dials its target for every
 // connection, so an unreachable www.example.com would break the tests when
 // offline.
-func LocalTLSTarget(t testing.TB) string {
+func LocalTLSTarget(t testing.TB) string { return TLSTargetAt(t, "127.0.0.1") }
+
+// TLSTargetAt is LocalTLSTarget on host, for a server that does not share
+// this machine's loopback (NewTargetAt).
+func TLSTargetAt(t testing.TB, host string) string {
 	t.Helper()
-	target := httptest.NewUnstartedServer(http.NotFoundHandler())
-	// REALITY relays rejected handshakes here; their errors are expected.
-	target.Config.ErrorLog = log.New(io.Discard, "", 0)
-	target.StartTLS()
-	t.Cleanup(target.Close)
-	return target.Listener.Addr().String()
+	return startAt(t, host, http.NotFoundHandler(), true).Listener.Addr().String()
+}
+
+// startAt starts an httptest server of h on host, over TLS or not; it is
+// closed when the test ends.
+func startAt(t testing.TB, host string, h http.Handler, overTLS bool) *httptest.Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatalf("listen on %s: %v", host, err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = ln
+	// REALITY relays rejected handshakes to its target, and the streams'
+	// connections are cut on purpose: their errors are expected.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if overTLS {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // Start runs a second Xray as a customer's client configured from a share

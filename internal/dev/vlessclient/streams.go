@@ -52,15 +52,20 @@ func (m *meter) add(k int) {
 
 func (m *meter) lastAt() time.Time { return time.Unix(0, m.last.Load()) }
 
-// NewTarget starts the server; it stops when the test ends.
-func NewTarget(t testing.TB) *Target {
+// NewTarget starts the server on loopback; it stops when the test ends.
+func NewTarget(t testing.TB) *Target { return NewTargetAt(t, "127.0.0.1") }
+
+// NewTargetAt starts the server on host, an address of this machine that
+// the VPN server reaches (one in a network namespace of its own does not
+// reach this one's loopback).
+func NewTargetAt(t testing.TB, host string) *Target {
 	t.Helper()
 	st := &Target{sunk: make(map[string]*meter)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /drip", st.drip)
 	mux.HandleFunc("POST /sink", st.sink)
-	st.plain = httptest.NewServer(mux)
-	st.tls = httptest.NewTLSServer(mux)
+	st.plain = startAt(t, host, mux, false)
+	st.tls = startAt(t, host, mux, true)
 	t.Cleanup(func() {
 		for _, s := range []*httptest.Server{st.plain, st.tls} {
 			s.CloseClientConnections()

@@ -15,6 +15,7 @@ dev:
 ## test: vet, determinism check and every test against the real components
 test: tools vet workflowcheck
 	go test $(GO_TEST_FLAGS) ./...
+	cd internal/dev/singboxcheck && go vet ./... && go test $(GO_TEST_FLAGS) ./...
 
 ## tools: build the pinned Temporal CLI and Xray-core into the cache (first run only)
 tools:

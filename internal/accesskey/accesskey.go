@@ -36,15 +36,16 @@ func Build(cfg config.Config, node store.Node, sub store.Subscription) (Key, err
 	if sub.URLToken == "" || cfg.SubscriptionBaseURL == "" {
 		return Key{}, fmt.Errorf("build subscription url for user %d: no token or no SUBSCRIPTION_BASE_URL", sub.UserID)
 	}
-	return Key{URL: cfg.SubscriptionURL(sub.URLToken), Link: link, Email: sub.XrayEmail}, nil
+	return Key{URL: cfg.SubscriptionURL(sub.URLToken), Link: link.String(), Email: sub.XrayEmail}, nil
 }
 
 // FeedLinks makes the share links a subscription URL serves: the key on
 // each node it is on. With one node the link is the one the key message
 // shows, name included, so an app that has both shows one server; with
-// more, each name ends in its node's.
-func FeedLinks(cfg config.Config, f store.Feed) ([]string, error) {
-	links := make([]string, 0, len(f.Nodes))
+// more, each name ends in its node's. The subscription URL renders them as
+// share links or as a client's profile (Clash, sing-box).
+func FeedLinks(cfg config.Config, f store.Feed) ([]vless.Link, error) {
+	links := make([]vless.Link, 0, len(f.Nodes))
 	for _, n := range f.Nodes {
 		suffix := ""
 		if len(f.Nodes) > 1 {
@@ -63,7 +64,7 @@ func FeedLinks(cfg config.Config, f store.Feed) ([]string, error) {
 // REALITY settings, the configuration's flow, fingerprint and name prefix.
 // A node row without REALITY settings (registered before nodes had them,
 // until its worker restarts) takes the configuration's.
-func nodeLink(cfg config.Config, node store.Node, userID int64, id, nameSuffix string) (string, error) {
+func nodeLink(cfg config.Config, node store.Node, userID int64, id, nameSuffix string) (vless.Link, error) {
 	pbk, sni, sid := node.PublicKey, node.SNI, node.ShortID
 	if pbk == "" {
 		pbk, sni, sid = cfg.VLESSRealityPubKey, cfg.VLESSRealitySNI, cfg.VLESSRealityShortID
@@ -80,9 +81,9 @@ func nodeLink(cfg config.Config, node store.Node, userID int64, id, nameSuffix s
 		Name:        fmt.Sprintf("%s-%d%s", cfg.VLESSLinkNamePrefix, userID, nameSuffix),
 	}
 	if err := l.Validate(); err != nil {
-		return "", fmt.Errorf("build vless link for user %d: %w", userID, err)
+		return vless.Link{}, fmt.Errorf("build vless link for user %d: %w", userID, err)
 	}
-	return l.String(), nil
+	return l, nil
 }
 
 // QR renders the subscription URL as a PNG QR code that phone apps scan:

@@ -46,7 +46,7 @@ func TestKeyAndFeedAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(links) != 1 || links[0] != key.Link {
+	if len(links) != 1 || links[0].String() != key.Link {
 		t.Fatalf("feed %q, key message %q: want the same link", links, key.Link)
 	}
 
@@ -61,7 +61,7 @@ func TestKeyAndFeedAgree(t *testing.T) {
 		port int
 		name string
 	}{{"vpn.example.com", 8443, "vpnflow-42-default"}, {"fra.example.com", 443, "vpnflow-42-fra"}} {
-		l, err := vless.Parse(links[i])
+		l, err := vless.Parse(links[i].String())
 		if err != nil {
 			t.Fatal(err)
 		}

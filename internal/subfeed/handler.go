@@ -2,7 +2,8 @@
 // the list of the user's current vless:// links that VPN apps (v2rayNG,
 // Hiddify, Happ, Streisand, v2RayTun…) import once and refresh on their
 // own, with the headers they read (traffic, expiry, refresh interval,
-// title, support links).
+// title, support links). Clash-based apps and sing-box's apps, which read
+// no links, get a profile of the same servers in their format (Profile).
 //
 // The token is the only credential. It is 256 random bits, looked up by its
 // SHA-256 (store.FeedByToken), and an unknown one is a plain 404 after the
@@ -14,11 +15,9 @@ package subfeed
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,16 +26,11 @@ import (
 	"vpnflow/internal/config"
 	"vpnflow/internal/i18n"
 	"vpnflow/internal/store"
+	"vpnflow/internal/vless"
 )
 
 // Path is the route the bot's HTTP server mounts the handler on.
 const Path = "GET /sub/{token}"
-
-// Formats of the body, chosen with ?format=.
-const (
-	FormatBase64 = "base64" // the default: standard base64 of the links, one a line
-	FormatPlain  = "plain"  // the links as text, one a line
-)
 
 // Default rates. Apps refresh every few hours and when opened, from one or
 // a few devices: 20 at once and then one every 30 s per token is far above
@@ -147,9 +141,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, now time.Time) s
 	if ok, wait := h.perToken.allow(token, now); !ok {
 		return tooMany(w, wait)
 	}
-	format := r.URL.Query().Get("format")
-	if format != "" && format != FormatBase64 && format != FormatPlain {
-		http.Error(w, "format must be base64 or plain", http.StatusBadRequest)
+	format, ok := formatFor(r)
+	if !ok {
+		http.Error(w, badFormat, http.StatusBadRequest)
 		return "bad_request"
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), queryTimeout)
@@ -167,7 +161,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, now time.Time) s
 		return "error"
 	}
 	live := f.Live(now)
-	var links []string
+	var links []vless.Link
 	if live {
 		if links, err = accesskey.FeedLinks(h.cfg, f); err != nil {
 			h.log.Error("subscription url: build links", "user_id", f.UserID, "error", err)
@@ -175,14 +169,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, now time.Time) s
 			return "error"
 		}
 	}
-	h.writeHeaders(w.Header(), f, live)
-	body := strings.Join(links, "\n")
-	if format != FormatPlain {
-		body = base64.StdEncoding.EncodeToString([]byte(body))
+	body, contentType, err := Profile(format, links, h.cfg.SubscriptionTitle)
+	if err != nil {
+		h.log.Error("subscription url: render", "user_id", f.UserID, "format", format, "error", err)
+		http.Error(w, "try again later", http.StatusInternalServerError)
+		return "error"
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	h.writeHeaders(w.Header(), f, live)
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(body))
+	_, _ = w.Write(body)
 	if !live {
 		return "empty"
 	}

@@ -68,8 +68,8 @@ func TestServesTheUsersLinksWithTheAppsHeaders(t *testing.T) {
 	if plain.status != http.StatusOK || plain.body != got[0] {
 		t.Errorf("format=plain: %d %q, want the link as text", plain.status, plain.body)
 	}
-	if r := e.get("/sub/"+sub.URLToken+"?format=clash", ""); r.status != http.StatusBadRequest {
-		t.Errorf("format=clash: %d, want 400", r.status)
+	if r := e.get("/sub/"+sub.URLToken+"?format=v2ray-json", ""); r.status != http.StatusBadRequest || !strings.Contains(r.body, "clash or sing-box") {
+		t.Errorf("format=v2ray-json: %d %q, want 400 naming the formats", r.status, r.body)
 	}
 
 	// The names go on the wire in lower case, as the panels apps are

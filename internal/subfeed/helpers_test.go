@@ -118,12 +118,21 @@ type response struct {
 // proxy would name in X-Forwarded-For when from is not "".
 func (e *feedEnv) get(path, from string) response {
 	e.t.Helper()
+	return e.getAs(path, from, "")
+}
+
+// getAs is get by an app that says it is agent ("": Go's default).
+func (e *feedEnv) getAs(path, from, agent string) response {
+	e.t.Helper()
 	req, err := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	if from != "" {
 		req.Header.Set("X-Forwarded-For", "198.51.100.1, "+from)
+	}
+	if agent != "" {
+		req.Header.Set("User-Agent", agent)
 	}
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {

@@ -49,7 +49,7 @@ func (l Link) String() string {
 	q.Set("encryption", "none")
 	q.Set("pbk", l.PublicKey)
 	q.Set("sni", l.ServerName)
-	q.Set("fp", l.fingerprint())
+	q.Set("fp", l.EffectiveFingerprint())
 	q.Set("sid", l.ShortID)
 	if l.Flow != "" {
 		q.Set("flow", l.Flow)
@@ -71,7 +71,8 @@ func (l Link) String() string {
 	return b.String()
 }
 
-func (l Link) fingerprint() string {
+// EffectiveFingerprint is the uTLS fingerprint a client of l imitates.
+func (l Link) EffectiveFingerprint() string {
 	if l.Fingerprint == "" {
 		return DefaultFingerprint
 	}
@@ -106,7 +107,7 @@ func (l Link) ValidateServer() error {
 	if !isHostName(l.ServerName) {
 		return fmt.Errorf("server name %q is not a host name", l.ServerName)
 	}
-	if !isToken(l.fingerprint()) {
+	if !isToken(l.EffectiveFingerprint()) {
 		return fmt.Errorf("fingerprint %q is not a uTLS fingerprint name", l.Fingerprint)
 	}
 	// Xray decodes short ids with hex.DecodeString into 8 bytes.

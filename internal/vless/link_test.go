@@ -65,7 +65,7 @@ func TestStringKnownLinks(t *testing.T) {
 				t.Fatalf("Parse(String()): %v", err)
 			}
 			want := tt.link
-			want.Fingerprint = want.fingerprint()
+			want.Fingerprint = want.EffectiveFingerprint()
 			if back != want {
 				t.Fatalf("round trip:\n got %+v\nwant %+v", back, want)
 			}

@@ -17,7 +17,7 @@ test: tools vet workflowcheck
 	go test $(GO_TEST_FLAGS) ./...
 	cd internal/dev/singboxcheck && go vet ./... && go test $(GO_TEST_FLAGS) ./...
 
-## tools: build the pinned Temporal CLI and Xray-core into the cache (first run only)
+## tools: build the pinned Temporal CLI, Xray-core and sing-box into the cache (first run only)
 tools:
 	go run ./internal/dev/cmd/vpnflow-dev tools $(if $(TEMPORAL),-temporal $(TEMPORAL))
 

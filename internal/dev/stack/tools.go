@@ -23,6 +23,7 @@ type Tool struct {
 	Module  string // package path given to go install
 	Version string
 	Built   string // name go install gives the binary
+	Tags    string // build tags, if the binary needs any
 	// ColdBuild is how long a build from an empty module cache took here; it
 	// is printed so nobody thinks a first run hung.
 	ColdBuild time.Duration
@@ -33,6 +34,10 @@ type Tool struct {
 var (
 	Temporal = Tool{Name: "temporal", Module: "github.com/temporalio/cli/cmd/temporal", Version: "v1.5.1", Built: "temporal", ColdBuild: 15 * time.Minute}
 	Xray     = Tool{Name: "xray", Module: "github.com/xtls/xray-core/main", Version: "v1.260327.0", Built: "main", ColdBuild: 6 * time.Minute}
+	// SingBox is a customer's sing-box, which runs the profile the
+	// subscription URL serves sing-box's apps (internal/dev/singboxcheck).
+	// REALITY needs its uTLS build.
+	SingBox = Tool{Name: "sing-box", Module: "github.com/sagernet/sing-box/cmd/sing-box", Version: "v1.14.1", Built: "sing-box", Tags: "with_utls", ColdBuild: 3 * time.Minute}
 
 	// The production profile: the Temporal server itself, on PostgreSQL,
 	// and the tool that creates and upgrades its schema. They are the
@@ -47,11 +52,14 @@ var (
 // from; its schema files are read from the same module.
 const TemporalServerVersion = "v1.29.1"
 
+// DevTools are what `make dev` runs.
+var DevTools = []Tool{Temporal, Xray}
+
 // TestTools are what `make tools` builds: what `make dev` and `make test`
 // run. The production profile's two are built by the commands that use it
 // (`make dev TEMPORAL=postgres`, `make test-temporal-postgres`), so that a
 // fresh CI machine does not spend minutes on a server its tests never start.
-var TestTools = []Tool{Temporal, Xray}
+var TestTools = []Tool{Temporal, Xray, SingBox}
 
 // PostgresProfileTools are what the production Temporal profile runs.
 var PostgresProfileTools = []Tool{TemporalServerTool, TemporalSQLTool, Xray}
@@ -104,7 +112,11 @@ func (t Tool) Ensure(ctx context.Context, progress io.Writer) (string, error) {
 	fmt.Fprintf(progress, "building %s %s from its Go module into %s (first run only, about %s on a cold module cache)...\n",
 		t.Name, t.Version, ToolsDir(), t.ColdBuild)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "install", "-v", t.Module+"@"+t.Version)
+	args := []string{"install", "-v"}
+	if t.Tags != "" {
+		args = append(args, "-tags", t.Tags)
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, t.Module+"@"+t.Version)...)
 	// Build outside any module so the project's go.mod cannot influence the
 	// tool's dependency versions.
 	cmd.Dir = gobin

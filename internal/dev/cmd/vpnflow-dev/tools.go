@@ -71,9 +71,12 @@ func (p *prefixed) Write(b []byte) (int, error) {
 // runTools is `vpnflow-dev tools [-temporal dev|postgres]`.
 func runTools(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("tools", flag.ContinueOnError)
-	temporal := fs.String("temporal", devstack.TemporalDev, "which profile's tools: dev (the Temporal CLI and Xray) or postgres (the Temporal server, its schema tool and Xray)")
+	temporal := fs.String("temporal", "", "which profile's tools: none named, what `make dev` and `make test` run (the Temporal CLI, Xray, sing-box); postgres, the Temporal server, its schema tool and Xray")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *temporal == "" {
+		return tools(ctx)
 	}
 	return tools(ctx, devTools(*temporal)...)
 }
@@ -84,5 +87,5 @@ func devTools(temporal string) []stack.Tool {
 	if temporal == devstack.TemporalPostgres {
 		return stack.PostgresProfileTools
 	}
-	return stack.TestTools
+	return stack.DevTools
 }

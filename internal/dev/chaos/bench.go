@@ -140,7 +140,7 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 		return nil, err
 	}
 	defer sys.stop()
-	d := &driver{tg: sys.stack.Telegram, cp: sys.stack.CryptoPay}
+	d := &driver{tg: sys.stack.Telegram, cp: sys.stack.CryptoPay, progress: out}
 	if err := d.startAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -271,6 +271,7 @@ type benchInvoice struct {
 // each, untimed; first numbers the users after earlier ones.
 func (d *driver) prepareInvoices(ctx context.Context, n, first int) ([]benchInvoice, error) {
 	out := make([]benchInvoice, n)
+	var opened atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for i := range out {
@@ -287,6 +288,7 @@ func (d *driver) prepareInvoices(ctx context.Context, n, first int) ([]benchInvo
 				return err
 			}
 			out[i] = benchInvoice{user: u, invoice: inv}
+			d.step("invoices open", opened.Add(1), n)
 			return nil
 		})
 	}
@@ -311,10 +313,11 @@ const keyWait = 2 * time.Minute
 // to the key message in the chat.
 func (d *driver) payAll(ctx context.Context, invs []benchInvoice, concurrency int, rate float64) BenchRow {
 	lat := make([]time.Duration, len(invs))
-	var lost, dup atomic.Int64
+	var lost, dup, paid atomic.Int64
 	pay := func(i int) {
 		inv := invs[i]
 		start := time.Now()
+		defer func() { d.step("invoices paid", paid.Add(1), len(invs)) }()
 		if err := d.cp.Pay(inv.invoice.InvoiceID); err != nil {
 			lost.Add(1)
 			return

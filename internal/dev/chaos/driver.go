@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -59,6 +60,21 @@ type driver struct {
 	cp    *fakecp.Server
 	admin *user         // the sandbox admin, who bans some users after they paid
 	limit time.Duration // bounds a whole flow; 0: flowLimit
+	// progress, when set, hears how far long setups have come
+	// (progressEvery).
+	progress io.Writer
+}
+
+// progressEvery is how often a long setup says how far it has come: a
+// storm's 10,000 purchases take many minutes.
+const progressEvery = 1000
+
+// step reports the done-th of n steps of what when progress is set and
+// done is a multiple of progressEvery.
+func (d *driver) step(what string, done int64, n int) {
+	if d.progress != nil && done%progressEvery == 0 {
+		fmt.Fprintf(d.progress, "bench: %s: %d of %d\n", what, done, n)
+	}
 }
 
 // banShare is the percentage of paying users the admin bans once they hold

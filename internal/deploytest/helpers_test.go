@@ -63,10 +63,17 @@ func readFile(t *testing.T, rel string) string {
 // the only environment (the .env file's contents, in real use).
 func load(t *testing.T, env map[string]string) (*types.Project, error) {
 	t.Helper()
-	root := repoRoot(t)
+	return loadFile(t, "docker-compose.yml", env)
+}
+
+// loadFile loads the compose file at rel (from the repository's root) as
+// `docker compose -f rel` does: relative paths from its directory.
+func loadFile(t *testing.T, rel string, env map[string]string) (*types.Project, error) {
+	t.Helper()
+	file := filepath.Join(repoRoot(t), rel)
 	details := types.ConfigDetails{
-		WorkingDir:  root,
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(root, "docker-compose.yml")}},
+		WorkingDir:  filepath.Dir(file),
+		ConfigFiles: []types.ConfigFile{{Filename: file}},
 		Environment: env,
 	}
 	return loader.LoadWithContext(context.Background(), details)

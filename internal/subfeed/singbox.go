@@ -12,8 +12,8 @@ import (
 // user's servers as VLESS outbounds under one selector named after the
 // subscription, DNS over HTTPS through the selected server, and the local
 // network left direct. A user without a live key gets a profile without
-// inbounds or outbounds. TestSingBoxProfileIsOneSingBoxReads decodes it
-// with sing-box's own option types.
+// inbounds or outbounds. internal/dev/singboxcheck decodes it with
+// sing-box's own option types and runs it with sing-box itself.
 type singBoxConfig struct {
 	Log       singBoxLog    `json:"log"`
 	DNS       *singBoxDNS   `json:"dns,omitempty"`

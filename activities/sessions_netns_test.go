@@ -5,9 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -87,34 +85,15 @@ func sessionAgentIn(t *testing.T, ns *testenv.Netns, srv *stack.XrayServer, toke
 		t.Fatal(err)
 	}
 	addr := net.JoinHostPort(ns.NodeIP, "10086") // the namespace's ports are all free
-	logPath := filepath.Join(testenv.Dir(t, "session-agent"), "agent.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := ns.Command(self)
 	cmd.Env = []string{asSessionAgent + "=1", "PATH=" + os.Getenv("PATH"),
 		"XRAY_API_ADDR=" + srv.APIAddr, "XRAY_INBOUND_TAG=" + srv.InboundTag,
 		"SESSION_AGENT_TOKEN=" + token, "SESSION_AGENT_ADDR=" + addr}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the session agent in %s: %v", ns.Name, err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("session agent stopped with %v (log %s)", err, logPath)
-			}
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("session agent not stopped 10 s after SIGTERM (log %s)", logPath)
+	var agent *testenv.Process
+	agent = testenv.Start(t, "session-agent", cmd, func(exit error, timedOut bool) {
+		if exit != nil || timedOut {
+			t.Errorf("session agent stopped with %v (not within 10 s of SIGTERM: %v; log %s)", exit, timedOut, agent.Log)
 		}
-		logFile.Close()
 	})
 
 	url := "http://" + addr
@@ -129,14 +108,12 @@ func sessionAgentIn(t *testing.T, ns *testenv.Netns, srv *stack.XrayServer, toke
 			return url
 		}
 		select {
-		case werr := <-exited:
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("session agent exited (%v) before it answered:\n%s", werr, log)
+		case <-agent.Exited:
+			t.Fatalf("session agent exited (%v) before it answered:\n%s", agent.Err(), agent.Output())
 		default:
 		}
 		if !errors.Is(err, sessionagent.ErrUnavailable) || time.Now().After(deadline) {
-			log, _ := os.ReadFile(logPath)
-			t.Fatalf("session agent in %s: %v\n%s", ns.Name, err, log)
+			t.Fatalf("session agent in %s: %v\n%s", ns.Name, err, agent.Output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -173,18 +172,7 @@ func TestNodeXrayAPIAnswersBeyondItsLoopback(t *testing.T) {
 			for _, f := range c.files {
 				args = append(args, "-c", filepath.Join(dir, f))
 			}
-			cmd := ns.Command(bin, args...)
-			logPath := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".log")
-			logFile, err := os.Create(logPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.Stdout, cmd.Stderr = logFile, logFile
-			cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logFile.Close() })
+			xr := testenv.Start(t, "node-xray", ns.Command(bin, args...), nil)
 			vless := net.JoinHostPort(ns.NodeIP, "443")
 			listening := func() bool {
 				conn, err := net.Dial("tcp", vless)
@@ -195,8 +183,7 @@ func TestNodeXrayAPIAnswersBeyondItsLoopback(t *testing.T) {
 				return true
 			}
 			if !eventually(listening) {
-				log, _ := os.ReadFile(logPath)
-				t.Fatalf("VLESS not listening on %s:\n%s", vless, log)
+				t.Fatalf("VLESS not listening on %s:\n%s", vless, xr.Output())
 			}
 			xc, err := xray.Dial(net.JoinHostPort(ns.NodeIP, "10085"), "vless-in", nil)
 			if err != nil {

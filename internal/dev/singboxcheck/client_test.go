@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -89,17 +88,7 @@ func TestSingBoxConnectsWithTheProfile(t *testing.T) {
 	if err := os.WriteFile(cfg, local, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logFile, err := os.Create(filepath.Join(dir, "sing-box.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "-c", cfg, "-D", dir)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); logFile.Close() })
+	sb := testenv.Start(t, "sing-box", exec.Command(bin, "run", "-c", cfg, "-D", dir), nil)
 	proxy := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if c, err := net.Dial("tcp", proxy); err == nil {
@@ -107,8 +96,7 @@ func TestSingBoxConnectsWithTheProfile(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(logFile.Name())
-			t.Fatalf("sing-box not listening on %s after 15 s:\n%s", proxy, log)
+			t.Fatalf("sing-box not listening on %s after 15 s:\n%s", proxy, sb.Output())
 		}
 	}
 
@@ -120,8 +108,7 @@ func TestSingBoxConnectsWithTheProfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tr.Downlink < flow.Bytes() {
-		log, _ := os.ReadFile(logFile.Name())
-		t.Errorf("Xray counted %d bytes down for the user, the client received %d: not through the VLESS server\n%s", tr.Downlink, flow.Bytes(), log)
+		t.Errorf("Xray counted %d bytes down for the user, the client received %d: not through the VLESS server\n%s", tr.Downlink, flow.Bytes(), sb.Output())
 	}
 	t.Logf("through sing-box and Xray: %d bytes received, Xray counted %d down, %d up", flow.Bytes(), tr.Downlink, tr.Uplink)
 }

@@ -15,7 +15,6 @@ type Process struct {
 	Log    string        // the log file's path
 	Exited chan struct{} // closed when the process has exited
 	err    error         // its exit, once Exited is closed
-	cmd    *exec.Cmd
 }
 
 // processStop bounds the wait for a process to end after SIGTERM.
@@ -27,7 +26,7 @@ const processStop = 10 * time.Second
 // stopped reports how it ended, for a test that checks its shutdown.
 func Start(tb testing.TB, name string, cmd *exec.Cmd, stopped func(exit error, timedOut bool)) *Process {
 	tb.Helper()
-	p := &Process{Log: filepath.Join(Dir(tb, name), name+".log"), Exited: make(chan struct{}), cmd: cmd}
+	p := &Process{Log: filepath.Join(Dir(tb, name), name+".log"), Exited: make(chan struct{})}
 	logFile, err := os.Create(p.Log)
 	if err != nil {
 		tb.Fatal(err)

@@ -44,6 +44,8 @@ type App struct {
 	standby     *standby     // one bot per token (standby.go)
 	workerWatch *workerWatch // the worker's heartbeat (peer.go)
 	answers     *answerMetrics
+	// registrations are newcomers' rows being written (registration.go).
+	registrations registrations
 }
 
 // Run runs the bot until ctx ends: updates by long polling or webhook, and

@@ -179,10 +179,30 @@ func (f *fastBot) pressRaw(userID int64, msg faketg.Message, data string) faketg
 // T is the catalogue text the bot would send.
 func (f *fastBot) T(lang, id string, data map[string]any) string { return f.texts.T(lang, id, data) }
 
-// start registers the user by /start and returns the menu message.
+// start registers the user by /start and returns the menu message, once
+// the user's row is written.
 func (f *fastBot) start(userID int64, first, lang string) faketg.Message {
 	f.t.Helper()
-	return f.send(userID, "/start", f.T(lang, "menu_text", map[string]any{"Name": first}))
+	menu := f.send(userID, "/start", f.T(lang, "menu_text", map[string]any{"Name": first}))
+	f.registered(userID)
+	return menu
+}
+
+// registered waits for the user's row: a newcomer's menu goes out while it
+// is being written (registration.go).
+func (f *fastBot) registered(userID int64) store.User {
+	f.t.Helper()
+	deadline := time.Now().Add(fastWait)
+	for {
+		u, err := f.store.GetUser(f.ctx(), userID)
+		if err == nil {
+			return u
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("user %d not registered: %v\nconversation:\n%s", userID, err, f.dump(userID))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (f *fastBot) dump(userID int64) string {

@@ -52,10 +52,7 @@ func TestFastStartWithReferralCode(t *testing.T) {
 	}
 	menuText := f.T("en", "menu_text", map[string]any{"Name": "Bob"})
 	f.send(bob, "/start ref_"+annRow.RefCode, menuText)
-	bobRow, err := f.store.GetUser(f.ctx(), bob)
-	if err != nil {
-		t.Fatalf("user row after /start ref_: %v", err)
-	}
+	bobRow := f.registered(bob)
 	if bobRow.ReferrerID != ann {
 		t.Fatalf("referrer = %d, want Ann %d", bobRow.ReferrerID, ann)
 	}
@@ -67,8 +64,8 @@ func TestFastStartWithReferralCode(t *testing.T) {
 	// An unknown code still registers the user.
 	zed := f.newUser("Zed", "en")
 	f.send(zed, "/start ref_nosuchcode", f.T("en", "menu_text", map[string]any{"Name": "Zed"}))
-	if z, err := f.store.GetUser(f.ctx(), zed); err != nil || z.ReferrerID != 0 {
-		t.Errorf("user with an unknown referral code: %+v, %v; want registered without referrer", z, err)
+	if z := f.registered(zed); z.ReferrerID != 0 {
+		t.Errorf("user with an unknown referral code: %+v; want registered without referrer", z)
 	}
 	// The invite screen shows the link with the user's own code.
 	menu := f.send(ann, "/menu", f.T("en", "menu_text", map[string]any{"Name": "Ann"}))

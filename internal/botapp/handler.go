@@ -237,8 +237,10 @@ func (a *App) callback(ctx context.Context, q *telegram.CallbackQuery) {
 }
 
 // user loads the sender's profile, registering someone who pressed a button
-// without /start first.
+// without /start first. A press on the menu of a /start whose registration
+// is still in flight waits for it, so the referrer it carries is kept.
 func (a *App) user(ctx context.Context, from *telegram.User) (store.User, error) {
+	a.registrations.wait(ctx, from.ID)
 	u, err := a.store.GetUser(ctx, from.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		u, _, err = a.store.UpsertUser(ctx, store.UpsertUserParams{

@@ -13,27 +13,64 @@ import (
 // start registers the user (recording a referrer from /start ref_<code>
 // once, on first contact) and shows the menu. Any other parameter, such
 // as the pay_<id> link of a forwarded Stars invoice (see
-// shop.StarsStartParameter), just opens the menu.
+// shop.StarsStartParameter), just opens the menu. A newcomer sees the menu
+// while their row is written (registration.go).
 func (a *App) start(ctx context.Context, from *telegram.User, payload string) {
 	ref := ""
 	if code, ok := cutPrefix(payload, "ref_"); ok && len(code) <= 32 {
 		ref = code
 	}
-	u, created, err := a.store.UpsertUser(ctx, store.UpsertUserParams{
+	params := store.UpsertUserParams{
 		TelegramID: from.ID, Username: from.Username, FirstName: from.FirstName,
 		Language: from.LanguageCode, ReferralCode: ref,
-	})
+	}
+	a.registrations.wait(ctx, from.ID)
+	u, err := a.store.GetUser(ctx, from.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if reg := a.registrations.begin(from.ID); reg != nil {
+			a.register(ctx, params, reg)
+			return
+		}
+		// Another /start of theirs is registering them: the upsert below
+		// finds the row it wrote, or writes one with this referrer if that
+		// write failed.
+		a.registrations.wait(ctx, from.ID)
+	case err != nil:
+		a.fail(ctx, from.ID, "load user", err)
+		return
+	default:
+		if now := params.Newcomer(); u.Username == now.Username && u.FirstName == now.FirstName {
+			a.showMenu(ctx, u, 0)
+			return
+		}
+		// A referral counts on first contact only.
+		params.ReferralCode = ""
+	}
+	u, _, err = a.store.UpsertUser(ctx, params)
 	if err != nil {
 		a.fail(ctx, from.ID, "register user", err)
 		return
 	}
-	if created {
-		a.log.Info("user registered", "user_id", u.TelegramID, "referred", u.ReferrerID != 0)
-		// Nobody registered a moment ago has a subscription to renew.
-		a.menu(ctx, u, 0, false)
-		return
-	}
 	a.showMenu(ctx, u, 0)
+}
+
+// register writes a newcomer's row while their menu goes out. The handler
+// waits for the write, so a failure still reaches the user, after the menu.
+func (a *App) register(ctx context.Context, params store.UpsertUserParams, reg *registration) {
+	go func() {
+		u, created, err := a.store.UpsertUser(ctx, params)
+		a.registrations.finish(params.TelegramID, reg, u, created, err)
+	}()
+	// Nobody who has just arrived has a subscription to renew.
+	a.menu(ctx, params.Newcomer(), 0, false)
+	<-reg.done
+	switch {
+	case reg.err != nil:
+		a.fail(ctx, params.TelegramID, "register user", reg.err)
+	case reg.created:
+		a.log.Info("user registered", "user_id", reg.user.TelegramID, "referred", reg.user.ReferrerID != 0)
+	}
 }
 
 func cutPrefix(s, prefix string) (string, bool) {

@@ -55,6 +55,11 @@ func (s *shopEnv) register(name string) int64 {
 	id := s.newUser(name)
 	s.say(id, "/start")
 	s.waitText(id, 0, name)
+	// A newcomer's menu goes out while their row is being written.
+	s.eventually(name+"'s user row", func() error {
+		_, err := store.New(s.pool).GetUser(context.Background(), id)
+		return err
+	})
 	return id
 }
 

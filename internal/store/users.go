@@ -46,6 +46,19 @@ type UpsertUserParams struct {
 	ReferralCode string
 }
 
+// Newcomer is the row UpsertUser writes for a user it creates, as far as
+// the update decides it (names and language as stored; no referral code,
+// referrer, balance or timestamps yet). Its names are also those an
+// existing row is updated to.
+func (p UpsertUserParams) Newcomer() User {
+	return User{
+		TelegramID: p.TelegramID,
+		Username:   strings.TrimPrefix(strings.TrimSpace(p.Username), "@"),
+		FirstName:  strings.TrimSpace(p.FirstName),
+		Language:   NormalizeLanguage(p.Language),
+	}
+}
+
 const (
 	qInsertUser = `INSERT INTO users (telegram_id, username, first_name, language, ref_code)
 		VALUES ($1, $2, $3, $4, $5)
@@ -92,9 +105,8 @@ func (s *Store) UpsertUser(ctx context.Context, p UpsertUserParams) (User, bool,
 	if p.TelegramID <= 0 {
 		return User{}, false, fmt.Errorf("%s: %w: telegram id must be positive", op, ErrInvalid)
 	}
-	username := strings.TrimPrefix(strings.TrimSpace(p.Username), "@")
-	firstName := strings.TrimSpace(p.FirstName)
-	lang := NormalizeLanguage(p.Language)
+	row := p.Newcomer()
+	username, firstName, lang := row.Username, row.FirstName, row.Language
 	refCode := strings.ToLower(strings.TrimPrefix(strings.TrimSpace(p.ReferralCode), "ref_"))
 
 	// Every message upserts its sender before the bot answers, so without

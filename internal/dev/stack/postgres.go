@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +9,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -343,195 +340,6 @@ func localURL(port int, database string) string {
 		RawQuery: "sslmode=disable",
 	}
 	return u.String()
-}
-
-// initCluster runs initdb unless data already holds a cluster. It builds the
-// cluster next to data and renames it into place, so an interrupted initdb
-// never leaves a half-made cluster that later runs would try to use.
-func initCluster(ctx context.Context, bin, data string, owner osUser, fast bool, logw io.Writer) error {
-	if have := clusterVersion(data); have != "" {
-		if want := filepath.Base(filepath.Dir(bin)); isNumber(want) && have != want {
-			return fmt.Errorf("the cluster in %s was made by PostgreSQL %s but the binaries in %s are %s: remove that directory to start afresh (its data is lost) or install postgresql-%s", data, have, bin, want, have)
-		}
-		return nil
-	}
-	if entries, err := os.ReadDir(data); err == nil && len(entries) > 0 {
-		return fmt.Errorf("%s is not empty but holds no PostgreSQL cluster (no PG_VERSION): move it away", data)
-	}
-	tmp := data + ".init"
-	if err := os.RemoveAll(tmp); err != nil {
-		return fmt.Errorf("clear %s: %w", tmp, err)
-	}
-	if err := owner.mkdir(tmp); err != nil {
-		return err
-	}
-	args := []string{
-		"-D", tmp,
-		"-U", PostgresUser,
-		"--auth=trust",
-		"--encoding=UTF8",
-		"--locale=C",
-	}
-	if fast {
-		args = append(args, "--no-sync")
-	}
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), args...)
-	cmd.Env = owner.env()
-	cmd.SysProcAttr = owner.sysProcAttr()
-	var out bytes.Buffer
-	cmd.Stdout = io.MultiWriter(logw, &out)
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("initdb %s: %w\n%s", tmp, err, out.String())
-	}
-	_ = os.Remove(data) // an empty leftover directory
-	if err := os.Rename(tmp, data); err != nil {
-		return fmt.Errorf("move new cluster into place: %w", err)
-	}
-	return nil
-}
-
-// clusterVersion is the major version of the cluster in data, or "" if there
-// is none yet.
-func clusterVersion(data string) string {
-	v, err := os.ReadFile(filepath.Join(data, "PG_VERSION"))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(v))
-}
-
-// postgresBinDir finds the server binaries: those of the existing cluster's
-// major version if installed, else the newest installed.
-func postgresBinDir(clusterMajor string) (string, error) {
-	const root = "/usr/lib/postgresql"
-	var dirs []string
-	if isNumber(clusterMajor) {
-		dirs = append(dirs, filepath.Join(root, clusterMajor, "bin"))
-	}
-	if matches, _ := filepath.Glob(filepath.Join(root, "*", "bin")); len(matches) > 0 {
-		sort.Slice(matches, func(i, j int) bool { return versionOf(matches[i]) > versionOf(matches[j]) })
-		dirs = append(dirs, matches...)
-	}
-	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
-		dirs = append(dirs, strings.TrimSpace(string(out)))
-	}
-	for _, d := range dirs {
-		if isExecutable(filepath.Join(d, "postgres")) && isExecutable(filepath.Join(d, "initdb")) {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("PostgreSQL %d server binaries (initdb, postgres) not found under %s or by pg_config: apt-get install postgresql-%d", PostgresMajor, root, PostgresMajor)
-}
-
-func versionOf(binDir string) int {
-	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
-	return n
-}
-
-func isNumber(s string) bool {
-	_, err := strconv.Atoi(s)
-	return err == nil
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// osUser is who the server runs as. PostgreSQL refuses to run as root, so a
-// root parent runs it as the postgres account; anyone else runs it as
-// themselves.
-type osUser struct {
-	switchTo bool
-	uid, gid uint32
-	home     string
-}
-
-func postgresOwner() (osUser, error) {
-	if os.Geteuid() != 0 {
-		return osUser{}, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return osUser{}, fmt.Errorf("running as root, so PostgreSQL must run as the postgres user, but it does not exist (%v): apt-get install postgresql-%d creates it, or run as an ordinary user", err, PostgresMajor)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err1 != nil || err2 != nil {
-		return osUser{}, fmt.Errorf("postgres user has non-numeric ids %s:%s", u.Uid, u.Gid)
-	}
-	return osUser{switchTo: true, uid: uint32(uid), gid: uint32(gid), home: u.HomeDir}, nil
-}
-
-func (o osUser) sysProcAttr() *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if o.switchTo {
-		attr.Credential = &syscall.Credential{Uid: o.uid, Gid: o.gid}
-	}
-	return attr
-}
-
-// env keeps the server's environment minimal and predictable; locale and
-// PG* variables from the caller would otherwise leak into initdb.
-func (o osUser) env() []string {
-	home := os.Getenv("HOME")
-	if o.switchTo {
-		home = o.home
-	}
-	return []string{"PATH=/usr/bin:/bin", "HOME=" + home, "LC_ALL=C", "LANG=C"}
-}
-
-// mkdir creates a directory the server account owns.
-func (o osUser) mkdir(path string) error {
-	if err := os.MkdirAll(path, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
-	}
-	if o.switchTo {
-		if err := os.Chown(path, int(o.uid), int(o.gid)); err != nil {
-			return fmt.Errorf("give %s to the postgres user: %w", path, err)
-		}
-	}
-	return nil
-}
-
-// checkReachable fails early, with the fix, when the postgres account cannot
-// enter dir (typically a state dir under /root).
-func (o osUser) checkReachable(dir string) error {
-	return o.checkReachableBelow(dir, "/")
-}
-
-// checkReachableBelow checks dir and its parents up to and including top.
-func (o osUser) checkReachableBelow(dir, top string) error {
-	if !o.switchTo {
-		return nil
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return fmt.Errorf("stat %s: %w", d, err)
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		mode := fi.Mode().Perm()
-		searchable := mode&0o001 != 0 ||
-			(ok && st.Uid == o.uid && mode&0o100 != 0) ||
-			(ok && st.Gid == o.gid && mode&0o010 != 0)
-		if !searchable {
-			return fmt.Errorf("PostgreSQL runs as the postgres user, which cannot enter %s (mode %s): use a state directory outside it (e.g. under /tmp or /var/lib) or chmod o+x %s", d, mode, d)
-		}
-		if d == top || d == filepath.Dir(d) {
-			return nil
-		}
-	}
 }
 
 // tailBuffer keeps the last few KiB of the server's output for error messages.

@@ -121,7 +121,7 @@ func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error)
 	for i := 0; ; i++ {
 		port := opts.Port
 		if port == 0 {
-			if port, err = freePort(); err != nil {
+			if port, err = FreePort(); err != nil {
 				return fail(err)
 			}
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
-	"vpnflow/internal/db"
 	"vpnflow/internal/shop"
 )
 
@@ -286,58 +285,6 @@ func load(opts env.Options) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
-// ForWorker checks what the worker needs on top of Load's format checks.
-func (c Config) ForWorker() error {
-	return c.require("DATABASE_URL", "XRAY_API_ADDR", "XRAY_INBOUND_TAG", "VLESS_HOST",
-		"VLESS_REALITY_PUBLIC_KEY", "VLESS_REALITY_SNI", "TELEGRAM_BOT_TOKEN", "CRYPTOPAY_TOKEN",
-		"SUBSCRIPTION_BASE_URL")
-}
-
-// ForBot checks what the Telegram-facing process needs.
-func (c Config) ForBot() error {
-	if err := c.require("DATABASE_URL", "TELEGRAM_BOT_TOKEN", "CRYPTOPAY_TOKEN", "SUBSCRIPTION_BASE_URL"); err != nil {
-		return err
-	}
-	if c.TelegramMode == ModeWebhook {
-		if err := c.require("TELEGRAM_WEBHOOK_URL", "TELEGRAM_WEBHOOK_SECRET"); err != nil {
-			return fmt.Errorf("%w (required when TELEGRAM_MODE=webhook)", err)
-		}
-	}
-	return nil
-}
-
-// MinSessionAgentToken is the shortest SESSION_AGENT_TOKEN accepted.
-const MinSessionAgentToken = 32
-
-// ForSessionAgent checks what a node's session agent needs: its Xray, and
-// the secret the workers call it with.
-func (c Config) ForSessionAgent() error {
-	return c.require("XRAY_API_ADDR", "XRAY_INBOUND_TAG", "SESSION_AGENT_TOKEN")
-}
-
-// ForStarter checks what the operator CLI's database and Temporal commands need.
-func (c Config) ForStarter() error {
-	return c.require("DATABASE_URL")
-}
-
-func (c Config) require(names ...string) error {
-	var errs []error
-	v := reflect.ValueOf(c)
-	for _, name := range names {
-		f, ok := fieldByEnv(name)
-		if !ok {
-			panic("config: no field for " + name)
-		}
-		if v.FieldByIndex(f.Index).IsZero() {
-			errs = append(errs, fmt.Errorf("%s: required but not set", name))
-		}
-	}
-	if c.VLESSRealityShortID != "" && !isHex(c.VLESSRealityShortID) {
-		errs = append(errs, fmt.Errorf("VLESS_REALITY_SHORT_ID: must be hex (up to 16 digits), got %q", c.VLESSRealityShortID))
-	}
-	return errors.Join(errs...)
-}
-
 // Plan finds a plan by id.
 func (c Config) Plan(id string) (Plan, bool) {
 	for _, p := range c.PlanList {
@@ -356,40 +303,6 @@ func (c Config) IsAdmin(id int64) bool {
 		}
 	}
 	return false
-}
-
-// LogValue keeps secrets out of logs: tokens are dropped and the database
-// password is masked.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("database", redactURL(c.DatabaseURL)),
-		slog.String("temporal", c.TemporalAddress+"/"+c.TemporalNamespace),
-		slog.String("task_queue", c.TaskQueue),
-		slog.String("xray", c.XrayAPIAddr+"#"+c.XrayInboundTag),
-		slog.Bool("session_agent_token_set", c.SessionAgentToken != ""),
-		slog.String("telegram_api", c.TelegramAPIURL),
-		slog.String("telegram_mode", c.TelegramMode),
-		slog.Int("telegram_send_rate", c.TelegramSendRate),
-		slog.Bool("telegram_token_set", c.TelegramBotToken != ""),
-		slog.String("cryptopay_api", c.CryptoPayAPIURL),
-		slog.Bool("cryptopay_token_set", c.CryptoPayToken != ""),
-		slog.String("http_addr", c.HTTPAddr),
-		slog.String("subscription_base_url", c.SubscriptionBaseURL),
-		slog.Int("plans", len(c.PlanList)),
-		slog.Int("admins", len(c.AdminIDs)),
-	)
-}
-
-// String is the same redacted form, so fmt never prints a token either.
-func (c Config) String() string { return c.LogValue().String() }
-
-// redactURL hides a URL's password (internal/db.Redact), keeping an empty
-// one empty so that an unset variable logs as unset.
-func redactURL(s string) string {
-	if s == "" {
-		return ""
-	}
-	return db.Redact(s)
 }
 
 // Vars lists every variable Config reads, in declaration order, with its

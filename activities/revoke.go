@@ -68,7 +68,8 @@ const revokeParallel = 16
 // expiry: still marked live, because their Subscription workflows have not
 // got to them yet (an expiry storm) or missed them, or expired by their
 // workflow within RevokeLookback while its own removal waits on the Xray
-// queue. Xray is listed once. For each
+// queue. When the first page holds any such row, each node's Xray is
+// listed once (a run with nothing due asks Xray nothing). For each
 // page: one query lists the expired rows, their keys that are in Xray are
 // removed, and one query reads which of them went live meanwhile (a
 // renewal); those keys are put back. A renewal writes the database before
@@ -90,20 +91,31 @@ func (a *Activities) RevokeExpired(ctx context.Context, in RevokeExpiredInput) (
 			}
 		}
 	}
-	inXray, err := a.listKeysOnNodes(ctx)
-	if err != nil {
-		return RevokeExpiredResult{}, err
-	}
-	after := int64(0)
 	pageSize := in.PageSize
 	if pageSize <= 0 || pageSize > store.MaxPage {
 		pageSize = schedules.DefaultPageSize
 	}
-	for {
+	page := func(after int64) ([]store.LiveKey, error) {
 		keys, err := a.Store.ExpiredKeys(ctx, now, now.Add(-RevokeLookback), after, pageSize)
 		if err != nil {
-			return res, storeError("list expired keys", err)
+			return nil, storeError("list expired keys", err)
 		}
+		return keys, nil
+	}
+	keys, err := page(0)
+	if err != nil {
+		return res, err
+	}
+	// Most runs find nothing due: they end here, without listing every key
+	// of every node, and without failing while a node is down.
+	if len(keys) == 0 {
+		return res, nil
+	}
+	inXray, err := a.listKeysOnNodes(ctx)
+	if err != nil {
+		return RevokeExpiredResult{}, err
+	}
+	for {
 		res.Expired += len(keys)
 		if err := a.revokePage(ctx, keys, inXray, now, &res); err != nil {
 			return res, err
@@ -112,7 +124,9 @@ func (a *Activities) RevokeExpired(ctx context.Context, in RevokeExpiredInput) (
 		if len(keys) < pageSize {
 			return res, nil
 		}
-		after = keys[len(keys)-1].UserID
+		if keys, err = page(keys[len(keys)-1].UserID); err != nil {
+			return res, err
+		}
 	}
 }
 

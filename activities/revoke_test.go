@@ -5,19 +5,21 @@ import (
 	"testing"
 	"time"
 
+	"vpnflow/internal/dev/stack"
 	"vpnflow/internal/dev/testenv"
 	"vpnflow/internal/xray"
 )
 
-// revokeEnv is five paid users whose keys are all in a fresh Xray.
+// revokeEnv is paid users whose keys are all in a fresh Xray.
 type revokeEnv struct {
 	*dbEnv
-	xc *xray.Client
+	xc  *xray.Client
+	srv *stack.XrayServer
 }
 
 func newRevokeEnv(t *testing.T, users int) *revokeEnv {
-	e := &revokeEnv{dbEnv: newDBEnv(t)}
-	e.xc = e.useXray(testenv.NewXray(t))
+	e := &revokeEnv{dbEnv: newDBEnv(t), srv: testenv.NewXray(t)}
+	e.xc = e.useXray(e.srv)
 	e.a.Config.XrayEmailDomain = "vpnflow"
 	for id := int64(1); id <= int64(users); id++ {
 		e.paidUser(id)
@@ -125,6 +127,26 @@ func TestRevokeExpiredRemovesExpiredKeysOnly(t *testing.T) {
 	// A second run finds the rows still expired but nothing left to remove.
 	if res := e.sweep(RevokeExpiredInput{Now: time.Now(), PageSize: 2}); res.Removed != 0 || res.Expired != 5 || res.Told != 0 {
 		t.Fatalf("second sweep = %+v", res)
+	}
+}
+
+// A run with nothing expired asks Xray nothing: it reads the database and
+// ends, so a sweep every 30 s costs one indexed query, not a listing of
+// every key on every node, and does not fail while a node is down. With
+// a key due, it asks Xray again.
+func TestRevokeExpiredWithNothingDueLeavesXrayAlone(t *testing.T) {
+	e := newRevokeEnv(t, 2)
+	e.srv.Stop()
+	res, err := e.run(e.a.RevokeExpired, RevokeExpiredInput{Now: time.Now()}, RevokeExpiredResult{})
+	if err != nil {
+		t.Fatalf("sweep with nothing due, Xray stopped: %v", err)
+	}
+	if r := res.(RevokeExpiredResult); r != (RevokeExpiredResult{}) {
+		t.Fatalf("sweep with nothing due = %+v, want nothing done", r)
+	}
+	e.expire(1)
+	if _, err := e.run(e.a.RevokeExpired, RevokeExpiredInput{Now: time.Now()}, RevokeExpiredResult{}); err == nil {
+		t.Fatal("sweep with a key due and Xray stopped reported success")
 	}
 }
 

@@ -6,8 +6,9 @@ import "time"
 // user's Subscription workflow has got to its expiry yet. In an expiry
 // storm (everyone who bought on launch day) the workflows expire their
 // users at the pace of the Temporal server, minutes behind; the sweep
-// removes the keys within RevokeEvery of their expiry: one Xray listing per
-// run, three statements per page of keys, removals in parallel. It writes
+// removes the keys within RevokeEvery of their expiry: one query when
+// nothing is due; otherwise one Xray listing per node, three statements
+// per page of keys, removals in parallel. It writes
 // the users' expiry notices to the outbox, drained at Telegram's pace
 // (NoticeOutboxID). Each user's workflow still expires its user (database,
 // history) and finds the key gone.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +17,12 @@ import (
 // node in a child workflow of its own, all at once; runs recorded before
 // it walk one Xray's keys themselves.
 const reconcilePerNodeChange = "reconcile-per-node"
+
+// reconcileNodeGiveUpChange marks the ReconcileNode runs that, when their
+// node has not answered for NodeGiveUp, end with a result that says so
+// instead of failing. A node down is an outage the health check reports
+// and the next run retries; runs recorded before it failed there.
+const reconcileNodeGiveUpChange = "reconcile-node-gives-up"
 
 // NodeReconcileResult is what the reconciliation of one node did.
 type NodeReconcileResult struct {
@@ -63,8 +70,10 @@ func reconcileNodes(ctx workflow.Context, in schedules.ReconcileInput, p schedul
 		var nr NodeReconcileResult
 		if err := f.Get(ctx, &nr); err != nil {
 			nr = NodeReconcileResult{NodeID: nodes.Nodes[i].ID, Node: nodes.Nodes[i].Name, Failed: err.Error()}
+		}
+		if nr.Failed != "" {
 			res.NodesFailed++
-			log.Error("reconcile: a node's reconciliation gave up; the next run tries again", "node", nr.Node, "error", err)
+			log.Error("reconcile: a node's reconciliation gave up; the next run tries again", "node", nr.Node, "error", nr.Failed)
 		}
 		nr.WorkflowID = schedules.ReconcileNodeWorkflowID(nodes.Nodes[i].ID, at)
 		res.Nodes = append(res.Nodes, nr)
@@ -86,7 +95,8 @@ func reconcileNodes(ctx workflow.Context, in schedules.ReconcileInput, p schedul
 // new after PagesPerRun pages, and then removes the users under our email
 // domain that no live key of the node accounts for. Its activities give up
 // after a few minutes of the node not answering, so a hung node's child
-// ends (failed) within the schedule's interval instead of running on.
+// ends within the schedule's interval instead of running on: with a result
+// whose Failed says why (from reconcileNodeGiveUpChange; failed before).
 func ReconcileNode(ctx workflow.Context, in schedules.ReconcileNodeInput) (NodeReconcileResult, error) {
 	rin := schedules.ReconcileInput{PageSize: in.PageSize, PagesPerRun: in.PagesPerRun}.WithDefaults()
 	in.PageSize, in.PagesPerRun = rin.PageSize, rin.PagesPerRun
@@ -108,7 +118,11 @@ func ReconcileNode(ctx workflow.Context, in schedules.ReconcileNodeInput) (NodeR
 			AfterUserID: p.AfterUserID, Limit: in.PageSize, Now: workflow.Now(ctx), NodeID: in.NodeID,
 		}).Get(ctx, &page)
 		if err != nil {
-			return NodeReconcileResult{}, fmt.Errorf("reconcile node %s: page after user %d: %w", in.Node, p.AfterUserID, err)
+			err = fmt.Errorf("reconcile node %s: page after user %d: %w", in.Node, p.AfterUserID, err)
+			if nodeGaveUp(ctx, err) {
+				return gaveUp(ctx, in, p, err), nil
+			}
+			return NodeReconcileResult{}, err
 		}
 		p.Pages++
 		p.Checked += page.Checked
@@ -122,7 +136,11 @@ func ReconcileNode(ctx workflow.Context, in schedules.ReconcileNodeInput) (NodeR
 		PageSize: in.PageSize, Now: workflow.Now(ctx), NodeID: in.NodeID,
 	}).Get(ctx, &orphans)
 	if err != nil {
-		return NodeReconcileResult{}, fmt.Errorf("reconcile node %s: remove orphans: %w", in.Node, err)
+		err = fmt.Errorf("reconcile node %s: remove orphans: %w", in.Node, err)
+		if nodeGaveUp(ctx, err) {
+			return gaveUp(ctx, in, p, err), nil
+		}
+		return NodeReconcileResult{}, err
 	}
 	res := NodeReconcileResult{
 		NodeID: in.NodeID, Node: in.Node, Checked: p.Checked, Readded: p.Readded, Removed: orphans.Removed,
@@ -131,6 +149,36 @@ func ReconcileNode(ctx workflow.Context, in schedules.ReconcileNodeInput) (NodeR
 	workflow.GetLogger(ctx).Info("reconcile node done", "node", in.Node, "checked", res.Checked, "readded", res.Readded,
 		"removed", res.Removed, "errors", res.Errors, "pages", res.Pages, "runs", res.Runs)
 	return res, nil
+}
+
+// nodeGaveUp reports whether err is an activity's retries running out of
+// time (its node did not answer for NodeGiveUp), not a failure of its own,
+// in a run from reconcileNodeGiveUpChange on. The node activities' retry
+// policies set no attempt limit, so a timeout or a retryable error reaches
+// the workflow only when their ScheduleToClose has passed; a non-retryable
+// error (the inbound gone, a bad page) still fails the run.
+func nodeGaveUp(ctx workflow.Context, err error) bool {
+	var timeout *temporal.TimeoutError
+	var app *temporal.ApplicationError
+	switch {
+	case errors.As(err, &timeout):
+	case errors.As(err, &app) && !app.NonRetryable():
+	default:
+		return false
+	}
+	return workflow.GetVersion(ctx, reconcileNodeGiveUpChange, workflow.DefaultVersion, 1) == 1
+}
+
+// gaveUp is the result of a node's reconciliation that stopped because the
+// node did not answer: what it had done, and why it stopped. Orphans are
+// not swept after an incomplete scan.
+func gaveUp(ctx workflow.Context, in schedules.ReconcileNodeInput, p schedules.ReconcileNodeProgress, err error) NodeReconcileResult {
+	workflow.GetLogger(ctx).Warn("reconcile node gave up: the node does not answer; the next run tries again",
+		"node", in.Node, "error", err)
+	return NodeReconcileResult{
+		NodeID: in.NodeID, Node: in.Node, Checked: p.Checked, Readded: p.Readded, Errors: p.Errors,
+		Pages: p.Pages, Runs: p.Runs, Failed: err.Error(),
+	}
 }
 
 // NodeGiveUp is how long one node's page or orphan sweep is retried while

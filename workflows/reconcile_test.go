@@ -28,6 +28,7 @@ type fakeLiveKeys struct {
 	calls    []activities.ReconcilePageInput
 	failAt   int64   // a page after this user id fails for good; 0 never
 	failNode int16   // every page of this node fails for good; 0 none
+	hangNode int16   // every page of this node fails and may be retried (its Xray does not answer); 0 none
 	swept    []int16 // the nodes whose orphans were swept
 }
 
@@ -41,6 +42,9 @@ func (f *fakeLiveKeys) page(_ context.Context, in activities.ReconcilePageInput)
 	f.mu.Unlock()
 	if (f.failAt != 0 && in.AfterUserID == f.failAt) || (f.failNode != 0 && in.NodeID == f.failNode) {
 		return activities.ReconcilePageResult{}, temporal.NewNonRetryableApplicationError("inbound gone", activities.ErrConfiguration, nil)
+	}
+	if f.hangNode != 0 && in.NodeID == f.hangNode {
+		return activities.ReconcilePageResult{}, errors.New("xray default: circuit open: calls fail fast until a probe gets through")
 	}
 	res := activities.ReconcilePageResult{NextAfter: in.AfterUserID}
 	for id := in.AfterUserID + 1; id <= f.n && id <= in.AfterUserID+int64(in.Limit); id++ {
@@ -175,6 +179,43 @@ func TestReconcileOneNodeFailingLeavesTheOthers(t *testing.T) {
 			require.Empty(t, n.Failed)
 		}
 	}
+}
+
+// A node that does not answer for NodeGiveUp ends its reconciliation with
+// a result that says why, not a failed workflow: the chaos-seed's 10-minute
+// Xray hang left ten failed ReconcileNode workflows behind before this. The
+// parent counts it among the nodes that failed, and the other node's
+// reconciliation stands.
+func TestReconcileNodeGivesUpOnAHungNode(t *testing.T) {
+	keys := &fakeLiveKeys{n: 500, hangNode: 2}
+	env, _ := newReconcileEnv(keys)
+	env.ExecuteWorkflow(ReconcileNode, schedules.ReconcileNodeInput{NodeID: 2, Node: "hung", PageSize: 1000})
+	require.NoError(t, env.GetWorkflowError(), "a hung node must not fail its reconciliation workflow")
+	var nr NodeReconcileResult
+	require.NoError(t, env.GetWorkflowResult(&nr))
+	require.Contains(t, nr.Failed, "circuit open")
+	require.Equal(t, int16(2), nr.NodeID)
+	require.Empty(t, keys.swept, "orphans must not be swept after an incomplete scan")
+
+	keys = &fakeLiveKeys{n: 500, hangNode: 2}
+	env, _ = newReconcileEnv(keys, activities.XrayNode{ID: 1, Name: "default"}, activities.XrayNode{ID: 2, Name: "hung"})
+	env.ExecuteWorkflow(Reconcile, schedules.ReconcileInput{PageSize: 1000})
+	require.NoError(t, env.GetWorkflowError())
+	var res ReconcileResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, 1, res.NodesFailed)
+	require.Equal(t, 500, res.Checked)
+	require.Equal(t, []int16{1}, keys.swept)
+}
+
+// A run recorded before reconcileNodeGiveUpChange still fails there, so
+// its history replays.
+func TestReconcileNodeBeforeGiveUpChangeFails(t *testing.T) {
+	keys := &fakeLiveKeys{n: 500, hangNode: 2}
+	env, _ := newReconcileEnv(keys)
+	env.OnGetVersion(reconcileNodeGiveUpChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	env.ExecuteWorkflow(ReconcileNode, schedules.ReconcileNodeInput{NodeID: 2, Node: "hung", PageSize: 1000})
+	require.ErrorContains(t, env.GetWorkflowError(), "circuit open")
 }
 
 // A node's child stops after PagesPerRun pages and continues as new with

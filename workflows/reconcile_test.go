@@ -162,16 +162,7 @@ func TestReconcileEachNodeInItsOwnChild(t *testing.T) {
 // A node whose reconciliation gives up (here: its inbound is gone) is
 // reported, and the other node's reconciliation stands.
 func TestReconcileOneNodeFailingLeavesTheOthers(t *testing.T) {
-	keys := &fakeLiveKeys{n: 500, failNode: 2}
-	nodes := []activities.XrayNode{{ID: 1, Name: "default"}, {ID: 2, Name: "broken"}}
-	env, _ := newReconcileEnv(keys, nodes...)
-	env.ExecuteWorkflow(Reconcile, schedules.ReconcileInput{PageSize: 1000})
-	require.NoError(t, env.GetWorkflowError())
-	var res ReconcileResult
-	require.NoError(t, env.GetWorkflowResult(&res))
-	require.Equal(t, 1, res.NodesFailed)
-	require.Equal(t, 500, res.Checked)
-	require.Equal(t, []int16{1}, keys.swept, "orphans must not be swept after an incomplete scan")
+	res := reconcileWithNode2Failing(t, &fakeLiveKeys{n: 500, failNode: 2})
 	for _, n := range res.Nodes {
 		if n.NodeID == 2 {
 			require.Contains(t, n.Failed, "inbound gone")
@@ -197,15 +188,23 @@ func TestReconcileNodeGivesUpOnAHungNode(t *testing.T) {
 	require.Equal(t, int16(2), nr.NodeID)
 	require.Empty(t, keys.swept, "orphans must not be swept after an incomplete scan")
 
-	keys = &fakeLiveKeys{n: 500, hangNode: 2}
-	env, _ = newReconcileEnv(keys, activities.XrayNode{ID: 1, Name: "default"}, activities.XrayNode{ID: 2, Name: "hung"})
+	reconcileWithNode2Failing(t, &fakeLiveKeys{n: 500, hangNode: 2})
+}
+
+// reconcileWithNode2Failing runs Reconcile over nodes 1 and 2, whose
+// pages keys fails, and checks that node 2 alone is reported failed while
+// node 1's 500 keys are checked and its orphans swept.
+func reconcileWithNode2Failing(t *testing.T, keys *fakeLiveKeys) ReconcileResult {
+	t.Helper()
+	env, _ := newReconcileEnv(keys, activities.XrayNode{ID: 1, Name: "default"}, activities.XrayNode{ID: 2, Name: "broken"})
 	env.ExecuteWorkflow(Reconcile, schedules.ReconcileInput{PageSize: 1000})
 	require.NoError(t, env.GetWorkflowError())
 	var res ReconcileResult
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.Equal(t, 1, res.NodesFailed)
 	require.Equal(t, 500, res.Checked)
-	require.Equal(t, []int16{1}, keys.swept)
+	require.Equal(t, []int16{1}, keys.swept, "orphans must not be swept after an incomplete scan")
+	return res
 }
 
 // A run recorded before reconcileNodeGiveUpChange still fails there, so

@@ -15,7 +15,6 @@ import (
 
 	faketg "vpnflow/internal/dev/fake/telegram"
 	"vpnflow/internal/dev/stack"
-	"vpnflow/internal/schedules"
 )
 
 // The seed scenario replays the predecessor's own incident
@@ -119,6 +118,12 @@ func RunSeed(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
 	watchDone := make(chan struct{})
 	go func() { w.run(watchCtx); close(watchDone) }()
 
+	// The first firing together must find every Schedule.
+	if err := sys.schedulesCreated(ctx, time.Minute); err != nil {
+		stopWatch()
+		return nil, err
+	}
+
 	// The faults, all at once.
 	xrayPid := sys.stack.Xray.Pid()
 	if err := syscall.Kill(xrayPid, syscall.SIGSTOP); err != nil {
@@ -133,7 +138,7 @@ func RunSeed(ctx context.Context, opts SeedOptions) (*SeedReport, error) {
 
 	faultCtx, endFaults := context.WithTimeout(ctx, opts.Duration)
 	defer endFaults()
-	var fires atomic.Int64
+	var fires fireRounds
 	var g errgroup.Group
 	g.Go(func() error { sys.fireTogether(faultCtx, opts.FireEvery, &fires, out); return nil })
 
@@ -186,7 +191,7 @@ progress:
 			started := len(users)
 			mu.Unlock()
 			fmt.Fprintf(out, "[%4.0fs] faults on: %d purchases started, %d menu walks done, schedules fired together %d×; %s\n",
-				time.Since(start).Seconds(), started, browsing.Load(), fires.Load(), w.status())
+				time.Since(start).Seconds(), started, browsing.Load(), fires.done(), w.status())
 		case <-faultCtx.Done():
 			break progress
 		}
@@ -207,7 +212,8 @@ progress:
 	healed := time.Now()
 	w.healedAt.Store(healed.UnixNano())
 	r.Faults = healed.Sub(faultsFrom)
-	r.Fires = int(fires.Load())
+	r.Fires = fires.done()
+	r.Triggers, r.TriggersFailed = fires.triggers, fires.failed
 	r.Walks = int(browsing.Load())
 	fmt.Fprintf(out, "[%4.0fs] faults off after %s; waiting for the shop to heal\n", time.Since(start).Seconds(), r.Faults.Round(time.Second))
 
@@ -230,35 +236,6 @@ progress:
 	r.Elapsed = time.Since(start)
 	r.Print(out)
 	return r, nil
-}
-
-// fireTogether triggers every Schedule at the same instant, at once and
-// then every interval, as the predecessor's tickers all woke at 600 s.
-func (s *system) fireTogether(ctx context.Context, every time.Duration, fired *atomic.Int64, out io.Writer) {
-	defs, err := schedules.Definitions(s.stack.Config)
-	if err != nil {
-		fmt.Fprintf(out, "  schedules: %v\n", err)
-		return
-	}
-	for {
-		var wg sync.WaitGroup
-		for _, def := range defs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := schedules.TriggerNow(ctx, s.temporal, def.ID); err != nil && ctx.Err() == nil {
-					fmt.Fprintf(out, "  trigger %s: %v\n", def.ID, err)
-				}
-			}()
-		}
-		wg.Wait()
-		fired.Add(1)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-	}
 }
 
 // browse is a user who looks around without paying: /start, Buy, a plan.

@@ -30,14 +30,18 @@ type SeedReport struct {
 	Elapsed time.Duration
 	Faults  time.Duration // how long the faults lasted
 	Fires   int           // rounds of every Schedule fired together
-	Walks   int           // menu walks completed during the faults
-	Answers answerSnapshot
-	Watch   seedWatchResult
-	Probe   *user         // a new user's trial right after the faults
-	Drained time.Duration // faults off → every purchase started under them finished
-	AdminUp time.Duration
-	Users   []*user
-	Checks  []Check
+	// Triggers is how many Schedule triggers those rounds made, and
+	// TriggersFailed the errors of those that failed.
+	Triggers       int
+	TriggersFailed []string
+	Walks          int // menu walks completed during the faults
+	Answers        answerSnapshot
+	Watch          seedWatchResult
+	Probe          *user         // a new user's trial right after the faults
+	Drained        time.Duration // faults off → every purchase started under them finished
+	AdminUp        time.Duration
+	Users          []*user
+	Checks         []Check
 }
 
 // OK reports whether every check passed.
@@ -84,7 +88,11 @@ func (r *SeedReport) seedChecks() []Check {
 	case r.Probe.err != nil:
 		healed.Violations = append(healed.Violations, fmt.Sprintf("probe: %v", r.Probe.err))
 	}
-	return []Check{answers, flag, idle, live, healed}
+	fired := Check{Name: "every Schedule fired in every round", Items: r.Triggers, Violations: r.TriggersFailed}
+	if r.Triggers == 0 {
+		fired.Violations = append(fired.Violations, "no Schedule was fired")
+	}
+	return []Check{answers, flag, idle, live, healed, fired}
 }
 
 // Print writes the scenario's figures, then the audit table.

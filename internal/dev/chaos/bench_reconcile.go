@@ -52,14 +52,12 @@ const reconcileWait = time.Hour
 // repairs the drift first; a triggered run starts anyway.
 func (s *system) reconcileCase(ctx context.Context, n int, out io.Writer) (ReconcileRow, error) {
 	row := ReconcileRow{Users: n, Missing: max(1, n/100), Strays: max(2, n/100)}
-	sched := s.temporal.ScheduleClient().GetHandle(ctx, schedules.ReconcileID)
-	// The worker creates the Schedule as it starts, perhaps not yet.
-	err := sched.Pause(ctx, client.SchedulePauseOptions{Note: "bench: reconcile case"})
-	for deadline := time.Now().Add(time.Minute); schedules.IsNotFound(err) && time.Now().Before(deadline); {
-		sleep(ctx, 200*time.Millisecond)
-		err = sched.Pause(ctx, client.SchedulePauseOptions{Note: "bench: reconcile case"})
+	// The worker creates the Schedules as it starts, perhaps not yet.
+	if err := s.schedulesCreated(ctx, time.Minute); err != nil {
+		return row, err
 	}
-	if err != nil {
+	sched := s.temporal.ScheduleClient().GetHandle(ctx, schedules.ReconcileID)
+	if err := sched.Pause(ctx, client.SchedulePauseOptions{Note: "bench: reconcile case"}); err != nil {
 		return row, fmt.Errorf("pause the reconcile schedule: %w", err)
 	}
 	defer func() {

@@ -70,9 +70,7 @@ func TestBuyWithCryptoPayCreditsReferrerOnce(t *testing.T) {
 	s.runInProcess()
 	ctx := context.Background()
 
-	alice := s.newUser("Alice")
-	s.say(alice, "/start")
-	s.waitText(alice, 0, "Alice")
+	alice := s.register("Alice") // waits for her row: the menu can come first
 	aliceUser, err := s.store.GetUser(ctx, alice)
 	if err != nil {
 		t.Fatal(err)

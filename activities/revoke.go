@@ -23,6 +23,10 @@ import (
 type RevokeExpiredInput struct {
 	Now      time.Time
 	PageSize int
+	// WatchUntil, when set, asks for the next expiry storm due after Now
+	// and up to it (RevokeExpiredResult.StormAt), so the run can sleep
+	// until then instead of leaving the storm to the next run.
+	WatchUntil time.Time
 }
 
 // RevokeExpiredResult counts what the sweep found and did.
@@ -38,6 +42,19 @@ type RevokeExpiredResult struct {
 	// marked live: their users hear of the expiry at Telegram's pace, not
 	// when their workflows get to it.
 	Told int
+	// StormAt is when the next expiry storm within WatchUntil is all past
+	// (store.NextExpiryStorm, schedules.RevokeStormSize): zero when none
+	// is due, or when it could not be read (the next run looks again).
+	StormAt time.Time `json:",omitzero"`
+}
+
+// Add sums two runs' counts; StormAt is the later one's.
+func (r RevokeExpiredResult) Add(later RevokeExpiredResult) RevokeExpiredResult {
+	return RevokeExpiredResult{
+		Expired: r.Expired + later.Expired, Removed: r.Removed + later.Removed, Restored: r.Restored + later.Restored,
+		Errors: r.Errors + later.Errors, SessionsEnded: r.SessionsEnded + later.SessionsEnded, Told: r.Told + later.Told,
+		StormAt: later.StormAt,
+	}
 }
 
 // revokeProgress is the sweep's heartbeat: the counts so far and the users
@@ -78,9 +95,25 @@ const revokeParallel = 16
 // transaction writes the expiry notices of the rows still marked live
 // (tellExpired). No
 // connection is held across an Xray call; a heartbeat follows each page.
-// The workflows still expire their users and find the keys gone.
+// The workflows still expire their users and find the keys gone. Last, with
+// WatchUntil set, it reads when the next expiry storm is due.
 func (a *Activities) RevokeExpired(ctx context.Context, in RevokeExpiredInput) (RevokeExpiredResult, error) {
 	now := clockOr(in.Now)
+	res, err := a.revokeExpired(ctx, in, now)
+	if err != nil || !in.WatchUntil.After(now) {
+		return res, err
+	}
+	at, ok, err := a.Store.NextExpiryStorm(ctx, now, in.WatchUntil, schedules.RevokeStormSize)
+	switch {
+	case err != nil:
+		activity.GetLogger(ctx).Warn("revoke: the next expiry storm could not be read; the next run looks again", "error", err)
+	case ok:
+		res.StormAt = at
+	}
+	return res, nil
+}
+
+func (a *Activities) revokeExpired(ctx context.Context, in RevokeExpiredInput, now time.Time) (RevokeExpiredResult, error) {
 	var res RevokeExpiredResult
 	if activity.HasHeartbeatDetails(ctx) {
 		var p revokeProgress

@@ -7,6 +7,7 @@ import (
 
 	"vpnflow/internal/dev/stack"
 	"vpnflow/internal/dev/testenv"
+	"vpnflow/internal/schedules"
 	"vpnflow/internal/xray"
 )
 
@@ -213,5 +214,36 @@ func TestRevokeExpiredRetryChecksTheRemovedUsersFirst(t *testing.T) {
 	}
 	if got := e.inXray(1, 2); !slices.Equal(got, []int64{1, 2}) {
 		t.Fatalf("keys in Xray: %v", got)
+	}
+}
+
+// A sweep with a watch names the next second in it that holds a storm
+// (schedules.RevokeStormSize keys or more), by its last expiry, and asks
+// Xray nothing for it; one key fewer is no storm, and a sweep without a
+// watch does not look.
+func TestRevokeExpiredNamesTheNextStorm(t *testing.T) {
+	e := newRevokeEnv(t, schedules.RevokeStormSize)
+	e.srv.Stop()
+	now := time.Now()
+	second := now.Add(10 * time.Second).Truncate(time.Second)
+	last := second.Add(900 * time.Millisecond)
+	if _, err := e.pool.Exec(e.ctx, `UPDATE subscriptions SET expires_at = $1`, second.Add(100*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.pool.Exec(e.ctx, `UPDATE subscriptions SET expires_at = $1 WHERE user_id = 1`, last); err != nil {
+		t.Fatal(err)
+	}
+	watch := RevokeExpiredInput{Now: now, WatchUntil: now.Add(schedules.RevokeWatch)}
+	if res := e.sweep(watch); !res.StormAt.Equal(last) || res.Removed != 0 {
+		t.Fatalf("sweep = %+v, want the storm at %s", res, last)
+	}
+	if res := e.sweep(RevokeExpiredInput{Now: now}); !res.StormAt.IsZero() {
+		t.Fatalf("a sweep without a watch named a storm: %+v", res)
+	}
+	if _, err := e.pool.Exec(e.ctx, `UPDATE subscriptions SET expires_at = now() + interval '1 hour' WHERE user_id = 2`); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.sweep(watch); !res.StormAt.IsZero() {
+		t.Fatalf("%d keys in one second made a storm: %+v", schedules.RevokeStormSize-1, res)
 	}
 }

@@ -66,7 +66,7 @@ func TestHistoriesReplay(t *testing.T) {
 	}
 	// The scheduled workflows have run by now or soon will: the watch
 	// reconciles on its first look.
-	for _, wfType := range []string{"Reconcile", "XrayWatch", "HealthCheck"} {
+	for _, wfType := range []string{"Reconcile", "XrayWatch", "HealthCheck", "RevokeExpired"} {
 		ids[strings.ToLower(wfType)] = s.completedRun(wfType)
 	}
 	s.replayHistories(ids)

@@ -106,3 +106,29 @@ func TestSchedulesNeverFireTogether(t *testing.T) {
 		})
 	}
 }
+
+// A revocation run watches for storms for RevokeWatch and must end before
+// the next run can start: a start the Schedule skips (overlap SKIP) would
+// leave the storms after the watch to the run after that, 30 s later.
+func TestRevokeWatchEndsBeforeTheNextRun(t *testing.T) {
+	cfg, err := config.LoadFrom(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defs, err := schedules.Definitions(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const lastSweep = 2 * time.Second // the final sweep's margin
+	for _, d := range defs {
+		if d.ID != schedules.RevokeID {
+			continue
+		}
+		// The run started as late as its jitter allows; the next as early.
+		if end, next := d.Jitter+schedules.RevokeWatch+lastSweep, d.Every; end > next {
+			t.Fatalf("a run may watch until %s after its planned start, the next starts at %s", end, next)
+		}
+		return
+	}
+	t.Fatalf("no %s schedule", schedules.RevokeID)
+}

@@ -18,6 +18,23 @@ const (
 	RevokeEvery               = 30 * time.Second
 )
 
+// A run does not wait for the next one to find a storm due within its
+// interval. After its sweep it asks when the next expiry storm is due (a
+// second in which RevokeStormSize or more keys expire) and, when that is
+// within RevokeWatch of its start, sleeps until then and sweeps again. A
+// lone expiry is left to its own workflow, which gets to it in
+// milliseconds: waking a run for each would list every node's keys for
+// nothing.
+//
+// RevokeWatch ends a run before the next can start (RevokeEvery later,
+// less its jitter), with a margin for the last sweep: the Schedule skips a
+// start while a run is still going. A storm due after it is the next run's,
+// found by its first sweep or its own watch.
+const (
+	RevokeStormSize = 20
+	RevokeWatch     = RevokeEvery - 5*time.Second
+)
+
 // RevokeInput starts a RevokeExpired run; zero fields take the defaults.
 type RevokeInput struct {
 	PageSize int

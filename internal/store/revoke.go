@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ExpiredKeys lists, by user id after afterUserID, the keys that must be
@@ -58,4 +61,30 @@ func checkKeyPage(op string, now time.Time, limit int) error {
 		return fmt.Errorf("%s: %w: no time given", op, ErrInvalid)
 	}
 	return nil
+}
+
+// NextExpiryStorm is the first second after `after` and up to `until` in
+// which at least atLeast live rows expire, given as the last expiry in it:
+// the moment by which that second's rows are all past. ok is false when no
+// second in the window holds that many. A lone expiry is its own
+// workflow's; a second this crowded is more than the workflows expire
+// promptly, so the revocation sweep wakes for it. One range read on the
+// live rows' expiry index, grouped by second.
+func (s *Store) NextExpiryStorm(ctx context.Context, after, until time.Time, atLeast int) (at time.Time, ok bool, err error) {
+	op := "find the next expiry storm"
+	if after.IsZero() || !until.After(after) || atLeast < 1 {
+		return time.Time{}, false, fmt.Errorf("%s: %w: window %s-%s, at least %d", op, ErrInvalid, after, until, atLeast)
+	}
+	err = s.pool.QueryRow(ctx, `SELECT max(expires_at) FROM subscriptions
+		WHERE status IN ('trial', 'active') AND expires_at > $1 AND expires_at <= $2
+		GROUP BY date_trunc('second', expires_at)
+		HAVING count(*) >= $3
+		ORDER BY date_trunc('second', expires_at) LIMIT 1`, after, until, atLeast).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, false, nil
+	}
+	if err != nil {
+		return time.Time{}, false, wrap(op, err)
+	}
+	return at, true, nil
 }

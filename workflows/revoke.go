@@ -49,7 +49,7 @@ type stormWatch struct {
 
 // wait is how long to sleep before the next sweep for a storm all past at
 // stormAt, seen at now; ok is false when the run should end: no storm, or
-// one due after the watch (the next run's).
+// one due after the watch (the next run's), or no watch at all.
 func (w stormWatch) wait(stormAt, now time.Time) (d time.Duration, ok bool) {
 	if stormAt.IsZero() || stormAt.After(w.until) {
 		return 0, false
@@ -68,30 +68,23 @@ func (w stormWatch) wait(stormAt, now time.Time) (d time.Duration, ok bool) {
 // result, the log and a metric, and the next run tries again.
 func RevokeExpired(ctx workflow.Context, in schedules.RevokeInput) (RevokeResult, error) {
 	in = in.WithDefaults()
-	var watch *stormWatch
+	var watch stormWatch // none: a run recorded before the change sweeps once
 	if workflow.GetVersion(ctx, revokeWatchChange, workflow.DefaultVersion, 1) >= 1 {
 		// From the run's start, not its first task: a busy server may
 		// start the task late, and the next run's start does not move.
-		watch = &stormWatch{until: workflow.GetInfo(ctx).WorkflowStartTime.Add(schedules.RevokeWatch)}
+		watch.until = workflow.GetInfo(ctx).WorkflowStartTime.Add(schedules.RevokeWatch)
 	}
 	var res RevokeResult
 	for {
-		var until time.Time
-		if watch != nil {
-			until = watch.until
-		}
-		swept, err := sweepExpired(ctx, in, until)
+		swept, err := sweepExpired(ctx, in, watch.until)
 		res.RevokeExpiredResult = res.Add(swept)
 		res.Sweeps++
 		if err != nil {
 			res.Skipped = err.Error()
 			return res, nil
 		}
-		if watch == nil || res.Sweeps >= maxRevokeSweeps {
-			return res, nil
-		}
 		d, ok := watch.wait(swept.StormAt, workflow.Now(ctx))
-		if !ok {
+		if !ok || res.Sweeps >= maxRevokeSweeps {
 			return res, nil
 		}
 		if d > 0 {

@@ -165,6 +165,9 @@ func TestStormWatch(t *testing.T) {
 		{t0.Add(25 * time.Second), t0, 25 * time.Second, true}, // the watch's last moment
 		{t0.Add(26 * time.Second), t0, 0, false},               // the next run's
 	} {
+		if _, ok := (stormWatch{}).wait(tc.storm, tc.now); ok {
+			t.Errorf("no watch, storm %s: swept again", tc.storm)
+		}
 		d, ok := w.wait(tc.storm, tc.now)
 		require.Equal(t, tc.d, d, "storm %s", tc.storm)
 		require.Equal(t, tc.ok, ok, "storm %s", tc.storm)

@@ -32,7 +32,8 @@ chaos-seed: tools
 	go run ./internal/dev/cmd/vpnflow-dev chaos-seed $(if $(CHAOS_SEED_LONG),-long)
 
 ## bench: the benchmarks' table (BENCH_PURCHASES, BENCH_CONCURRENCY, BENCH_BARE, BENCH_PAIRS,
-## BENCH_STORM, BENCH_WORKERS, BENCH_BROADCAST, BENCH_RECONCILE, BENCH_FAILOVER, BENCH_AUTORENEW;
+## BENCH_STORM, BENCH_WORKERS, BENCH_BROADCAST, BENCH_RECONCILE, BENCH_FAILOVER, BENCH_AUTORENEW,
+## BENCH_TEMPORAL_DOWN;
 ## -1 skips a case;
 ## TEMPORAL=postgres: on the production Temporal server)
 bench: tools

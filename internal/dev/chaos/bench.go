@@ -32,8 +32,11 @@ type BenchOptions struct {
 	Reconcile   int           // live subscriptions seeded for the reconcile case; default 100,000, -1 skips it
 	Failover    int           // users on a node that is stopped and failed over; default 1,000, -1 skips the case
 	AutoRenew   int           // paying users whose auto-renewals fall due at the same second; default 1,000, -1 skips the case
-	Dir         string
-	Out         io.Writer
+	// TemporalDown is how long the Temporal server stays killed while
+	// users walk the menus; default 20 s, negative skips the case.
+	TemporalDown time.Duration
+	Dir          string
+	Out          io.Writer
 }
 
 func (o *BenchOptions) defaults() {
@@ -66,6 +69,9 @@ func (o *BenchOptions) defaults() {
 	}
 	if o.Failover == 0 {
 		o.Failover = 1000
+	}
+	if o.TemporalDown == 0 {
+		o.TemporalDown = 20 * time.Second
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
@@ -100,6 +106,8 @@ type BenchReport struct {
 	Reconcile *ReconcileRow
 	Failover  *FailoverRow
 	AutoRenew *AutoRenewRow
+	// TemporalDown is nil when its case was skipped.
+	TemporalDown *TemporalDownRow
 	// Answers are the bot's first answers to users clicking through the
 	// menus while the pipeline saturated the server.
 	Answers answerSnapshot
@@ -184,6 +192,14 @@ func RunBench(ctx context.Context, opts BenchOptions) (*BenchReport, error) {
 			return nil, fmt.Errorf("failover: %w", err)
 		}
 		r.Failover = &fo
+	}
+	if opts.TemporalDown > 0 {
+		fmt.Fprintf(out, "bench: Temporal killed for %s while users walk the menus\n", opts.TemporalDown)
+		down, err := sys.temporalDownCase(ctx, d, opts.TemporalDown)
+		if err != nil {
+			return nil, fmt.Errorf("temporal down: %w", err)
+		}
+		r.TemporalDown = &down
 	}
 	// Last: its users stay, a hundred thousand by default.
 	if opts.Reconcile > 0 {

@@ -221,6 +221,9 @@ func (r *BenchReport) Print(w io.Writer) {
 				b.quantile(0.5).Round(time.Millisecond), b.quantile(0.99).Round(time.Millisecond))
 		}
 	}
+	if r.TemporalDown != nil {
+		fmt.Fprintf(w, "%s\n", r.TemporalDown)
+	}
 	if r.Workers != nil {
 		fmt.Fprintf(w, "\n%s\n", r.Workers)
 	}

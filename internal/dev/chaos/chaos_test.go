@@ -98,7 +98,10 @@ func TestBenchSmoke(t *testing.T) {
 		// A few seconds each; they fail the run themselves when a
 		// recipient is missed or the drift is not repaired exactly.
 		Broadcast: 50, Reconcile: 200,
-		Dir: testenv.Dir(t, "bench"), Out: testWriter{t, new(bytes.Buffer)},
+		// Temporal killed for a few seconds: the reconcile case after it
+		// shows the server came back.
+		TemporalDown: 3 * time.Second,
+		Dir:          testenv.Dir(t, "bench"), Out: testWriter{t, new(bytes.Buffer)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +113,9 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	if r.Broadcast == nil || r.Broadcast.Delivered < 50 {
 		t.Errorf("broadcast burst: %+v, want at least the 50 seeded users reached", r.Broadcast)
+	}
+	if d := r.TemporalDown; d == nil || d.Answered == 0 || d.Trials == 0 || d.ToldPlainly != d.Trials {
+		t.Errorf("Temporal down: %+v, want first answers and every trial pressed told plainly", d)
 	}
 	if r.Reconcile == nil || r.Reconcile.Result.Readded != 2 || r.Reconcile.Result.Removed != 2 {
 		t.Errorf("reconcile: %+v, want 2 keys re-added and 2 removed", r.Reconcile)

@@ -105,12 +105,14 @@ func runBench(ctx context.Context, args []string) error {
 	reconcile := fs.Int("reconcile", envInt("BENCH_RECONCILE", 100_000), "live subscriptions seeded for the reconcile case; -1 skips (env BENCH_RECONCILE)")
 	failover := fs.Int("failover", envInt("BENCH_FAILOVER", 1000), "users on a node that is stopped and failed over; -1 skips (env BENCH_FAILOVER)")
 	autoRenew := fs.Int("autorenew", envInt("BENCH_AUTORENEW", 1000), "paying users whose auto-renewals fall due at the same second; -1 skips (env BENCH_AUTORENEW)")
+	temporalDown := fs.Int("temporal-down", envInt("BENCH_TEMPORAL_DOWN", 20), "seconds the Temporal server stays killed while users walk the menus; -1 skips (env BENCH_TEMPORAL_DOWN)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opts := chaos.BenchOptions{
 		Purchases: *purchases, Concurrency: *concurrency, BareFor: *bare, Storm: *storm, Workers: *workers, Pairs: *pairs,
-		Broadcast: *broadcast, Reconcile: *reconcile, Failover: *failover, AutoRenew: *autoRenew, Out: os.Stdout,
+		Broadcast: *broadcast, Reconcile: *reconcile, Failover: *failover, AutoRenew: *autoRenew,
+		TemporalDown: time.Duration(*temporalDown) * time.Second, Out: os.Stdout,
 	}
 	var err error
 	if opts.Dir, err = chaosRunDir(ctx, "bench"); err != nil {

@@ -224,6 +224,29 @@ const (
 	browseEvery   = time.Second
 )
 
+// browseMeanwhile starts benchBrowsers users (numbered from base) walking
+// the menus, one walk every browseEvery each, until ctx ends; the function
+// it returns waits for them.
+func browseMeanwhile(ctx context.Context, d *driver, base int) (wait func()) {
+	var wg sync.WaitGroup
+	for b := range benchBrowsers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(browseEvery)
+			defer tick.Stop()
+			for n := 0; ctx.Err() == nil; n++ {
+				_ = d.browse(ctx, &user{n: base + b*100_000 + n})
+				select {
+				case <-tick.C:
+				case <-ctx.Done():
+				}
+			}
+		}()
+	}
+	return wg.Wait
+}
+
 // pipelineCases runs the purchase pipeline at saturation (users browsing
 // the menus meanwhile), the bare workflow, and the pipeline at half load.
 func (sys *system) pipelineCases(ctx context.Context, d *driver, opts BenchOptions, r *BenchReport, out io.Writer) error {
@@ -239,27 +262,12 @@ func (sys *system) pipelineCases(ctx context.Context, d *driver, opts BenchOptio
 		return err
 	}
 	browseCtx, stopBrowsing := context.WithCancel(ctx)
-	var browsers sync.WaitGroup
-	for b := range benchBrowsers {
-		browsers.Add(1)
-		go func() {
-			defer browsers.Done()
-			tick := time.NewTicker(browseEvery)
-			defer tick.Stop()
-			for n := 0; browseCtx.Err() == nil; n++ {
-				_ = d.browse(browseCtx, &user{n: 5_000_000 + b*100_000 + n})
-				select {
-				case <-tick.C:
-				case <-browseCtx.Done():
-				}
-			}
-		}()
-	}
+	browsed := browseMeanwhile(browseCtx, d, 5_000_000)
 	sat := sys.measure(ctx, "pipeline at saturation", func() BenchRow {
 		return d.payAll(ctx, invs, opts.Concurrency, 0)
 	})
 	stopBrowsing()
-	browsers.Wait()
+	browsed()
 	if after, err := sys.botAnswers(ctx); err == nil {
 		r.Answers = after.since(before)
 	}

@@ -50,22 +50,7 @@ func (s *system) temporalDownCase(ctx context.Context, d *driver, dur time.Durat
 
 	walkCtx, stop := context.WithTimeout(ctx, dur)
 	defer stop()
-	var wg sync.WaitGroup
-	for b := range benchBrowsers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(browseEvery)
-			defer tick.Stop()
-			for n := 0; walkCtx.Err() == nil; n++ {
-				_ = d.browse(walkCtx, &user{n: 6_000_000 + b*100_000 + n})
-				select {
-				case <-tick.C:
-				case <-walkCtx.Done():
-				}
-			}
-		}()
-	}
+	browsed := browseMeanwhile(walkCtx, d, 6_000_000)
 	var pressed, told atomic.Int64
 	var trials sync.WaitGroup
 	tick := time.NewTicker(time.Second)
@@ -99,7 +84,7 @@ func (s *system) temporalDownCase(ctx context.Context, d *driver, dur time.Durat
 		}
 	}
 	tick.Stop()
-	wg.Wait()
+	browsed()
 	after, err := s.botAnswers(ctx)
 	if err != nil {
 		return row, err
